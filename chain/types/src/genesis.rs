@@ -1,0 +1,312 @@
+//! The application's genesis state: the JSON object in the CometBFT genesis file's `app_state`.
+//!
+//! ```json
+//! {
+//!   "native_denom": "side",
+//!   "params": { "min_gas_price": "1", "max_msgs_per_tx": 64, "proposal_ttl_blocks": 1000 },
+//!   "accounts": [ { "address": "side1...", "balances": [ { "denom": "side", "amount": "1000" } ] } ],
+//!   "validators": [ { "name": "node0", "pub_key": "<base64 ed25519>", "power": 10,
+//!                     "operator": "side1...", "eth_address": "0x..." } ],
+//!   "denoms": [],
+//!   "bridge": { "l1_chain_id": 1337, "contract": "0x...", "confirmations": 1 }
+//! }
+//! ```
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::{address::Address, amount::Amount, denom::Denom, state::ValidatorInfo};
+
+/// CometBFT refuses a total voting power above `i64::MAX / 8`.
+pub const MAX_TOTAL_VOTING_POWER: u64 = (i64::MAX as u64) / 8;
+
+/// Consensus parameters of the application, fixed at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Minimum fee per unit of gas, in base units of the native denom.
+    #[serde(with = "crate::amount::dec_str", default = "default_min_gas_price")]
+    pub min_gas_price: Amount,
+    /// Most messages one transaction may carry.
+    #[serde(default = "default_max_msgs")]
+    pub max_msgs_per_tx: u32,
+    /// Blocks after which an unapproved validator-set proposal lapses.
+    #[serde(default = "default_proposal_ttl")]
+    pub proposal_ttl_blocks: u64,
+}
+
+fn default_min_gas_price() -> Amount {
+    1
+}
+fn default_max_msgs() -> u32 {
+    64
+}
+fn default_proposal_ttl() -> u64 {
+    1_000
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            min_gas_price: default_min_gas_price(),
+            max_msgs_per_tx: default_max_msgs(),
+            proposal_ttl_blocks: default_proposal_ttl(),
+        }
+    }
+}
+
+/// One balance line of a genesis account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coin {
+    pub denom: Denom,
+    #[serde(with = "crate::amount::dec_str")]
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    pub address: Address,
+    pub balances: Vec<Coin>,
+}
+
+/// A genesis validator: consensus key, power, and the bridge identities of its operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    pub name: String,
+    /// Base64 of the 32-byte ed25519 consensus public key (as in CometBFT's genesis).
+    pub pub_key: String,
+    pub power: u64,
+    /// The validator's relayer/operator account on the sidechain.
+    pub operator: Address,
+    /// `0x`-prefixed Ethereum address of the validator's bridge key.
+    pub eth_address: String,
+}
+
+/// Bridge parameters known at genesis.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisBridge {
+    /// Chain id of the L1 the bridge contract lives on.
+    #[serde(default)]
+    pub l1_chain_id: u64,
+    /// `0x`-prefixed address of the L1 Bridge contract, once deployed.
+    #[serde(default)]
+    pub contract: Option<String>,
+    /// L1 blocks a deposit must be buried under before relayers attest it.
+    #[serde(default)]
+    pub confirmations: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisState {
+    pub native_denom: Denom,
+    #[serde(default)]
+    pub params: Params,
+    #[serde(default)]
+    pub accounts: Vec<GenesisAccount>,
+    pub validators: Vec<GenesisValidator>,
+    /// Further denoms known from the start (the native denom always is).
+    #[serde(default)]
+    pub denoms: Vec<Denom>,
+    #[serde(default)]
+    pub bridge: GenesisBridge,
+}
+
+/// What is wrong with a genesis state; each names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    #[error("app_state is not valid genesis JSON: {0}")]
+    Json(String),
+    #[error("validators: at least one validator is needed")]
+    NoValidators,
+    #[error("validators[{index}] ({name}): {reason}")]
+    Validator { index: usize, name: String, reason: String },
+    #[error("validators: total power {0} exceeds CometBFT's limit {MAX_TOTAL_VOTING_POWER}")]
+    TotalPower(u128),
+    #[error("accounts[{index}] ({address}): {reason}")]
+    Account { index: usize, address: String, reason: String },
+    #[error("params.{field}: {reason}")]
+    Param { field: &'static str, reason: String },
+    #[error("supply of {denom} overflows 128 bits")]
+    SupplyOverflow { denom: String },
+}
+
+impl GenesisState {
+    pub fn from_json(value: &[u8]) -> Result<Self, GenesisError> {
+        serde_json::from_slice(value).map_err(|e| GenesisError::Json(e.to_string()))
+    }
+
+    /// Checks every rule and returns the registry the state machine stores, sorted by
+    /// consensus key.
+    pub fn validate(&self) -> Result<Vec<ValidatorInfo>, GenesisError> {
+        if self.params.min_gas_price == 0 {
+            return Err(GenesisError::Param {
+                field: "min_gas_price",
+                reason: "must be at least 1 so that every transaction pays a fee".into(),
+            });
+        }
+        if self.params.max_msgs_per_tx == 0 {
+            return Err(GenesisError::Param { field: "max_msgs_per_tx", reason: "must be at least 1".into() });
+        }
+        if self.params.proposal_ttl_blocks == 0 {
+            return Err(GenesisError::Param { field: "proposal_ttl_blocks", reason: "must be at least 1".into() });
+        }
+        if self.validators.is_empty() {
+            return Err(GenesisError::NoValidators);
+        }
+        let mut keys = BTreeSet::new();
+        let mut names = BTreeSet::new();
+        let mut operators = BTreeSet::new();
+        let mut eths = BTreeSet::new();
+        let mut total: u128 = 0;
+        let mut registry = Vec::with_capacity(self.validators.len());
+        for (index, v) in self.validators.iter().enumerate() {
+            let err = |reason: String| GenesisError::Validator { index, name: v.name.clone(), reason };
+            if v.name.is_empty() || v.name.len() > 64 {
+                return Err(err("name must be 1 to 64 characters".into()));
+            }
+            if v.power == 0 {
+                return Err(err("power must be positive (a validator with zero power is no validator)".into()));
+            }
+            let consensus_key = decode_pubkey(&v.pub_key).map_err(err)?;
+            let eth_address = parse_eth_address(&v.eth_address).map_err(err)?;
+            if !keys.insert(consensus_key) {
+                return Err(err("duplicate consensus key: each validator needs its own".into()));
+            }
+            if !names.insert(v.name.clone()) {
+                return Err(err("duplicate name".into()));
+            }
+            if !operators.insert(v.operator) {
+                return Err(err(format!("operator {} is already another validator's", v.operator)));
+            }
+            if !eths.insert(eth_address) {
+                return Err(err(format!("eth_address {} is already another validator's", v.eth_address)));
+            }
+            total += u128::from(v.power);
+            registry.push(ValidatorInfo {
+                name: v.name.clone(),
+                consensus_key,
+                power: v.power,
+                operator: v.operator,
+                eth_address,
+            });
+        }
+        if total > u128::from(MAX_TOTAL_VOTING_POWER) {
+            return Err(GenesisError::TotalPower(total));
+        }
+        let mut seen = BTreeSet::new();
+        for (index, a) in self.accounts.iter().enumerate() {
+            let err = |reason: String| GenesisError::Account { index, address: a.address.to_string(), reason };
+            if !seen.insert(a.address) {
+                return Err(err("listed twice; merge its balances into one entry".into()));
+            }
+            let mut denoms = BTreeSet::new();
+            for c in &a.balances {
+                if !denoms.insert(c.denom.clone()) {
+                    return Err(err(format!("denom {} listed twice", c.denom)));
+                }
+                if c.amount == 0 {
+                    return Err(err(format!("zero balance of {}; leave it out", c.denom)));
+                }
+            }
+        }
+        // Supplies must fit.
+        let mut supplies = std::collections::BTreeMap::<&Denom, u128>::new();
+        for a in &self.accounts {
+            for c in &a.balances {
+                let s = supplies.entry(&c.denom).or_insert(0);
+                *s = s
+                    .checked_add(c.amount)
+                    .ok_or_else(|| GenesisError::SupplyOverflow { denom: c.denom.to_string() })?;
+            }
+        }
+        registry.sort_by(|a, b| a.consensus_key.cmp(&b.consensus_key));
+        Ok(registry)
+    }
+}
+
+/// Decodes a base64 ed25519 public key.
+pub fn decode_pubkey(b64: &str) -> Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| format!("pub_key `{b64}` is not base64: {e}"))?;
+    let key: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("pub_key holds {} bytes, an ed25519 key holds 32", bytes.len()))?;
+    ed25519_consensus::VerificationKey::try_from(key)
+        .map_err(|_| "pub_key is not a valid ed25519 point".to_string())?;
+    Ok(key)
+}
+
+/// Parses a `0x`-prefixed 20-byte hex Ethereum address.
+pub fn parse_eth_address(s: &str) -> Result<[u8; 20], String> {
+    let hex_part = s
+        .strip_prefix("0x")
+        .ok_or_else(|| format!("eth_address `{s}` must start with 0x"))?;
+    let bytes = hex::decode(hex_part).map_err(|e| format!("eth_address `{s}` is not hex: {e}"))?;
+    bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("eth_address `{s}` holds {} bytes, an address holds 20", bytes.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validator(seed: u8, power: u64) -> GenesisValidator {
+        let key = ed25519_consensus::SigningKey::from([seed; 32]);
+        GenesisValidator {
+            name: format!("node{seed}"),
+            pub_key: base64::engine::general_purpose::STANDARD.encode(key.verification_key().to_bytes()),
+            power,
+            operator: Address::from_pubkey(&[seed; 32]),
+            eth_address: format!("0x{}", hex::encode([seed; 20])),
+        }
+    }
+
+    fn state(validators: Vec<GenesisValidator>) -> GenesisState {
+        GenesisState {
+            native_denom: Denom::new("side").unwrap(),
+            params: Params::default(),
+            accounts: vec![],
+            validators,
+            denoms: vec![],
+            bridge: GenesisBridge::default(),
+        }
+    }
+
+    #[test]
+    fn rejects_duplicate_validators_zero_power_and_bad_keys() {
+        assert!(state(vec![validator(1, 1), validator(2, 1)]).validate().is_ok());
+        let mut dup = validator(1, 1);
+        dup.name = "other".into();
+        dup.operator = Address::from_pubkey(&[99; 32]);
+        dup.eth_address = format!("0x{}", hex::encode([99u8; 20]));
+        let e = state(vec![validator(1, 1), dup]).validate().unwrap_err();
+        assert!(e.to_string().contains("duplicate consensus key"), "{e}");
+        let e = state(vec![validator(1, 0)]).validate().unwrap_err();
+        assert!(e.to_string().contains("power must be positive"), "{e}");
+        let mut bad = validator(1, 1);
+        bad.pub_key = "not base64!".into();
+        assert!(state(vec![bad]).validate().unwrap_err().to_string().contains("not base64"));
+        let mut bad = validator(1, 1);
+        bad.eth_address = "0x1234".into();
+        assert!(state(vec![bad]).validate().unwrap_err().to_string().contains("holds 2 bytes"));
+        assert_eq!(state(vec![]).validate().unwrap_err(), GenesisError::NoValidators);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let json = br#"{"native_denom":"side","validators":[],"surprise":1}"#;
+        assert!(GenesisState::from_json(json).unwrap_err().to_string().contains("surprise"));
+    }
+}
