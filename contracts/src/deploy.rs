@@ -1,0 +1,185 @@
+//! Deploys the bridge (and, for local networks, the test tokens) to any JSON-RPC endpoint and
+//! configures the token safeguards. Used by the `bridge-deploy` tool and by the testnet launcher.
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use serde::{Deserialize, Serialize};
+
+use crate::{Bridge, Error, FeeOnTransferToken, Result, SignerSet, TestToken, ETH};
+
+/// Safeguards applied to one token (see `Bridge.setTokenConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenLimits {
+    /// Length of the sliding window, in seconds (at least 8).
+    pub window_seconds: u32,
+    /// Most value released per window.
+    pub window_cap: u128,
+    /// Single releases above this wait out the release delay.
+    pub large_release_threshold: u128,
+}
+
+impl Default for TokenLimits {
+    /// One day, at most 10^24 base units a day, releases above 10^22 delayed.
+    fn default() -> Self {
+        Self { window_seconds: 86_400, window_cap: 10u128.pow(24), large_release_threshold: 10u128.pow(22) }
+    }
+}
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployParams {
+    /// Distinguishes this bridge from others on the same chain (EIP-712 salt). Non-zero.
+    pub bridge_id: B256,
+    /// The initial signer set.
+    pub signer_set: SignerSet,
+    /// Can pause. Must differ from the admin (the deployer, or `admin` once it accepts).
+    pub guardian: Address,
+    /// If set, admin rights are offered to this address (it must call `acceptAdmin`); otherwise
+    /// the deployer stays admin.
+    pub admin: Option<Address>,
+    /// Delay, in seconds, for signer-set changes that move at least 1/3 of the power.
+    pub signer_set_delay: u64,
+    /// Delay, in seconds, for single releases above a token's threshold.
+    pub release_delay: u64,
+    /// Allowlist ether with these limits (None leaves ether disabled).
+    pub eth: Option<TokenLimits>,
+    /// Also deploy a plain and a fee-on-transfer test token, allowlisted with these limits.
+    pub test_tokens: Option<TokenLimits>,
+}
+
+/// Where everything landed; printed as JSON by `bridge-deploy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedAddresses {
+    pub chain_id: u64,
+    pub bridge: Address,
+    /// Block that holds the bridge's creation: relayers start watching events from here.
+    pub deploy_block: u64,
+    pub deployer: Address,
+    pub admin: Address,
+    pub guardian: Address,
+    pub bridge_id: B256,
+    pub signer_set_nonce: u64,
+    pub signer_set_checkpoint: B256,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_token: Option<Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee_on_transfer_token: Option<Address>,
+}
+
+/// Connects to `rpc_url` with `key` as the sending wallet.
+pub fn connect(rpc_url: &str, key: PrivateKeySigner) -> Result<DynProvider> {
+    let url = rpc_url
+        .parse()
+        .map_err(|e: url_parse::ParseError| Error::InvalidParam { field: "rpc_url", reason: e.to_string() })?;
+    Ok(ProviderBuilder::new().wallet(EthereumWallet::from(key)).connect_http(url).erased())
+}
+
+mod url_parse {
+    pub use alloy::transports::http::reqwest::Url;
+    pub type ParseError = <Url as std::str::FromStr>::Err;
+}
+
+/// Deploys the bridge (and the test tokens if asked), configures the tokens and returns the
+/// addresses. Every transaction is checked for success.
+pub async fn deploy_all(rpc_url: &str, key: PrivateKeySigner, params: &DeployParams) -> Result<DeployedAddresses> {
+    let deployer = key.address();
+    if params.bridge_id == B256::ZERO {
+        return Err(Error::InvalidParam { field: "bridge_id", reason: "must be non-zero".into() });
+    }
+    if params.guardian == Address::ZERO || params.guardian == deployer || Some(params.guardian) == params.admin {
+        return Err(Error::InvalidParam {
+            field: "guardian",
+            reason: "must be non-zero and differ from the admin (unpausing needs a different role)".into(),
+        });
+    }
+    let provider = connect(rpc_url, key)?;
+    let chain_id = provider.get_chain_id().await.map_err(|e| Error::rpc("reading the chain id", e))?;
+
+    let builder = Bridge::deploy_builder(
+        provider.clone(),
+        deployer,
+        params.guardian,
+        params.bridge_id,
+        params.signer_set.to_abi(),
+        params.signer_set_delay,
+        params.release_delay,
+    );
+    let receipt = builder
+        .send()
+        .await
+        .map_err(|e| Error::rpc("sending the Bridge deployment", e))?
+        .get_receipt()
+        .await
+        .map_err(|e| Error::rpc("waiting for the Bridge deployment", e))?;
+    if !receipt.status() {
+        return Err(Error::TxFailed { action: "Bridge deployment".into(), reason: "reverted".into() });
+    }
+    let bridge_address = receipt
+        .contract_address
+        .ok_or_else(|| Error::TxFailed { action: "Bridge deployment".into(), reason: "no contract address".into() })?;
+    let deploy_block = receipt.block_number.unwrap_or_default();
+    let bridge = Bridge::new(bridge_address, provider.clone());
+
+    if let Some(limits) = params.eth {
+        configure_token(&bridge, ETH, limits).await?;
+    }
+
+    let (mut test_token, mut fee_on_transfer_token) = (None, None);
+    if let Some(limits) = params.test_tokens {
+        let plain = TestToken::deploy(provider.clone(), "Test Token".into(), "TST".into())
+            .await
+            .map_err(|e| Error::rpc("deploying TestToken", e))?;
+        let fot = FeeOnTransferToken::deploy(provider.clone(), "Fee Token".into(), "FEE".into(), U256::from(100))
+            .await
+            .map_err(|e| Error::rpc("deploying FeeOnTransferToken", e))?;
+        configure_token(&bridge, *plain.address(), limits).await?;
+        configure_token(&bridge, *fot.address(), limits).await?;
+        test_token = Some(*plain.address());
+        fee_on_transfer_token = Some(*fot.address());
+    }
+
+    if let Some(admin) = params.admin.filter(|a| *a != deployer) {
+        send(bridge.transferAdmin(admin).send().await, "transferAdmin").await?;
+    }
+
+    let checkpoint =
+        bridge.signerSetCheckpoint().call().await.map_err(|e| Error::rpc("reading the checkpoint", e))?;
+    Ok(DeployedAddresses {
+        chain_id,
+        bridge: bridge_address,
+        deploy_block,
+        deployer,
+        admin: params.admin.unwrap_or(deployer),
+        guardian: params.guardian,
+        bridge_id: params.bridge_id,
+        signer_set_nonce: params.signer_set.nonce,
+        signer_set_checkpoint: checkpoint,
+        test_token,
+        fee_on_transfer_token,
+    })
+}
+
+async fn configure_token(bridge: &Bridge::BridgeInstance<DynProvider>, token: Address, limits: TokenLimits) -> Result<()> {
+    let pending = bridge
+        .setTokenConfig(token, true, limits.window_seconds, limits.window_cap, limits.large_release_threshold)
+        .send()
+        .await;
+    send(pending, &format!("setTokenConfig({token})")).await
+}
+
+async fn send(
+    pending: std::result::Result<alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>, alloy::contract::Error>,
+    action: &str,
+) -> Result<()> {
+    let receipt = pending
+        .map_err(|e| Error::rpc(format!("sending {action}"), e))?
+        .get_receipt()
+        .await
+        .map_err(|e| Error::rpc(format!("waiting for {action}"), e))?;
+    if !receipt.status() {
+        return Err(Error::TxFailed { action: action.into(), reason: "reverted".into() });
+    }
+    Ok(())
+}
