@@ -14,7 +14,7 @@ contract ReentrantToken is ERC20 {
     bool public lastHookSucceeded;
     bytes public lastHookReturn;
     mapping(address => bool) public refuseTransfersTo;
-    bool private inHook;
+    bool private transient inHook;
 
     constructor() ERC20("Reentrant Token", "REENTER") {}
 

@@ -72,7 +72,6 @@ impl Evm {
         let mut cfg = CfgEnv::new_with_spec(revm::primitives::hardfork::SpecId::OSAKA);
         cfg.chain_id = CHAIN_ID;
         cfg.disable_nonce_check = true;
-        cfg.disable_base_fee = true;
         let block = BlockEnv {
             number: U256::from(1),
             timestamp: U256::from(START_TIME),
