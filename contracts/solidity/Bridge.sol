@@ -395,6 +395,7 @@ contract Bridge {
     }
 
     function _release(address token, address recipient, uint256 amount) private {
+        if (amount == 0) return;
         if (!_tryTransfer(token, recipient, amount)) {
             claimable[token][recipient] += amount;
             emit TransferDeferred(token, recipient, amount);
