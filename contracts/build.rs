@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
-    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    let entries =
+        fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
     for entry in entries {
         let path = entry.expect("directory entry").path();
         if path.is_dir() {
@@ -25,7 +26,10 @@ fn main() {
 
     let manifest_path = root.join("out/manifest.json");
     let manifest = fs::read_to_string(&manifest_path).unwrap_or_else(|e| {
-        panic!("cannot read {}: {e}; run `make contracts` to compile the Solidity sources", manifest_path.display())
+        panic!(
+            "cannot read {}: {e}; run `make contracts` to compile the Solidity sources",
+            manifest_path.display()
+        )
     });
 
     let mut files = Vec::new();
@@ -34,8 +38,13 @@ fn main() {
     let mut stale = Vec::new();
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
-        let name = file.strip_prefix(&root).expect("source under the crate").to_string_lossy().replace('\\', "/");
-        let content = fs::read(file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+        let name = file
+            .strip_prefix(&root)
+            .expect("source under the crate")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let content =
+            fs::read(file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
         let hash = hex::encode(Sha256::digest(&content));
         if !manifest.contains(&format!("\"{name}\": \"{hash}\"")) {
             stale.push(name);
@@ -43,7 +52,10 @@ fn main() {
     }
     let recorded = manifest.matches("\"solidity/").count();
     if recorded != files.len() {
-        stale.push(format!("({recorded} sources recorded, {} on disk)", files.len()));
+        stale.push(format!(
+            "({recorded} sources recorded, {} on disk)",
+            files.len()
+        ));
     }
     if !stale.is_empty() {
         panic!(

@@ -23,7 +23,11 @@ pub struct TokenLimits {
 impl Default for TokenLimits {
     /// One day, at most 10^24 base units a day, releases above 10^22 delayed.
     fn default() -> Self {
-        Self { window_seconds: 86_400, window_cap: 10u128.pow(24), large_release_threshold: 10u128.pow(22) }
+        Self {
+            window_seconds: 86_400,
+            window_cap: 10u128.pow(24),
+            large_release_threshold: 10u128.pow(22),
+        }
     }
 }
 
@@ -72,8 +76,14 @@ pub struct DeployedAddresses {
 pub fn connect(rpc_url: &str, key: PrivateKeySigner) -> Result<DynProvider> {
     let url = rpc_url
         .parse()
-        .map_err(|e: url_parse::ParseError| Error::InvalidParam { field: "rpc_url", reason: e.to_string() })?;
-    Ok(ProviderBuilder::new().wallet(EthereumWallet::from(key)).connect_http(url).erased())
+        .map_err(|e: url_parse::ParseError| Error::InvalidParam {
+            field: "rpc_url",
+            reason: e.to_string(),
+        })?;
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key))
+        .connect_http(url)
+        .erased())
 }
 
 mod url_parse {
@@ -83,19 +93,33 @@ mod url_parse {
 
 /// Deploys the bridge (and the test tokens if asked), configures the tokens and returns the
 /// addresses. Every transaction is checked for success.
-pub async fn deploy_all(rpc_url: &str, key: PrivateKeySigner, params: &DeployParams) -> Result<DeployedAddresses> {
+pub async fn deploy_all(
+    rpc_url: &str,
+    key: PrivateKeySigner,
+    params: &DeployParams,
+) -> Result<DeployedAddresses> {
     let deployer = key.address();
     if params.bridge_id == B256::ZERO {
-        return Err(Error::InvalidParam { field: "bridge_id", reason: "must be non-zero".into() });
+        return Err(Error::InvalidParam {
+            field: "bridge_id",
+            reason: "must be non-zero".into(),
+        });
     }
-    if params.guardian == Address::ZERO || params.guardian == deployer || Some(params.guardian) == params.admin {
+    if params.guardian == Address::ZERO
+        || params.guardian == deployer
+        || Some(params.guardian) == params.admin
+    {
         return Err(Error::InvalidParam {
             field: "guardian",
-            reason: "must be non-zero and differ from the admin (unpausing needs a different role)".into(),
+            reason: "must be non-zero and differ from the admin (unpausing needs a different role)"
+                .into(),
         });
     }
     let provider = connect(rpc_url, key)?;
-    let chain_id = provider.get_chain_id().await.map_err(|e| Error::rpc("reading the chain id", e))?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| Error::rpc("reading the chain id", e))?;
 
     let builder = Bridge::deploy_builder(
         provider.clone(),
@@ -114,11 +138,15 @@ pub async fn deploy_all(rpc_url: &str, key: PrivateKeySigner, params: &DeployPar
         .await
         .map_err(|e| Error::rpc("waiting for the Bridge deployment", e))?;
     if !receipt.status() {
-        return Err(Error::TxFailed { action: "Bridge deployment".into(), reason: "reverted".into() });
+        return Err(Error::TxFailed {
+            action: "Bridge deployment".into(),
+            reason: "reverted".into(),
+        });
     }
-    let bridge_address = receipt
-        .contract_address
-        .ok_or_else(|| Error::TxFailed { action: "Bridge deployment".into(), reason: "no contract address".into() })?;
+    let bridge_address = receipt.contract_address.ok_or_else(|| Error::TxFailed {
+        action: "Bridge deployment".into(),
+        reason: "no contract address".into(),
+    })?;
     let deploy_block = receipt.block_number.unwrap_or_default();
     let bridge = Bridge::new(bridge_address, provider.clone());
 
@@ -131,9 +159,14 @@ pub async fn deploy_all(rpc_url: &str, key: PrivateKeySigner, params: &DeployPar
         let plain = TestToken::deploy(provider.clone(), "Test Token".into(), "TST".into())
             .await
             .map_err(|e| Error::rpc("deploying TestToken", e))?;
-        let fot = FeeOnTransferToken::deploy(provider.clone(), "Fee Token".into(), "FEE".into(), U256::from(100))
-            .await
-            .map_err(|e| Error::rpc("deploying FeeOnTransferToken", e))?;
+        let fot = FeeOnTransferToken::deploy(
+            provider.clone(),
+            "Fee Token".into(),
+            "FEE".into(),
+            U256::from(100),
+        )
+        .await
+        .map_err(|e| Error::rpc("deploying FeeOnTransferToken", e))?;
         configure_token(&bridge, *plain.address(), limits).await?;
         configure_token(&bridge, *fot.address(), limits).await?;
         test_token = Some(*plain.address());
@@ -144,8 +177,11 @@ pub async fn deploy_all(rpc_url: &str, key: PrivateKeySigner, params: &DeployPar
         send(bridge.transferAdmin(admin).send().await, "transferAdmin").await?;
     }
 
-    let checkpoint =
-        bridge.signerSetCheckpoint().call().await.map_err(|e| Error::rpc("reading the checkpoint", e))?;
+    let checkpoint = bridge
+        .signerSetCheckpoint()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("reading the checkpoint", e))?;
     Ok(DeployedAddresses {
         chain_id,
         bridge: bridge_address,
@@ -161,16 +197,29 @@ pub async fn deploy_all(rpc_url: &str, key: PrivateKeySigner, params: &DeployPar
     })
 }
 
-async fn configure_token(bridge: &Bridge::BridgeInstance<DynProvider>, token: Address, limits: TokenLimits) -> Result<()> {
+async fn configure_token(
+    bridge: &Bridge::BridgeInstance<DynProvider>,
+    token: Address,
+    limits: TokenLimits,
+) -> Result<()> {
     let pending = bridge
-        .setTokenConfig(token, true, limits.window_seconds, limits.window_cap, limits.large_release_threshold)
+        .setTokenConfig(
+            token,
+            true,
+            limits.window_seconds,
+            limits.window_cap,
+            limits.large_release_threshold,
+        )
         .send()
         .await;
     send(pending, &format!("setTokenConfig({token})")).await
 }
 
 async fn send(
-    pending: std::result::Result<alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>, alloy::contract::Error>,
+    pending: std::result::Result<
+        alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+        alloy::contract::Error,
+    >,
     action: &str,
 ) -> Result<()> {
     let receipt = pending
@@ -179,7 +228,10 @@ async fn send(
         .await
         .map_err(|e| Error::rpc(format!("waiting for {action}"), e))?;
     if !receipt.status() {
-        return Err(Error::TxFailed { action: action.into(), reason: "reverted".into() });
+        return Err(Error::TxFailed {
+            action: action.into(),
+            reason: "reverted".into(),
+        });
     }
     Ok(())
 }

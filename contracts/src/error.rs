@@ -14,7 +14,11 @@ pub enum Error {
     #[error("signer {0} has zero power")]
     ZeroPower(Address),
     #[error("signer {signer}'s power {power} is too small to survive normalization to 2^32 (total {total})")]
-    PowerRoundsToZero { signer: Address, power: u64, total: u128 },
+    PowerRoundsToZero {
+        signer: Address,
+        power: u64,
+        total: u128,
+    },
     #[error("signer set total power {0} is outside (2/3 * 2^32, 2^32]: no quorum possible or not normalized")]
     BadTotalPower(u128),
     #[error("signer {0} is not a member of the signer set")]
@@ -35,7 +39,13 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn rpc(action: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Rpc { action: action.into(), source: Box::new(source) }
+    pub(crate) fn rpc(
+        action: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Rpc {
+            action: action.into(),
+            source: Box::new(source),
+        }
     }
 }

@@ -52,9 +52,16 @@ impl SignerSet {
             let scaled = u128::from(power) * u128::from(POWER_BASE) / total.max(1);
             let scaled = u64::try_from(scaled).map_err(|_| Error::BadTotalPower(total))?;
             if scaled == 0 {
-                return Err(Error::PowerRoundsToZero { signer: address, power, total });
+                return Err(Error::PowerRoundsToZero {
+                    signer: address,
+                    power,
+                    total,
+                });
             }
-            members.push(Member { address, power: scaled });
+            members.push(Member {
+                address,
+                power: scaled,
+            });
         }
         Self::from_normalized(nonce, members)
     }
@@ -108,7 +115,9 @@ impl SignerSet {
 
     /// Position of `address` in the set (the `signerIndex` a signature carries).
     pub fn index_of(&self, address: Address) -> Option<usize> {
-        self.members.binary_search_by_key(&address, |m| m.address).ok()
+        self.members
+            .binary_search_by_key(&address, |m| m.address)
+            .ok()
     }
 
     /// The set as the contract's ABI struct.
@@ -142,10 +151,22 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_zero_power_and_empty() {
-        assert!(matches!(SignerSet::normalized(0, [(addr(1), 1), (addr(1), 2)]), Err(Error::DuplicateSigner(_))));
-        assert!(matches!(SignerSet::normalized(0, [(addr(1), 0)]), Err(Error::ZeroPower(_))));
-        assert!(matches!(SignerSet::normalized(0, []), Err(Error::EmptySignerSet)));
-        assert!(matches!(SignerSet::normalized(0, [(Address::ZERO, 1)]), Err(Error::ZeroSigner(_))));
+        assert!(matches!(
+            SignerSet::normalized(0, [(addr(1), 1), (addr(1), 2)]),
+            Err(Error::DuplicateSigner(_))
+        ));
+        assert!(matches!(
+            SignerSet::normalized(0, [(addr(1), 0)]),
+            Err(Error::ZeroPower(_))
+        ));
+        assert!(matches!(
+            SignerSet::normalized(0, []),
+            Err(Error::EmptySignerSet)
+        ));
+        assert!(matches!(
+            SignerSet::normalized(0, [(Address::ZERO, 1)]),
+            Err(Error::ZeroSigner(_))
+        ));
     }
 
     #[test]
@@ -156,9 +177,21 @@ mod tests {
 
     #[test]
     fn rejects_unreachable_total() {
-        let members = vec![Member { address: addr(1), power: POWER_THRESHOLD }];
-        assert!(matches!(SignerSet::from_normalized(0, members), Err(Error::BadTotalPower(_))));
-        let members = vec![Member { address: addr(1), power: POWER_BASE + 1 }];
-        assert!(matches!(SignerSet::from_normalized(0, members), Err(Error::BadTotalPower(_))));
+        let members = vec![Member {
+            address: addr(1),
+            power: POWER_THRESHOLD,
+        }];
+        assert!(matches!(
+            SignerSet::from_normalized(0, members),
+            Err(Error::BadTotalPower(_))
+        ));
+        let members = vec![Member {
+            address: addr(1),
+            power: POWER_BASE + 1,
+        }];
+        assert!(matches!(
+            SignerSet::from_normalized(0, members),
+            Err(Error::BadTotalPower(_))
+        ));
     }
 }

@@ -32,7 +32,11 @@ pub struct Domain {
 
 impl Domain {
     pub fn new(chain_id: u64, verifying_contract: Address, bridge_id: B256) -> Self {
-        Self { chain_id, verifying_contract, bridge_id }
+        Self {
+            chain_id,
+            verifying_contract,
+            bridge_id,
+        }
     }
 
     /// The EIP-712 domain separator (what `Bridge.domainSeparator()` returns).
@@ -89,7 +93,13 @@ fn hash_words(words: &[U256]) -> B256 {
 /// The checkpoint of an ABI signer set (no validation).
 pub fn abi_signer_set_hash(set: &Bridge::SignerSet) -> B256 {
     keccak256(
-        (keccak256(SIGNER_SET_TYPE), set.nonce, hash_addresses(&set.signers), hash_words(&set.powers)).abi_encode(),
+        (
+            keccak256(SIGNER_SET_TYPE),
+            set.nonce,
+            hash_addresses(&set.signers),
+            hash_words(&set.powers),
+        )
+            .abi_encode(),
     )
 }
 
@@ -116,16 +126,24 @@ pub fn batch_hash(batch: &Bridge::Batch) -> B256 {
 
 /// Signs `digest` with a bridge key and places the signature at the key's index in `set`.
 pub fn sign(set: &SignerSet, key: &PrivateKeySigner, digest: B256) -> Result<Bridge::Signature> {
-    let index = set.index_of(key.address()).ok_or(Error::NotAMember(key.address()))?;
+    let index = set
+        .index_of(key.address())
+        .ok_or(Error::NotAMember(key.address()))?;
     let signature = key
         .sign_hash_sync(&digest)
-        .map_err(|e| Error::InvalidParam { field: "key", reason: e.to_string() })?;
+        .map_err(|e| Error::InvalidParam {
+            field: "key",
+            reason: e.to_string(),
+        })?;
     Ok(to_contract_signature(index, &signature))
 }
 
 /// Converts a 65-byte secp256k1 signature by the member at `index` into the contract struct.
 /// The signer must produce low-s signatures (every RFC 6979 signer here does).
-pub fn to_contract_signature(index: usize, signature: &alloy::primitives::Signature) -> Bridge::Signature {
+pub fn to_contract_signature(
+    index: usize,
+    signature: &alloy::primitives::Signature,
+) -> Bridge::Signature {
     Bridge::Signature {
         signerIndex: U256::from(index),
         v: 27 + u8::from(signature.v()),
@@ -136,8 +154,15 @@ pub fn to_contract_signature(index: usize, signature: &alloy::primitives::Signat
 
 /// Signs `digest` with every key and returns the signatures in the order the contract
 /// requires (ascending signer index).
-pub fn sign_all(set: &SignerSet, keys: &[PrivateKeySigner], digest: B256) -> Result<Vec<Bridge::Signature>> {
-    let mut signatures = keys.iter().map(|k| sign(set, k, digest)).collect::<Result<Vec<_>>>()?;
+pub fn sign_all(
+    set: &SignerSet,
+    keys: &[PrivateKeySigner],
+    digest: B256,
+) -> Result<Vec<Bridge::Signature>> {
+    let mut signatures = keys
+        .iter()
+        .map(|k| sign(set, k, digest))
+        .collect::<Result<Vec<_>>>()?;
     signatures.sort_by_key(|s| s.signerIndex);
     Ok(signatures)
 }

@@ -8,8 +8,13 @@ use alloy::sol_types::{SolCall, SolError, SolEvent};
 use bridge_contracts::signer_set::Member;
 use bridge_contracts::signing::{self, Domain};
 use bridge_contracts::Bridge::{self, BridgeErrors};
-use bridge_contracts::{ReentrantToken, RejectingReceiver, SignerSet, ETH, POWER_BASE, POWER_THRESHOLD};
+use bridge_contracts::{
+    ReentrantToken, RejectingReceiver, SignerSet, ETH, POWER_BASE, POWER_THRESHOLD,
+};
 use support::*;
+
+/// Checks that a revert is the expected bridge error.
+type ErrorCheck = fn(&BridgeErrors) -> bool;
 
 fn u(n: u128) -> U256 {
     U256::from(n)
@@ -17,12 +22,17 @@ fn u(n: u128) -> U256 {
 
 /// secp256k1 group order.
 const CURVE_ORDER: U256 = U256::from_be_slice(&[
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc,
-    0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
 ]);
 
 fn has_event<E: SolEvent>(outcome: &Outcome, bridge: Address) -> Vec<E> {
-    outcome.logs.iter().filter(|l| l.address == bridge).filter_map(|l| E::decode_log_data(&l.data).ok()).collect()
+    outcome
+        .logs
+        .iter()
+        .filter(|l| l.address == bridge)
+        .filter_map(|l| E::decode_log_data(&l.data).ok())
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -35,8 +45,10 @@ fn deposit_emits_measured_amount_and_nonce_rises_by_one() {
     let (bridge, token, user) = (f.bridge, f.token, f.user);
     let first = f.deposit(user, token, u(5 * ONE)).expect("deposit");
     let second = f.deposit(user, token, u(7 * ONE)).expect("deposit");
-    let events: Vec<_> =
-        [first, second].iter().flat_map(|o| deposit_events(bridge, &o.logs)).collect();
+    let events: Vec<_> = [first, second]
+        .iter()
+        .flat_map(|o| deposit_events(bridge, &o.logs))
+        .collect();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].nonce, u(1));
     assert_eq!(events[1].nonce, u(2));
@@ -59,7 +71,11 @@ fn fee_on_transfer_deposit_records_what_arrived() {
     let outcome = f.deposit(f.user, fee_token, u(100 * ONE)).expect("deposit");
     let events = deposit_events(f.bridge, &outcome.logs);
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].amount, u(99 * ONE), "the event must carry the received amount, not the argument");
+    assert_eq!(
+        events[0].amount,
+        u(99 * ONE),
+        "the event must carry the received amount, not the argument"
+    );
     assert_eq!(f.token_balance(fee_token, f.bridge), u(99 * ONE));
 }
 
@@ -67,8 +83,14 @@ fn fee_on_transfer_deposit_records_what_arrived() {
 fn deposit_of_token_without_code_reverts() {
     let mut f = Fixture::new(4);
     let no_code = Address::repeat_byte(0x42);
-    let err = f.deposit(f.user, no_code, u(1)).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::TokenHasNoCode(ref e) if e.token == no_code), "{err:?}");
+    let err = f
+        .deposit(f.user, no_code, u(1))
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::TokenHasNoCode(ref e) if e.token == no_code),
+        "{err:?}"
+    );
     assert_eq!(f.deposit_nonce(), 0);
     // Nor can such a token be allowlisted.
     let call = Bridge::setTokenConfigCall {
@@ -78,7 +100,11 @@ fn deposit_of_token_without_code_reverts() {
         windowCap: WINDOW_CAP,
         largeReleaseThreshold: LARGE_RELEASE,
     };
-    let err = f.evm.send(f.admin, f.bridge, &call).unwrap_err().expect_bridge_error();
+    let err = f
+        .evm
+        .send(f.admin, f.bridge, &call)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::TokenHasNoCode(_)), "{err:?}");
 }
 
@@ -88,23 +114,43 @@ fn deposit_of_token_not_on_allowlist_reverts() {
     let other = deploy_test_token(&mut f.evm, f.admin);
     f.mint(other, f.user, u(ONE));
     f.approve(other, f.user);
-    let err = f.deposit(f.user, other, u(ONE)).unwrap_err().expect_bridge_error();
+    let err = f
+        .deposit(f.user, other, u(ONE))
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::TokenNotAllowed(_)), "{err:?}");
     // De-listing stops deposits of a token that was allowed.
     f.configure(f.token, false);
-    let err = f.deposit(f.user, f.token, u(ONE)).unwrap_err().expect_bridge_error();
+    let err = f
+        .deposit(f.user, f.token, u(ONE))
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::TokenNotAllowed(_)), "{err:?}");
 }
 
 #[test]
 fn deposit_to_zero_recipient_or_of_nothing_reverts() {
     let mut f = Fixture::new(4);
-    let call = Bridge::depositCall { token: f.token, amount: u(ONE), recipient: Default::default() };
-    let err = f.evm.send(f.user, f.bridge, &call).unwrap_err().expect_bridge_error();
+    let call = Bridge::depositCall {
+        token: f.token,
+        amount: u(ONE),
+        recipient: Default::default(),
+    };
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &call)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::ZeroRecipient(_)), "{err:?}");
-    let err = f.deposit(f.user, f.token, U256::ZERO).unwrap_err().expect_bridge_error();
+    let err = f
+        .deposit(f.user, f.token, U256::ZERO)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::NothingReceived(_)), "{err:?}");
-    let err = f.deposit_eth(f.user, U256::ZERO).unwrap_err().expect_bridge_error();
+    let err = f
+        .deposit_eth(f.user, U256::ZERO)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::NothingReceived(_)), "{err:?}");
 }
 
@@ -125,7 +171,10 @@ fn deposit_eth_records_value_and_shares_the_nonce() {
 fn deposit_eth_needs_ether_on_the_allowlist() {
     let mut f = Fixture::new(4);
     f.configure(ETH, false);
-    let err = f.deposit_eth(f.user, u(ONE)).unwrap_err().expect_bridge_error();
+    let err = f
+        .deposit_eth(f.user, u(ONE))
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::TokenNotAllowed(_)), "{err:?}");
 }
 
@@ -169,10 +218,21 @@ fn replayed_batch_on_same_deployment_is_rejected() {
     f.deposit(f.user, f.token, u(100 * ONE)).expect("deposit");
     let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
     let signatures = f.sign(f.domain().batch_digest(&batch), &f.quorum());
-    f.submit(&batch, signatures.clone()).expect("first submission");
-    let err = f.submit(&batch, signatures).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::WrongBatchNonce(ref e) if e.expected == u(2) && e.got == u(1)), "{err:?}");
-    assert_eq!(f.token_balance(f.token, fresh_recipient(1)), u(ONE), "paid exactly once");
+    f.submit(&batch, signatures.clone())
+        .expect("first submission");
+    let err = f
+        .submit(&batch, signatures)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::WrongBatchNonce(ref e) if e.expected == u(2) && e.got == u(1)),
+        "{err:?}"
+    );
+    assert_eq!(
+        f.token_balance(f.token, fresh_recipient(1)),
+        u(ONE),
+        "paid exactly once"
+    );
 }
 
 #[test]
@@ -183,7 +243,14 @@ fn batch_signed_for_one_deployment_is_worthless_on_another() {
         .evm
         .deploy(
             f.admin,
-            bridge_init_code(f.admin, f.guardian, f.bridge_id, &f.set.to_abi(), SIGNER_SET_DELAY, RELEASE_DELAY),
+            bridge_init_code(
+                f.admin,
+                f.guardian,
+                f.bridge_id,
+                &f.set.to_abi(),
+                SIGNER_SET_DELAY,
+                RELEASE_DELAY,
+            ),
         )
         .expect("second bridge");
     let call = Bridge::setTokenConfigCall {
@@ -198,8 +265,16 @@ fn batch_signed_for_one_deployment_is_worthless_on_another() {
 
     let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
     let signatures = f.sign(f.domain().batch_digest(&batch), &f.quorum());
-    let replay = Bridge::submitBatchCall { current: f.set.to_abi(), signatures, batch };
-    let err = f.evm.send(f.relayer, second, &replay).unwrap_err().expect_bridge_error();
+    let replay = Bridge::submitBatchCall {
+        current: f.set.to_abi(),
+        signatures,
+        batch,
+    };
+    let err = f
+        .evm
+        .send(f.relayer, second, &replay)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::SignerMismatch(_)), "{err:?}");
 }
 
@@ -213,11 +288,19 @@ fn batch_signed_for_another_chain_or_bridge_id_is_rejected() {
         Domain::new(CHAIN_ID, f.bridge, B256::repeat_byte(0xb2)),
     ] {
         let signatures = f.sign(domain.batch_digest(&batch), &f.quorum());
-        let err = f.submit(&batch, signatures).unwrap_err().expect_bridge_error();
+        let err = f
+            .submit(&batch, signatures)
+            .unwrap_err()
+            .expect_bridge_error();
         assert!(matches!(err, BridgeErrors::SignerMismatch(_)), "{err:?}");
     }
     // The Rust digest matches the contract's, so the right domain works.
-    let onchain: B256 = f.evm.view(f.bridge, &Bridge::batchDigestCall { batch: batch.clone() });
+    let onchain: B256 = f.evm.view(
+        f.bridge,
+        &Bridge::batchDigestCall {
+            batch: batch.clone(),
+        },
+    );
     assert_eq!(onchain, f.domain().batch_digest(&batch));
     f.submit_signed(&batch).expect("correct domain");
 }
@@ -232,8 +315,14 @@ fn high_s_signature_is_rejected() {
     let s = U256::from_be_bytes(signatures[0].s.0);
     signatures[0].s = B256::from(CURVE_ORDER - s);
     signatures[0].v = if signatures[0].v == 27 { 28 } else { 27 };
-    let err = f.submit(&batch, signatures).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::HighS(ref e) if e.position == U256::ZERO), "{err:?}");
+    let err = f
+        .submit(&batch, signatures)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::HighS(ref e) if e.position == U256::ZERO),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -241,7 +330,13 @@ fn exactly_two_thirds_of_power_is_not_enough() {
     // Three members; the two lightest together hold exactly floor(2/3 * 2^32).
     let keys: Vec<_> = (0..3).map(|i| key(500 + i)).collect();
     let third = POWER_THRESHOLD / 2;
-    let mut members: Vec<Member> = keys.iter().map(|k| Member { address: k.address(), power: third }).collect();
+    let mut members: Vec<Member> = keys
+        .iter()
+        .map(|k| Member {
+            address: k.address(),
+            power: third,
+        })
+        .collect();
     members.sort_by_key(|m| m.address);
     members[0].power = POWER_BASE - 2 * third; // one unit heavier
     let set = SignerSet::from_normalized(1, members).expect("valid set");
@@ -251,11 +346,21 @@ fn exactly_two_thirds_of_power_is_not_enough() {
     let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
     let digest = f.domain().batch_digest(&batch);
 
-    assert_eq!(f.set.members()[1].power + f.set.members()[2].power, POWER_THRESHOLD);
-    let err = f.submit(&batch, f.sign(digest, &[1, 2])).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::InsufficientPower(ref e) if e.signed == U256::from(POWER_THRESHOLD)), "{err:?}");
+    assert_eq!(
+        f.set.members()[1].power + f.set.members()[2].power,
+        POWER_THRESHOLD
+    );
+    let err = f
+        .submit(&batch, f.sign(digest, &[1, 2]))
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::InsufficientPower(ref e) if e.signed == U256::from(POWER_THRESHOLD)),
+        "{err:?}"
+    );
     // One unit more (the heavier member instead of a light one) passes.
-    f.submit(&batch, f.sign(digest, &[0, 2])).expect("just over 2/3");
+    f.submit(&batch, f.sign(digest, &[0, 2]))
+        .expect("just over 2/3");
 }
 
 #[test]
@@ -267,12 +372,21 @@ fn duplicate_and_unsorted_signers_are_rejected() {
     // Two members' signatures plus the first one again: three entries, only two signers.
     let mut duplicated = f.sign(digest, &[0, 1]);
     duplicated.push(duplicated[1].clone());
-    let err = f.submit(&batch, duplicated).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::SignatureOrder(ref e) if e.position == u(2)), "{err:?}");
+    let err = f
+        .submit(&batch, duplicated)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::SignatureOrder(ref e) if e.position == u(2)),
+        "{err:?}"
+    );
 
     let mut unsorted = f.sign(digest, &[0, 1, 2]);
     unsorted.swap(0, 2);
-    let err = f.submit(&batch, unsorted).unwrap_err().expect_bridge_error();
+    let err = f
+        .submit(&batch, unsorted)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::SignatureOrder(_)), "{err:?}");
 }
 
@@ -286,14 +400,23 @@ fn signature_from_non_member_is_rejected() {
     let mut signatures = f.sign(digest, &f.quorum());
     let forged = alloy::signers::SignerSync::sign_hash_sync(&outsider, &digest).expect("sign");
     signatures[0] = signing::to_contract_signature(0, &forged);
-    let err = f.submit(&batch, signatures.clone()).unwrap_err().expect_bridge_error();
+    let err = f
+        .submit(&batch, signatures.clone())
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::SignerMismatch(_)), "{err:?}");
 
     // An index past the end of the set is rejected as such.
     let mut signatures = f.sign(digest, &f.quorum());
     signatures.last_mut().expect("non-empty").signerIndex = u(4);
-    let err = f.submit(&batch, signatures).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::SignerIndexOutOfRange(_)), "{err:?}");
+    let err = f
+        .submit(&batch, signatures)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::SignerIndexOutOfRange(_)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -303,7 +426,10 @@ fn skipped_batch_nonce_is_rejected() {
     let mut batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
     batch.nonce = u(2);
     let err = f.submit_signed(&batch).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::WrongBatchNonce(ref e) if e.expected == u(1)), "{err:?}");
+    assert!(
+        matches!(err, BridgeErrors::WrongBatchNonce(ref e) if e.expected == u(1)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -313,7 +439,10 @@ fn expired_batch_is_rejected() {
     let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
     let signatures = f.sign(f.domain().batch_digest(&batch), &f.quorum());
     f.evm.warp(3_600);
-    let err = f.submit(&batch, signatures).unwrap_err().expect_bridge_error();
+    let err = f
+        .submit(&batch, signatures)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::BatchExpired(_)), "{err:?}");
     assert_eq!(f.last_batch_nonce(), 0);
 }
@@ -325,7 +454,10 @@ fn tampered_batch_is_rejected() {
     let mut batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
     let signatures = f.sign(f.domain().batch_digest(&batch), &f.quorum());
     batch.amounts[0] = u(50 * ONE);
-    let err = f.submit(&batch, signatures).unwrap_err().expect_bridge_error();
+    let err = f
+        .submit(&batch, signatures)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::SignerMismatch(_)), "{err:?}");
 }
 
@@ -337,8 +469,16 @@ fn batch_with_a_set_other_than_the_checkpoint_is_rejected() {
     // An attacker's own set, signed by the attacker's keys.
     let (keys, set) = equal_signers(4, 1, 77_000);
     let signatures = signing::sign_all(&set, &keys, f.domain().batch_digest(&batch)).expect("sign");
-    let call = Bridge::submitBatchCall { current: set.to_abi(), signatures, batch };
-    let err = f.evm.send(f.relayer, f.bridge, &call).unwrap_err().expect_bridge_error();
+    let call = Bridge::submitBatchCall {
+        current: set.to_abi(),
+        signatures,
+        batch,
+    };
+    let err = f
+        .evm
+        .send(f.relayer, f.bridge, &call)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::WrongSignerSet(_)), "{err:?}");
 }
 
@@ -348,25 +488,53 @@ fn failing_recipient_is_credited_and_does_not_block_the_batch() {
     f.deposit_eth(f.user, u(10 * ONE)).expect("deposit");
     let rejecting = deploy_rejecting_receiver(&mut f.evm, f.admin);
     let ok = fresh_recipient(1);
-    let batch = f.batch(ETH, &[(rejecting, u(2 * ONE)), (ok, u(3 * ONE))], U256::ZERO);
+    let batch = f.batch(
+        ETH,
+        &[(rejecting, u(2 * ONE)), (ok, u(3 * ONE))],
+        U256::ZERO,
+    );
     let outcome = f.submit_signed(&batch).expect("the batch still executes");
-    assert_eq!(f.evm.eth_balance(ok), u(3 * ONE), "the other recipient is paid");
+    assert_eq!(
+        f.evm.eth_balance(ok),
+        u(3 * ONE),
+        "the other recipient is paid"
+    );
     assert_eq!(f.evm.eth_balance(rejecting), U256::ZERO);
     let deferred = has_event::<Bridge::TransferDeferred>(&outcome, f.bridge);
     assert_eq!(deferred.len(), 1);
     assert_eq!(deferred[0].recipient, rejecting);
-    let owed: U256 = f.evm.view(f.bridge, &Bridge::claimableCall { token: ETH, recipient: rejecting });
+    let owed: U256 = f.evm.view(
+        f.bridge,
+        &Bridge::claimableCall {
+            token: ETH,
+            recipient: rejecting,
+        },
+    );
     assert_eq!(owed, u(2 * ONE));
-    assert_eq!(f.last_batch_nonce(), 1, "the nonce moves on: the bridge is not blocked");
+    assert_eq!(
+        f.last_batch_nonce(),
+        1,
+        "the nonce moves on: the bridge is not blocked"
+    );
 
     // The recipient claims to an address of its choice; a second claim has nothing left.
     let payee = fresh_recipient(9);
-    let claim = Bridge::claimCall { token: ETH, to: payee }.abi_encode();
-    let via = RejectingReceiver::callCall { target: f.bridge, data: claim.clone().into() };
+    let claim = Bridge::claimCall {
+        token: ETH,
+        to: payee,
+    }
+    .abi_encode();
+    let via = RejectingReceiver::callCall {
+        target: f.bridge,
+        data: claim.clone().into(),
+    };
     f.evm.send(f.admin, rejecting, &via).expect("claim");
     assert_eq!(f.evm.eth_balance(payee), u(2 * ONE));
     let err = f.evm.send(f.admin, rejecting, &via).unwrap_err();
-    assert_eq!(err.output.get(..4), Some(Bridge::NothingToClaim::SELECTOR.as_slice()));
+    assert_eq!(
+        err.output.get(..4),
+        Some(Bridge::NothingToClaim::SELECTOR.as_slice())
+    );
 }
 
 #[test]
@@ -378,11 +546,30 @@ fn token_refusing_a_recipient_defers_only_that_recipient() {
     f.approve(hostile, f.user);
     f.deposit(f.user, hostile, u(100 * ONE)).expect("deposit");
     let (blocked, fine) = (fresh_recipient(1), fresh_recipient(2));
-    f.evm.send(f.admin, hostile, &ReentrantToken::setRefuseTransfersToCall { recipient: blocked, refuse: true }).unwrap();
-    let batch = f.batch(hostile, &[(blocked, u(ONE)), (fine, u(2 * ONE))], U256::ZERO);
+    f.evm
+        .send(
+            f.admin,
+            hostile,
+            &ReentrantToken::setRefuseTransfersToCall {
+                recipient: blocked,
+                refuse: true,
+            },
+        )
+        .unwrap();
+    let batch = f.batch(
+        hostile,
+        &[(blocked, u(ONE)), (fine, u(2 * ONE))],
+        U256::ZERO,
+    );
     f.submit_signed(&batch).expect("batch executes");
     assert_eq!(f.token_balance(hostile, fine), u(2 * ONE));
-    let owed: U256 = f.evm.view(f.bridge, &Bridge::claimableCall { token: hostile, recipient: blocked });
+    let owed: U256 = f.evm.view(
+        f.bridge,
+        &Bridge::claimableCall {
+            token: hostile,
+            recipient: blocked,
+        },
+    );
     assert_eq!(owed, u(ONE));
 }
 
@@ -391,10 +578,15 @@ fn token_refusing_a_recipient_defers_only_that_recipient() {
 // ---------------------------------------------------------------------------------------------
 
 /// The fixture's set with the first `replace` members swapped for new keys (same powers).
-fn rotated(f: &Fixture, replace: usize, seed: u64) -> (Vec<alloy::signers::local::PrivateKeySigner>, SignerSet) {
+fn rotated(
+    f: &Fixture,
+    replace: usize,
+    seed: u64,
+) -> (Vec<alloy::signers::local::PrivateKeySigner>, SignerSet) {
     let mut keys: Vec<_> = f.keys[replace..].to_vec();
     keys.extend((0..replace as u64).map(|i| key(seed + i)));
-    let set = SignerSet::normalized(f.set.nonce + 1, keys.iter().map(|k| (k.address(), 1))).expect("valid");
+    let set = SignerSet::normalized(f.set.nonce + 1, keys.iter().map(|k| (k.address(), 1)))
+        .expect("valid");
     let keys = sort_keys(keys, &set);
     (keys, set)
 }
@@ -405,7 +597,10 @@ fn small_signer_set_change_applies_immediately_and_retires_the_old_set() {
     f.deposit(f.user, f.token, u(100 * ONE)).expect("deposit");
     let (new_keys, next) = rotated(&f, 1, 40_000); // moves 1/4 of the power
     let outcome = f.update_signer_set(&next, &f.quorum()).expect("update");
-    assert_eq!(has_event::<Bridge::SignerSetActivated>(&outcome, f.bridge).len(), 1);
+    assert_eq!(
+        has_event::<Bridge::SignerSetActivated>(&outcome, f.bridge).len(),
+        1
+    );
     let checkpoint: B256 = f.evm.view(f.bridge, &Bridge::signerSetCheckpointCall {});
     assert_eq!(checkpoint, signing::signer_set_hash(&next));
 
@@ -425,22 +620,42 @@ fn signer_set_update_needs_the_next_nonce_and_cannot_be_replayed() {
     let (_, next) = rotated(&f, 1, 40_000);
     let mut skipped = next.clone();
     skipped.nonce += 1;
-    let err = f.update_signer_set(&skipped, &f.quorum()).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::WrongSignerSetNonce(ref e) if e.expected == u(2)), "{err:?}");
+    let err = f
+        .update_signer_set(&skipped, &f.quorum())
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::WrongSignerSetNonce(ref e) if e.expected == u(2)),
+        "{err:?}"
+    );
 
     let signatures = f.sign(f.domain().signer_set_digest(&next), &f.quorum());
-    let call = Bridge::updateSignerSetCall { current: f.set.to_abi(), next: next.to_abi(), signatures };
+    let call = Bridge::updateSignerSetCall {
+        current: f.set.to_abi(),
+        next: next.to_abi(),
+        signatures,
+    };
     f.evm.send(f.relayer, f.bridge, &call).expect("update");
     // Replaying the same call fails: the nonce has moved (and the old set is gone).
-    let err = f.evm.send(f.relayer, f.bridge, &call).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::WrongSignerSetNonce(_)), "{err:?}");
+    let err = f
+        .evm
+        .send(f.relayer, f.bridge, &call)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::WrongSignerSetNonce(_)),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn signer_set_update_without_quorum_is_rejected() {
     let mut f = Fixture::new(4);
     let (_, next) = rotated(&f, 1, 40_000);
-    let err = f.update_signer_set(&next, &[0, 1]).unwrap_err().expect_bridge_error();
+    let err = f
+        .update_signer_set(&next, &[0, 1])
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::InsufficientPower(_)), "{err:?}");
 }
 
@@ -449,25 +664,46 @@ fn signer_set_that_cannot_reach_threshold_is_rejected() {
     let mut f = Fixture::new(4);
     let a = key(61_000).address().min(key(61_001).address());
     let b = key(61_000).address().max(key(61_001).address());
-    let cases: Vec<(Bridge::SignerSet, fn(&BridgeErrors) -> bool)> = vec![
+    let cases: Vec<(Bridge::SignerSet, ErrorCheck)> = vec![
         // Total power at the threshold: even all members together could never sign.
         (
-            Bridge::SignerSet { nonce: u(2), signers: vec![a, b], powers: vec![u(1), U256::from(POWER_THRESHOLD - 1)] },
+            Bridge::SignerSet {
+                nonce: u(2),
+                signers: vec![a, b],
+                powers: vec![u(1), U256::from(POWER_THRESHOLD - 1)],
+            },
             |e| matches!(e, BridgeErrors::ThresholdUnreachable(_)),
         ),
-        (Bridge::SignerSet { nonce: u(2), signers: vec![], powers: vec![] }, |e| {
-            matches!(e, BridgeErrors::EmptySignerSet(_))
-        }),
         (
-            Bridge::SignerSet { nonce: u(2), signers: vec![b, a], powers: vec![u(1 << 31), u(1 << 31)] },
+            Bridge::SignerSet {
+                nonce: u(2),
+                signers: vec![],
+                powers: vec![],
+            },
+            |e| matches!(e, BridgeErrors::EmptySignerSet(_)),
+        ),
+        (
+            Bridge::SignerSet {
+                nonce: u(2),
+                signers: vec![b, a],
+                powers: vec![u(1 << 31), u(1 << 31)],
+            },
             |e| matches!(e, BridgeErrors::SignersNotSorted(_)),
         ),
         (
-            Bridge::SignerSet { nonce: u(2), signers: vec![a, b], powers: vec![U256::ZERO, U256::from(POWER_BASE)] },
+            Bridge::SignerSet {
+                nonce: u(2),
+                signers: vec![a, b],
+                powers: vec![U256::ZERO, U256::from(POWER_BASE)],
+            },
             |e| matches!(e, BridgeErrors::ZeroPower(_)),
         ),
         (
-            Bridge::SignerSet { nonce: u(2), signers: vec![a, b], powers: vec![U256::from(POWER_BASE), u(1)] },
+            Bridge::SignerSet {
+                nonce: u(2),
+                signers: vec![a, b],
+                powers: vec![U256::from(POWER_BASE), u(1)],
+            },
             |e| matches!(e, BridgeErrors::TotalPowerTooHigh(_)),
         ),
     ];
@@ -475,8 +711,16 @@ fn signer_set_that_cannot_reach_threshold_is_rejected() {
         // Sign the raw struct exactly as a (buggy or malicious) sidechain would.
         let digest = f.domain().typed_digest(signing::abi_signer_set_hash(&next));
         let signatures = f.sign(digest, &f.quorum());
-        let call = Bridge::updateSignerSetCall { current: f.set.to_abi(), next: next.clone(), signatures };
-        let err = f.evm.send(f.relayer, f.bridge, &call).unwrap_err().expect_bridge_error();
+        let call = Bridge::updateSignerSetCall {
+            current: f.set.to_abi(),
+            next: next.clone(),
+            signatures,
+        };
+        let err = f
+            .evm
+            .send(f.relayer, f.bridge, &call)
+            .unwrap_err()
+            .expect_bridge_error();
         assert!(expected(&err), "{next:?}: {err:?}");
     }
 }
@@ -486,30 +730,51 @@ fn large_signer_set_change_waits_out_the_delay() {
     let mut f = Fixture::new(4);
     f.deposit(f.user, f.token, u(100 * ONE)).expect("deposit");
     let (new_keys, next) = rotated(&f, 2, 50_000); // moves 1/2 of the power
-    let outcome = f.update_signer_set(&next, &f.quorum()).expect("accepted as pending");
+    let outcome = f
+        .update_signer_set(&next, &f.quorum())
+        .expect("accepted as pending");
     assert!(has_event::<Bridge::SignerSetActivated>(&outcome, f.bridge).is_empty());
-    let pending: B256 = f.evm.view(f.bridge, &Bridge::pendingSignerSetCheckpointCall {});
+    let pending: B256 = f
+        .evm
+        .view(f.bridge, &Bridge::pendingSignerSetCheckpointCall {});
     assert_eq!(pending, signing::signer_set_hash(&next));
 
     // Still the old set until the delay is over; no second update meanwhile.
-    let err = f.evm.send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {}).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::SignerSetDelayNotOver(_)), "{err:?}");
+    let err = f
+        .evm
+        .send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {})
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::SignerSetDelayNotOver(_)),
+        "{err:?}"
+    );
     let (_, other) = rotated(&f, 1, 51_000);
     let mut other_next = other;
     other_next.nonce = 3;
-    let err = f.update_signer_set(&other_next, &f.quorum()).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::SignerSetUpdatePending(_)), "{err:?}");
+    let err = f
+        .update_signer_set(&other_next, &f.quorum())
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::SignerSetUpdatePending(_)),
+        "{err:?}"
+    );
     let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
-    f.submit_signed(&batch).expect("old set still releases during the delay");
+    f.submit_signed(&batch)
+        .expect("old set still releases during the delay");
 
     f.evm.warp(SIGNER_SET_DELAY);
-    f.evm.send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {}).expect("activate");
+    f.evm
+        .send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {})
+        .expect("activate");
     let checkpoint: B256 = f.evm.view(f.bridge, &Bridge::signerSetCheckpointCall {});
     assert_eq!(checkpoint, signing::signer_set_hash(&next));
     f.keys = new_keys;
     f.set = next;
     let batch = f.batch(f.token, &[(fresh_recipient(2), u(ONE))], U256::ZERO);
-    f.submit_signed(&batch).expect("new set releases after activation");
+    f.submit_signed(&batch)
+        .expect("new set releases after activation");
 }
 
 #[test]
@@ -517,15 +782,34 @@ fn guardian_can_cancel_a_pending_signer_set() {
     let mut f = Fixture::new(4);
     let (_, next) = rotated(&f, 3, 52_000);
     f.update_signer_set(&next, &f.quorum()).expect("pending");
-    let err = f.evm.send(f.user, f.bridge, &Bridge::cancelPendingSignerSetCall {}).unwrap_err().expect_bridge_error();
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &Bridge::cancelPendingSignerSetCall {})
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::Unauthorized(_)), "{err:?}");
-    f.evm.send(f.guardian, f.bridge, &Bridge::cancelPendingSignerSetCall {}).expect("cancel");
+    f.evm
+        .send(f.guardian, f.bridge, &Bridge::cancelPendingSignerSetCall {})
+        .expect("cancel");
     f.evm.warp(SIGNER_SET_DELAY);
-    let err = f.evm.send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {}).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::NoPendingSignerSet(_)), "{err:?}");
+    let err = f
+        .evm
+        .send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {})
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::NoPendingSignerSet(_)),
+        "{err:?}"
+    );
     // The cancelled nonce stays used.
-    let err = f.update_signer_set(&next, &f.quorum()).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::WrongSignerSetNonce(ref e) if e.expected == u(3)), "{err:?}");
+    let err = f
+        .update_signer_set(&next, &f.quorum())
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::WrongSignerSetNonce(ref e) if e.expected == u(3)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -534,8 +818,16 @@ fn signer_set_update_signed_for_another_deployment_is_rejected() {
     let (_, next) = rotated(&f, 1, 40_000);
     let other = Domain::new(CHAIN_ID, Address::repeat_byte(0x11), f.bridge_id);
     let signatures = f.sign(other.signer_set_digest(&next), &f.quorum());
-    let call = Bridge::updateSignerSetCall { current: f.set.to_abi(), next: next.to_abi(), signatures };
-    let err = f.evm.send(f.relayer, f.bridge, &call).unwrap_err().expect_bridge_error();
+    let call = Bridge::updateSignerSetCall {
+        current: f.set.to_abi(),
+        next: next.to_abi(),
+        signatures,
+    };
+    let err = f
+        .evm
+        .send(f.relayer, f.bridge, &call)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::SignerMismatch(_)), "{err:?}");
 }
 
@@ -550,28 +842,47 @@ fn constructor_rejects_bad_roles_ids_and_signer_sets() {
     let guardian = Address::repeat_byte(0x9a);
     let (_, set) = equal_signers(4, 1, 1_000);
     let good = set.to_abi();
-    let empty = Bridge::SignerSet { nonce: u(1), signers: vec![], powers: vec![] };
-    let unreachable = Bridge::SignerSet { nonce: u(1), signers: vec![admin], powers: vec![U256::from(POWER_THRESHOLD)] };
-    let cases: Vec<(Vec<u8>, fn(&BridgeErrors) -> bool)> = vec![
-        (bridge_init_code(admin, guardian, B256::repeat_byte(1), &empty, 0, 0), |e| {
-            matches!(e, BridgeErrors::EmptySignerSet(_))
-        }),
-        (bridge_init_code(admin, guardian, B256::repeat_byte(1), &unreachable, 0, 0), |e| {
-            matches!(e, BridgeErrors::ThresholdUnreachable(_))
-        }),
-        (bridge_init_code(admin, admin, B256::repeat_byte(1), &good, 0, 0), |e| {
-            matches!(e, BridgeErrors::AdminIsGuardian(_))
-        }),
-        (bridge_init_code(Address::ZERO, guardian, B256::repeat_byte(1), &good, 0, 0), |e| {
-            matches!(e, BridgeErrors::ZeroAddress(_))
-        }),
-        (bridge_init_code(admin, guardian, B256::ZERO, &good, 0, 0), |e| matches!(e, BridgeErrors::ZeroBridgeId(_))),
+    let empty = Bridge::SignerSet {
+        nonce: u(1),
+        signers: vec![],
+        powers: vec![],
+    };
+    let unreachable = Bridge::SignerSet {
+        nonce: u(1),
+        signers: vec![admin],
+        powers: vec![U256::from(POWER_THRESHOLD)],
+    };
+    let cases: Vec<(Vec<u8>, ErrorCheck)> = vec![
+        (
+            bridge_init_code(admin, guardian, B256::repeat_byte(1), &empty, 0, 0),
+            |e| matches!(e, BridgeErrors::EmptySignerSet(_)),
+        ),
+        (
+            bridge_init_code(admin, guardian, B256::repeat_byte(1), &unreachable, 0, 0),
+            |e| matches!(e, BridgeErrors::ThresholdUnreachable(_)),
+        ),
+        (
+            bridge_init_code(admin, admin, B256::repeat_byte(1), &good, 0, 0),
+            |e| matches!(e, BridgeErrors::AdminIsGuardian(_)),
+        ),
+        (
+            bridge_init_code(Address::ZERO, guardian, B256::repeat_byte(1), &good, 0, 0),
+            |e| matches!(e, BridgeErrors::ZeroAddress(_)),
+        ),
+        (
+            bridge_init_code(admin, guardian, B256::ZERO, &good, 0, 0),
+            |e| matches!(e, BridgeErrors::ZeroBridgeId(_)),
+        ),
     ];
     for (code, expected) in cases {
         let err = evm.deploy(admin, code).unwrap_err().expect_bridge_error();
         assert!(expected(&err), "{err:?}");
     }
-    evm.deploy(admin, bridge_init_code(admin, guardian, B256::repeat_byte(1), &good, 0, 0)).expect("valid deploys");
+    evm.deploy(
+        admin,
+        bridge_init_code(admin, guardian, B256::repeat_byte(1), &good, 0, 0),
+    )
+    .expect("valid deploys");
 }
 
 #[test]
@@ -585,10 +896,16 @@ fn there_is_no_initializer_to_call_again() {
         .filter(|e| e["type"] == "function")
         .filter_map(|e| e["name"].as_str())
         .collect();
-    assert!(names.contains(&"submitBatch"), "sanity: the ABI lists functions");
+    assert!(
+        names.contains(&"submitBatch"),
+        "sanity: the ABI lists functions"
+    );
     for name in names {
         let lower = name.to_ascii_lowercase();
-        assert!(!lower.contains("init") && !lower.contains("setup"), "{name} looks like an initializer");
+        assert!(
+            !lower.contains("init") && !lower.contains("setup"),
+            "{name} looks like an initializer"
+        );
     }
     // The checkpoint set by the constructor is the set's hash and non-zero.
     let mut f = Fixture::new(4);
@@ -605,22 +922,58 @@ fn there_is_no_initializer_to_call_again() {
 fn pause_stops_deposits_releases_and_updates_and_only_admin_unpauses() {
     let mut f = Fixture::new(4);
     f.deposit(f.user, f.token, u(100 * ONE)).expect("deposit");
-    let err = f.evm.send(f.admin, f.bridge, &Bridge::pauseCall {}).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::Unauthorized(_)), "admin cannot pause: {err:?}");
+    let err = f
+        .evm
+        .send(f.admin, f.bridge, &Bridge::pauseCall {})
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::Unauthorized(_)),
+        "admin cannot pause: {err:?}"
+    );
     f.pause().expect("guardian pauses");
 
     let paused = |e: &BridgeErrors| matches!(e, BridgeErrors::IsPaused(_));
-    assert!(paused(&f.deposit(f.user, f.token, u(ONE)).unwrap_err().expect_bridge_error()));
-    assert!(paused(&f.deposit_eth(f.user, u(ONE)).unwrap_err().expect_bridge_error()));
+    assert!(paused(
+        &f.deposit(f.user, f.token, u(ONE))
+            .unwrap_err()
+            .expect_bridge_error()
+    ));
+    assert!(paused(
+        &f.deposit_eth(f.user, u(ONE))
+            .unwrap_err()
+            .expect_bridge_error()
+    ));
     let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
-    assert!(paused(&f.submit_signed(&batch).unwrap_err().expect_bridge_error()));
+    assert!(paused(
+        &f.submit_signed(&batch).unwrap_err().expect_bridge_error()
+    ));
     let (_, next) = rotated(&f, 1, 40_000);
-    assert!(paused(&f.update_signer_set(&next, &f.quorum()).unwrap_err().expect_bridge_error()));
-    let claim = Bridge::claimCall { token: f.token, to: f.user };
-    assert!(paused(&f.evm.send(f.user, f.bridge, &claim).unwrap_err().expect_bridge_error()));
+    assert!(paused(
+        &f.update_signer_set(&next, &f.quorum())
+            .unwrap_err()
+            .expect_bridge_error()
+    ));
+    let claim = Bridge::claimCall {
+        token: f.token,
+        to: f.user,
+    };
+    assert!(paused(
+        &f.evm
+            .send(f.user, f.bridge, &claim)
+            .unwrap_err()
+            .expect_bridge_error()
+    ));
 
-    let err = f.evm.send(f.guardian, f.bridge, &Bridge::unpauseCall {}).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::Unauthorized(_)), "guardian cannot unpause: {err:?}");
+    let err = f
+        .evm
+        .send(f.guardian, f.bridge, &Bridge::unpauseCall {})
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::Unauthorized(_)),
+        "guardian cannot unpause: {err:?}"
+    );
     f.unpause().expect("admin unpauses");
     f.submit_signed(&batch).expect("releases resume");
     f.deposit(f.user, f.token, u(ONE)).expect("deposits resume");
@@ -629,17 +982,23 @@ fn pause_stops_deposits_releases_and_updates_and_only_admin_unpauses() {
 #[test]
 fn window_cap_limits_releases_until_the_window_slides() {
     let mut f = Fixture::new(4);
-    f.deposit(f.user, f.token, u(3_000_000 * ONE)).expect("deposit");
+    f.deposit(f.user, f.token, u(3_000_000 * ONE))
+        .expect("deposit");
     let amount = u(90_000 * ONE); // below the large-release threshold
     let withdrawals: Vec<_> = (0..6).map(|i| (fresh_recipient(i), amount)).collect();
     let batch = f.batch(f.token, &withdrawals, U256::ZERO); // 540k
     f.submit_signed(&batch).expect("within the cap");
-    let used: U256 = f.evm.view(f.bridge, &Bridge::windowUsageCall { token: f.token });
+    let used: U256 = f
+        .evm
+        .view(f.bridge, &Bridge::windowUsageCall { token: f.token });
     assert_eq!(used, u(540_000 * ONE));
 
     let batch = f.batch(f.token, &withdrawals, U256::ZERO); // another 540k > 1M cap
     let err = f.submit_signed(&batch).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::WindowCapExceeded(ref e) if e.used == u(540_000 * ONE)), "{err:?}");
+    assert!(
+        matches!(err, BridgeErrors::WindowCapExceeded(ref e) if e.used == u(540_000 * ONE)),
+        "{err:?}"
+    );
 
     // Just under a full window later it is still counted; after the window it is not.
     f.evm.warp(u64::from(WINDOW_SECONDS) - 1);
@@ -647,19 +1006,29 @@ fn window_cap_limits_releases_until_the_window_slides() {
     assert!(f.submit_signed(&batch).is_err(), "still inside the window");
     f.evm.warp(u64::from(WINDOW_SECONDS) / 8 + 1);
     let batch = f.batch(f.token, &withdrawals, U256::ZERO);
-    f.submit_signed(&batch).expect("the window has slid past the first batch");
+    f.submit_signed(&batch)
+        .expect("the window has slid past the first batch");
 }
 
 #[test]
 fn large_release_waits_in_the_delay_queue() {
     let mut f = Fixture::new(4);
-    f.deposit(f.user, f.token, u(500_000 * ONE)).expect("deposit");
+    f.deposit(f.user, f.token, u(500_000 * ONE))
+        .expect("deposit");
     let (whale, small) = (fresh_recipient(1), fresh_recipient(2));
     let big = u(LARGE_RELEASE + 1);
     let batch = f.batch(f.token, &[(whale, big), (small, u(ONE))], U256::ZERO);
     let outcome = f.submit_signed(&batch).expect("batch executes");
-    assert_eq!(f.token_balance(f.token, small), u(ONE), "small release paid at once");
-    assert_eq!(f.token_balance(f.token, whale), U256::ZERO, "large release waits");
+    assert_eq!(
+        f.token_balance(f.token, small),
+        u(ONE),
+        "small release paid at once"
+    );
+    assert_eq!(
+        f.token_balance(f.token, whale),
+        U256::ZERO,
+        "large release waits"
+    );
     let queued = has_event::<Bridge::ReleaseQueued>(&outcome, f.bridge);
     assert_eq!(queued.len(), 1);
     let q = &queued[0];
@@ -670,32 +1039,60 @@ fn large_release_waits_in_the_delay_queue() {
         amount: q.amount,
         executableAt: q.executableAt,
     };
-    let err = f.evm.send(f.user, f.bridge, &execute).unwrap_err().expect_bridge_error();
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &execute)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::ReleaseNotReady(_)), "{err:?}");
     // A forged record (another amount) is unknown.
     let mut forged = execute.clone();
     forged.amount = u(LARGE_RELEASE * 3);
     f.evm.warp(RELEASE_DELAY);
-    let err = f.evm.send(f.user, f.bridge, &forged).unwrap_err().expect_bridge_error();
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &forged)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::UnknownRelease(_)), "{err:?}");
 
-    f.evm.send(f.user, f.bridge, &execute).expect("executes after the delay");
+    f.evm
+        .send(f.user, f.bridge, &execute)
+        .expect("executes after the delay");
     assert_eq!(f.token_balance(f.token, whale), big);
-    let err = f.evm.send(f.user, f.bridge, &execute).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::UnknownRelease(_)), "executes once: {err:?}");
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &execute)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::UnknownRelease(_)),
+        "executes once: {err:?}"
+    );
 }
 
 #[test]
 fn guardian_can_cancel_a_queued_release() {
     let mut f = Fixture::new(4);
-    f.deposit(f.user, f.token, u(500_000 * ONE)).expect("deposit");
+    f.deposit(f.user, f.token, u(500_000 * ONE))
+        .expect("deposit");
     let whale = fresh_recipient(1);
     let batch = f.batch(f.token, &[(whale, u(LARGE_RELEASE * 2))], U256::ZERO);
     let outcome = f.submit_signed(&batch).expect("batch executes");
     let q = has_event::<Bridge::ReleaseQueued>(&outcome, f.bridge).remove(0);
-    let err = f.evm.send(f.user, f.bridge, &Bridge::cancelReleaseCall { id: q.id }).unwrap_err().expect_bridge_error();
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &Bridge::cancelReleaseCall { id: q.id })
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::Unauthorized(_)), "{err:?}");
-    f.evm.send(f.guardian, f.bridge, &Bridge::cancelReleaseCall { id: q.id }).expect("cancel");
+    f.evm
+        .send(
+            f.guardian,
+            f.bridge,
+            &Bridge::cancelReleaseCall { id: q.id },
+        )
+        .expect("cancel");
     f.evm.warp(RELEASE_DELAY);
     let execute = Bridge::executeReleaseCall {
         id: q.id,
@@ -704,9 +1101,17 @@ fn guardian_can_cancel_a_queued_release() {
         amount: q.amount,
         executableAt: q.executableAt,
     };
-    let err = f.evm.send(f.user, f.bridge, &execute).unwrap_err().expect_bridge_error();
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &execute)
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::UnknownRelease(_)), "{err:?}");
-    assert_eq!(f.token_balance(f.token, f.bridge), u(500_000 * ONE), "cancelled tokens stay locked");
+    assert_eq!(
+        f.token_balance(f.token, f.bridge),
+        u(500_000 * ONE),
+        "cancelled tokens stay locked"
+    );
 }
 
 #[test]
@@ -720,24 +1125,62 @@ fn only_admin_configures_tokens_delays_and_roles() {
         largeReleaseThreshold: u128::MAX,
     };
     for who in [f.user, f.guardian, f.relayer] {
-        let err = f.evm.send(who, f.bridge, &call).unwrap_err().expect_bridge_error();
+        let err = f
+            .evm
+            .send(who, f.bridge, &call)
+            .unwrap_err()
+            .expect_bridge_error();
         assert!(matches!(err, BridgeErrors::Unauthorized(_)), "{err:?}");
-        let err = f.evm.send(who, f.bridge, &Bridge::setDelaysCall { signerSetDelay_: 0, releaseDelay_: 0 });
-        assert!(matches!(err.unwrap_err().expect_bridge_error(), BridgeErrors::Unauthorized(_)));
-        let err = f.evm.send(who, f.bridge, &Bridge::setGuardianCall { guardian_: who });
-        assert!(matches!(err.unwrap_err().expect_bridge_error(), BridgeErrors::Unauthorized(_)));
+        let err = f.evm.send(
+            who,
+            f.bridge,
+            &Bridge::setDelaysCall {
+                signerSetDelay_: 0,
+                releaseDelay_: 0,
+            },
+        );
+        assert!(matches!(
+            err.unwrap_err().expect_bridge_error(),
+            BridgeErrors::Unauthorized(_)
+        ));
+        let err = f
+            .evm
+            .send(who, f.bridge, &Bridge::setGuardianCall { guardian_: who });
+        assert!(matches!(
+            err.unwrap_err().expect_bridge_error(),
+            BridgeErrors::Unauthorized(_)
+        ));
     }
     // A zero cap or a window shorter than its bucket count is refused.
     let mut bad = call.clone();
     bad.windowCap = 0;
-    let err = f.evm.send(f.admin, f.bridge, &bad).unwrap_err().expect_bridge_error();
-    assert!(matches!(err, BridgeErrors::InvalidTokenConfig(_)), "{err:?}");
+    let err = f
+        .evm
+        .send(f.admin, f.bridge, &bad)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::InvalidTokenConfig(_)),
+        "{err:?}"
+    );
     // Admin handover is two-step.
     let newcomer = Address::repeat_byte(0x77);
-    f.evm.send(f.admin, f.bridge, &Bridge::transferAdminCall { newAdmin: newcomer }).expect("offer");
-    let err = f.evm.send(f.user, f.bridge, &Bridge::acceptAdminCall {}).unwrap_err().expect_bridge_error();
+    f.evm
+        .send(
+            f.admin,
+            f.bridge,
+            &Bridge::transferAdminCall { newAdmin: newcomer },
+        )
+        .expect("offer");
+    let err = f
+        .evm
+        .send(f.user, f.bridge, &Bridge::acceptAdminCall {})
+        .unwrap_err()
+        .expect_bridge_error();
     assert!(matches!(err, BridgeErrors::Unauthorized(_)), "{err:?}");
-    f.evm.send(newcomer, f.bridge, &Bridge::acceptAdminCall {}).expect("accept");
+    f.evm
+        .send(newcomer, f.bridge, &Bridge::acceptAdminCall {})
+        .expect("accept");
     let admin: Address = f.evm.view(f.bridge, &Bridge::adminCall {});
     assert_eq!(admin, newcomer);
 }
@@ -751,14 +1194,36 @@ fn reentrant_token_cannot_reenter_deposit() {
     f.mint(hostile, hostile, u(100 * ONE));
     f.approve(hostile, f.user);
     // During transferFrom the token tries to deposit again into the bridge.
-    let reenter = Bridge::depositCall { token: hostile, amount: u(ONE), recipient: sidechain_recipient(2) }.abi_encode();
-    f.evm.send(f.admin, hostile, &ReentrantToken::setHookCall { target: f.bridge, data: reenter.into() }).unwrap();
-    let outcome = f.deposit(f.user, hostile, u(10 * ONE)).expect("outer deposit");
-    assert_eq!(deposit_events(f.bridge, &outcome.logs).len(), 1, "exactly one deposit");
+    let reenter = Bridge::depositCall {
+        token: hostile,
+        amount: u(ONE),
+        recipient: sidechain_recipient(2),
+    }
+    .abi_encode();
+    f.evm
+        .send(
+            f.admin,
+            hostile,
+            &ReentrantToken::setHookCall {
+                target: f.bridge,
+                data: reenter.into(),
+            },
+        )
+        .unwrap();
+    let outcome = f
+        .deposit(f.user, hostile, u(10 * ONE))
+        .expect("outer deposit");
+    assert_eq!(
+        deposit_events(f.bridge, &outcome.logs).len(),
+        1,
+        "exactly one deposit"
+    );
     assert_eq!(f.deposit_nonce(), 1);
     let calls: U256 = f.evm.view(hostile, &ReentrantToken::hookCallsCall {});
     assert_eq!(calls, u(1), "the hook did run");
-    let ok: bool = f.evm.view(hostile, &ReentrantToken::lastHookSucceededCall {});
+    let ok: bool = f
+        .evm
+        .view(hostile, &ReentrantToken::lastHookSucceededCall {});
     assert!(!ok, "the reentrant deposit must fail");
     let ret: alloy::primitives::Bytes = f.evm.view(hostile, &ReentrantToken::lastHookReturnCall {});
     assert_eq!(ret.as_ref(), Bridge::Reentrancy::SELECTOR.as_slice());
@@ -774,15 +1239,33 @@ fn reentrant_token_cannot_reenter_a_release() {
     f.deposit(f.user, hostile, u(100 * ONE)).expect("deposit");
     // While the bridge pays out, the token calls back into the bridge (claim is the cheapest
     // entry point, so the attempt fits in the gas a release forwards).
-    let reenter = Bridge::claimCall { token: hostile, to: hostile }.abi_encode();
-    f.evm.send(f.admin, hostile, &ReentrantToken::setHookCall { target: f.bridge, data: reenter.into() }).unwrap();
+    let reenter = Bridge::claimCall {
+        token: hostile,
+        to: hostile,
+    }
+    .abi_encode();
+    f.evm
+        .send(
+            f.admin,
+            hostile,
+            &ReentrantToken::setHookCall {
+                target: f.bridge,
+                data: reenter.into(),
+            },
+        )
+        .unwrap();
     let batch = f.batch(hostile, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
     let outcome = f.submit_signed(&batch).expect("batch executes");
-    assert!(has_event::<Bridge::TransferDeferred>(&outcome, f.bridge).is_empty(), "the transfer itself succeeded");
+    assert!(
+        has_event::<Bridge::TransferDeferred>(&outcome, f.bridge).is_empty(),
+        "the transfer itself succeeded"
+    );
     assert_eq!(f.token_balance(hostile, fresh_recipient(1)), u(ONE));
     let calls: U256 = f.evm.view(hostile, &ReentrantToken::hookCallsCall {});
     assert_eq!(calls, u(1), "the hook did run during the release");
-    let ok: bool = f.evm.view(hostile, &ReentrantToken::lastHookSucceededCall {});
+    let ok: bool = f
+        .evm
+        .view(hostile, &ReentrantToken::lastHookSucceededCall {});
     assert!(!ok, "the reentrant call must fail");
     let ret: alloy::primitives::Bytes = f.evm.view(hostile, &ReentrantToken::lastHookReturnCall {});
     assert_eq!(ret.as_ref(), Bridge::Reentrancy::SELECTOR.as_slice());
@@ -795,8 +1278,15 @@ fn contract_digests_match_the_rust_signing_helpers() {
     let separator: B256 = f.evm.view(f.bridge, &Bridge::domainSeparatorCall {});
     assert_eq!(separator, f.domain().separator());
     let (_, next) = rotated(&f, 3, 90_000);
-    let onchain: B256 = f.evm.view(f.bridge, &Bridge::signerSetDigestCall { next: next.to_abi() });
+    let onchain: B256 = f.evm.view(
+        f.bridge,
+        &Bridge::signerSetDigestCall {
+            next: next.to_abi(),
+        },
+    );
     assert_eq!(onchain, f.domain().signer_set_digest(&next));
-    let hash: B256 = f.evm.view(f.bridge, &Bridge::signerSetHashCall { set: next.to_abi() });
+    let hash: B256 = f
+        .evm
+        .view(f.bridge, &Bridge::signerSetHashCall { set: next.to_abi() });
     assert_eq!(hash, signing::signer_set_hash(&next));
 }

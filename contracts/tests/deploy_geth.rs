@@ -33,7 +33,11 @@ fn geth_binary() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("local addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("local addr")
+        .port()
 }
 
 /// A geth `--dev` node on loopback, killed when dropped (also when the test fails).
@@ -50,14 +54,38 @@ impl Geth {
         let child = Command::new(geth_binary())
             .args(["--dev", "--dev.period", "0", "--datadir"])
             .arg(datadir.path())
-            .args(["--http", "--http.addr", "127.0.0.1", "--http.port", &http_port.to_string()])
-            .args(["--http.api", "eth,net,web3", "--ipcdisable", "--nodiscover", "--maxpeers", "0"])
-            .args(["--port", "0", "--authrpc.port", &free_port().to_string(), "--verbosity", "2"])
+            .args([
+                "--http",
+                "--http.addr",
+                "127.0.0.1",
+                "--http.port",
+                &http_port.to_string(),
+            ])
+            .args([
+                "--http.api",
+                "eth,net,web3",
+                "--ipcdisable",
+                "--nodiscover",
+                "--maxpeers",
+                "0",
+            ])
+            .args([
+                "--port",
+                "0",
+                "--authrpc.port",
+                &free_port().to_string(),
+                "--verbosity",
+                "2",
+            ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(datadir.path().join("geth.log")).expect("log file"))
             .spawn()
             .expect("spawn geth");
-        Self { child, url: format!("http://127.0.0.1:{http_port}"), _datadir: datadir }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{http_port}"),
+            _datadir: datadir,
+        }
     }
 
     async fn wait_ready(&mut self) {
@@ -69,10 +97,15 @@ impl Geth {
                 return;
             }
             if let Some(status) = self.child.try_wait().expect("poll geth") {
-                let log = std::fs::read_to_string(self._datadir.path().join("geth.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(self._datadir.path().join("geth.log"))
+                    .unwrap_or_default();
                 panic!("geth exited with {status} before serving RPC:\n{log}");
             }
-            assert!(Instant::now() < deadline, "geth did not serve RPC on {} within 60 s", self.url);
+            assert!(
+                Instant::now() < deadline,
+                "geth did not serve RPC on {} within 60 s",
+                self.url
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -86,10 +119,17 @@ impl Drop for Geth {
 }
 
 fn signer_keys() -> Vec<PrivateKeySigner> {
-    (1..=4u8).map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).expect("key")).collect()
+    (1..=4u8)
+        .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).expect("key"))
+        .collect()
 }
 
-fn run_deploy(url: &str, dir: &std::path::Path, signers_json: &str, extra: &[&str]) -> std::process::Output {
+fn run_deploy(
+    url: &str,
+    dir: &std::path::Path,
+    signers_json: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let set_path = dir.join("signers.json");
     std::fs::write(&set_path, signers_json).expect("write signer set");
     let key_path = dir.join("deployer.key");
@@ -110,24 +150,37 @@ async fn bridge_deploy_deploys_to_geth_dev_and_the_bridge_works_end_to_end() {
     geth.wait_ready().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let keys = signer_keys();
-    let members: Vec<String> =
-        keys.iter().map(|k| format!("{{\"address\": \"{}\", \"power\": 25}}", k.address())).collect();
+    let members: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{{\"address\": \"{}\", \"power\": 25}}", k.address()))
+        .collect();
     let signers_json = format!("{{\"nonce\": 0, \"signers\": [{}]}}", members.join(", "));
     let guardian = Address::repeat_byte(0x9a);
     let output = run_deploy(
         &geth.url,
         dir.path(),
         &signers_json,
-        &["--guardian", &guardian.to_string(), "--bridge-id", "0xb1", "--eth", "--test-tokens"],
+        &[
+            "--guardian",
+            &guardian.to_string(),
+            "--bridge-id",
+            "0xb1",
+            "--eth",
+            "--test-tokens",
+        ],
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "bridge-deploy failed: {stderr}");
-    let deployed: DeployedAddresses = serde_json::from_slice(&output.stdout).expect("stdout is the JSON report");
+    let deployed: DeployedAddresses =
+        serde_json::from_slice(&output.stdout).expect("stdout is the JSON report");
 
     let set = SignerSet::normalized(0, keys.iter().map(|k| (k.address(), 25))).expect("set");
     assert_eq!(deployed.chain_id, GETH_DEV_CHAIN_ID);
     assert_eq!(deployed.guardian, guardian);
-    assert_eq!(deployed.signer_set_checkpoint, signing::signer_set_hash(&set));
+    assert_eq!(
+        deployed.signer_set_checkpoint,
+        signing::signer_set_hash(&set)
+    );
     let test_token = deployed.test_token.expect("test token deployed");
     assert!(deployed.fee_on_transfer_token.is_some());
 
@@ -138,14 +191,42 @@ async fn bridge_deploy_deploys_to_geth_dev_and_the_bridge_works_end_to_end() {
         .wallet(EthereumWallet::from(dev_key))
         .connect_http(geth.url.parse().expect("url"));
     let bridge = Bridge::new(deployed.bridge, &provider);
-    assert!(!provider.get_code_at(deployed.bridge).await.expect("code").is_empty());
-    assert_eq!(bridge.signerSetCheckpoint().call().await.expect("checkpoint"), deployed.signer_set_checkpoint);
+    assert!(!provider
+        .get_code_at(deployed.bridge)
+        .await
+        .expect("code")
+        .is_empty());
+    assert_eq!(
+        bridge
+            .signerSetCheckpoint()
+            .call()
+            .await
+            .expect("checkpoint"),
+        deployed.signer_set_checkpoint
+    );
     assert_eq!(bridge.admin().call().await.expect("admin"), dev);
     assert_eq!(bridge.guardian().call().await.expect("guardian"), guardian);
-    assert!(bridge.tokenConfig(test_token).call().await.expect("config").allowed);
-    assert!(bridge.tokenConfig(ETH).call().await.expect("config").allowed);
+    assert!(
+        bridge
+            .tokenConfig(test_token)
+            .call()
+            .await
+            .expect("config")
+            .allowed
+    );
+    assert!(
+        bridge
+            .tokenConfig(ETH)
+            .call()
+            .await
+            .expect("config")
+            .allowed
+    );
     let domain = Domain::new(GETH_DEV_CHAIN_ID, deployed.bridge, deployed.bridge_id);
-    assert_eq!(bridge.domainSeparator().call().await.expect("separator"), domain.separator());
+    assert_eq!(
+        bridge.domainSeparator().call().await.expect("separator"),
+        domain.separator()
+    );
 
     // Lock ether, then release part of it with a batch signed by 3 of the 4 keys.
     let one_eth = U256::from(10u128.pow(18));
@@ -178,7 +259,8 @@ async fn bridge_deploy_deploys_to_geth_dev_and_the_bridge_works_end_to_end() {
         recipients: vec![recipient],
         amounts: vec![one_eth / U256::from(4)],
     };
-    let signatures = signing::sign_all(&set, &keys[..3], domain.batch_digest(&batch)).expect("sign");
+    let signatures =
+        signing::sign_all(&set, &keys[..3], domain.batch_digest(&batch)).expect("sign");
     let receipt = bridge
         .submitBatch(set.to_abi(), signatures, batch)
         .send()
@@ -188,12 +270,25 @@ async fn bridge_deploy_deploys_to_geth_dev_and_the_bridge_works_end_to_end() {
         .await
         .expect("batch receipt");
     assert!(receipt.status(), "batch reverted on geth");
-    assert_eq!(provider.get_balance(recipient).await.expect("balance"), one_eth / U256::from(4));
-    assert_eq!(bridge.lastBatchNonce().call().await.expect("batch nonce"), 1);
+    assert_eq!(
+        provider.get_balance(recipient).await.expect("balance"),
+        one_eth / U256::from(4)
+    );
+    assert_eq!(
+        bridge.lastBatchNonce().call().await.expect("batch nonce"),
+        1
+    );
 
     // The test token is mintable and can be deposited.
     let token = TestToken::new(test_token, &provider);
-    token.mint(dev, one_eth).send().await.expect("mint").get_receipt().await.expect("mint receipt");
+    token
+        .mint(dev, one_eth)
+        .send()
+        .await
+        .expect("mint")
+        .get_receipt()
+        .await
+        .expect("mint receipt");
     assert_eq!(token.balanceOf(dev).call().await.expect("balance"), one_eth);
 }
 
@@ -204,27 +299,44 @@ async fn bridge_deploy_rejects_bad_input_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let guardian = Address::repeat_byte(0x9a).to_string();
 
-    let empty = run_deploy(&geth.url, dir.path(), "{\"nonce\": 0, \"signers\": []}", &[
-        "--guardian",
-        &guardian,
-        "--bridge-id",
-        "0x01",
-    ]);
+    let empty = run_deploy(
+        &geth.url,
+        dir.path(),
+        "{\"nonce\": 0, \"signers\": []}",
+        &["--guardian", &guardian, "--bridge-id", "0x01"],
+    );
     assert!(!empty.status.success());
-    assert!(String::from_utf8_lossy(&empty.stderr).contains("signer set is empty"), "{empty:?}");
+    assert!(
+        String::from_utf8_lossy(&empty.stderr).contains("signer set is empty"),
+        "{empty:?}"
+    );
 
     let key = signer_keys().remove(0);
-    let one = format!("{{\"nonce\": 0, \"signers\": [{{\"address\": \"{}\", \"power\": 1}}]}}", key.address());
-    let zero_id = run_deploy(&geth.url, dir.path(), &one, &["--guardian", &guardian, "--bridge-id", "0x00"]);
+    let one = format!(
+        "{{\"nonce\": 0, \"signers\": [{{\"address\": \"{}\", \"power\": 1}}]}}",
+        key.address()
+    );
+    let zero_id = run_deploy(
+        &geth.url,
+        dir.path(),
+        &one,
+        &["--guardian", &guardian, "--bridge-id", "0x00"],
+    );
     assert!(!zero_id.status.success());
-    assert!(String::from_utf8_lossy(&zero_id.stderr).contains("--bridge-id must be non-zero"), "{zero_id:?}");
+    assert!(
+        String::from_utf8_lossy(&zero_id.stderr).contains("--bridge-id must be non-zero"),
+        "{zero_id:?}"
+    );
 
-    let unreachable = run_deploy("http://127.0.0.1:1", dir.path(), &one, &[
-        "--guardian",
-        &guardian,
-        "--bridge-id",
-        "0x01",
-    ]);
+    let unreachable = run_deploy(
+        "http://127.0.0.1:1",
+        dir.path(),
+        &one,
+        &["--guardian", &guardian, "--bridge-id", "0x01"],
+    );
     assert!(!unreachable.status.success());
-    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("deploying to http://127.0.0.1:1"), "{unreachable:?}");
+    assert!(
+        String::from_utf8_lossy(&unreachable.stderr).contains("deploying to http://127.0.0.1:1"),
+        "{unreachable:?}"
+    );
 }

@@ -21,7 +21,10 @@ use clap::Parser;
 use serde::Deserialize;
 
 #[derive(Debug, Parser)]
-#[command(name = "bridge-deploy", about = "Deploy the L1 bridge contract and print its addresses as JSON")]
+#[command(
+    name = "bridge-deploy",
+    about = "Deploy the L1 bridge contract and print its addresses as JSON"
+)]
 struct Args {
     /// JSON-RPC endpoint of the L1 (http).
     #[arg(long, env = "BRIDGE_RPC_URL", default_value = "http://127.0.0.1:8545")]
@@ -96,11 +99,15 @@ fn parse_bridge_id(text: &str) -> anyhow::Result<B256> {
 
 fn read_key(args: &Args) -> anyhow::Result<PrivateKeySigner> {
     let text = match (&args.key_file, &args.key) {
-        (Some(path), _) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        (Some(path), _) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
         (None, Some(key)) => key.clone(),
         (None, None) => bail!("give the deployer key with --key-file or BRIDGE_DEPLOYER_KEY"),
     };
-    text.trim().parse::<PrivateKeySigner>().context("the deployer key must be 32 bytes of hex")
+    text.trim()
+        .parse::<PrivateKeySigner>()
+        .context("the deployer key must be 32 bytes of hex")
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -109,10 +116,13 @@ async fn main() -> anyhow::Result<()> {
     let key = read_key(&args)?;
     let text = std::fs::read_to_string(&args.signer_set)
         .with_context(|| format!("reading the signer set {}", args.signer_set.display()))?;
-    let file: SignerSetFile =
-        serde_json::from_str(&text).with_context(|| format!("parsing the signer set {}", args.signer_set.display()))?;
-    let signer_set = SignerSet::normalized(file.nonce, file.signers.iter().map(|s| (s.address, s.power)))
-        .with_context(|| format!("invalid signer set in {}", args.signer_set.display()))?;
+    let file: SignerSetFile = serde_json::from_str(&text)
+        .with_context(|| format!("parsing the signer set {}", args.signer_set.display()))?;
+    let signer_set = SignerSet::normalized(
+        file.nonce,
+        file.signers.iter().map(|s| (s.address, s.power)),
+    )
+    .with_context(|| format!("invalid signer set in {}", args.signer_set.display()))?;
     let limits = TokenLimits {
         window_seconds: args.window_seconds,
         window_cap: args.window_cap,

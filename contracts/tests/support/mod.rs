@@ -8,13 +8,14 @@ use alloy::primitives::{keccak256, Address, Bytes, Log, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolConstructor, SolInterface};
 use bridge_contracts::signing::{self, Domain};
-use bridge_contracts::{Bridge, FeeOnTransferToken, ReentrantToken, RejectingReceiver, SignerSet, TestToken, ETH};
+use bridge_contracts::{
+    Bridge, FeeOnTransferToken, ReentrantToken, RejectingReceiver, SignerSet, TestToken, ETH,
+};
 use revm::context::result::ExecutionResult;
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::database::{CacheDB, EmptyDB};
 use revm::handler::{MainBuilder, MainContext, MainnetContext, MainnetEvm};
 use revm::primitives::TxKind;
-use revm::state::AccountInfo;
 use revm::{DatabaseRef, ExecuteCommitEvm, ExecuteEvm};
 
 pub const CHAIN_ID: u64 = 31337;
@@ -53,7 +54,8 @@ impl Failure {
 
     /// The bridge error, or a panic naming what came back instead.
     pub fn expect_bridge_error(&self) -> Bridge::BridgeErrors {
-        self.bridge_error().unwrap_or_else(|| panic!("expected a Bridge error, got {self:?}"))
+        self.bridge_error()
+            .unwrap_or_else(|| panic!("expected a Bridge error, got {self:?}"))
     }
 }
 
@@ -79,8 +81,13 @@ impl Evm {
             basefee: 0,
             ..Default::default()
         };
-        let ctx = Context::mainnet().with_db(Db::default()).with_cfg(cfg).with_block(block);
-        Self { evm: ctx.build_mainnet() }
+        let ctx = Context::mainnet()
+            .with_db(Db::default())
+            .with_cfg(cfg)
+            .with_block(block);
+        Self {
+            evm: ctx.build_mainnet(),
+        }
     }
 
     pub fn timestamp(&self) -> u64 {
@@ -94,12 +101,20 @@ impl Evm {
     }
 
     pub fn eth_balance(&self, who: Address) -> U256 {
-        self.evm.ctx.journaled_state.database.basic_ref(who).ok().flatten().map(|a| a.balance).unwrap_or_default()
+        self.evm
+            .ctx
+            .journaled_state
+            .database
+            .basic_ref(who)
+            .ok()
+            .flatten()
+            .map(|a| a.balance)
+            .unwrap_or_default()
     }
 
     pub fn set_eth_balance(&mut self, who: Address, balance: U256) {
         let db = &mut self.evm.ctx.journaled_state.database;
-        let mut info = db.basic_ref(who).ok().flatten().unwrap_or_else(AccountInfo::default);
+        let mut info = db.basic_ref(who).ok().flatten().unwrap_or_default();
         info.balance = balance;
         db.insert_account_info(who, info);
     }
@@ -130,23 +145,47 @@ impl Evm {
     fn finish(result: ExecutionResult) -> Result<Outcome, Failure> {
         let gas_used = result.tx_gas_used();
         match result {
-            ExecutionResult::Success { output, logs, .. } => {
-                Ok(Outcome { gas_used, output: output.into_data(), logs })
-            }
-            ExecutionResult::Revert { output, .. } => Err(Failure { gas_used, output, halted: false }),
-            ExecutionResult::Halt { .. } => Err(Failure { gas_used, output: Bytes::new(), halted: true }),
+            ExecutionResult::Success { output, logs, .. } => Ok(Outcome {
+                gas_used,
+                output: output.into_data(),
+                logs,
+            }),
+            ExecutionResult::Revert { output, .. } => Err(Failure {
+                gas_used,
+                output,
+                halted: false,
+            }),
+            ExecutionResult::Halt { .. } => Err(Failure {
+                gas_used,
+                output: Bytes::new(),
+                halted: true,
+            }),
         }
     }
 
     /// Sends a transaction and commits its effects.
-    pub fn transact(&mut self, from: Address, to: Address, data: Bytes, value: U256) -> Result<Outcome, Failure> {
+    pub fn transact(
+        &mut self,
+        from: Address,
+        to: Address,
+        data: Bytes,
+        value: U256,
+    ) -> Result<Outcome, Failure> {
         let tx = Self::tx(from, TxKind::Call(to), data, value);
-        let result = self.evm.transact_commit(tx).unwrap_or_else(|e| panic!("EVM error: {e:?}"));
+        let result = self
+            .evm
+            .transact_commit(tx)
+            .unwrap_or_else(|e| panic!("EVM error: {e:?}"));
         Self::finish(result)
     }
 
     /// Sends a typed call and commits.
-    pub fn send<C: SolCall>(&mut self, from: Address, to: Address, call: &C) -> Result<Outcome, Failure> {
+    pub fn send<C: SolCall>(
+        &mut self,
+        from: Address,
+        to: Address,
+        call: &C,
+    ) -> Result<Outcome, Failure> {
         self.transact(from, to, call.abi_encode().into(), U256::ZERO)
     }
 
@@ -163,8 +202,17 @@ impl Evm {
 
     /// Runs a typed call without committing and decodes what it returns.
     pub fn view<C: SolCall>(&mut self, to: Address, call: &C) -> C::Return {
-        let tx = Self::tx(Address::repeat_byte(0xee), TxKind::Call(to), call.abi_encode().into(), U256::ZERO);
-        let result = self.evm.transact(tx).unwrap_or_else(|e| panic!("EVM error: {e:?}")).result;
+        let tx = Self::tx(
+            Address::repeat_byte(0xee),
+            TxKind::Call(to),
+            call.abi_encode().into(),
+            U256::ZERO,
+        );
+        let result = self
+            .evm
+            .transact(tx)
+            .unwrap_or_else(|e| panic!("EVM error: {e:?}"))
+            .result;
         let outcome = Self::finish(result).unwrap_or_else(|f| panic!("view call reverted: {f:?}"));
         C::abi_decode_returns(&outcome.output).expect("decodable return data")
     }
@@ -172,7 +220,10 @@ impl Evm {
     /// Deploys `init_code` from `from` and returns the new contract's address.
     pub fn deploy(&mut self, from: Address, init_code: Vec<u8>) -> Result<Address, Failure> {
         let tx = Self::tx(from, TxKind::Create, init_code.into(), U256::ZERO);
-        let result = self.evm.transact_commit(tx).unwrap_or_else(|e| panic!("EVM error: {e:?}"));
+        let result = self
+            .evm
+            .transact_commit(tx)
+            .unwrap_or_else(|e| panic!("EVM error: {e:?}"));
         let created = result.created_address();
         Self::finish(result).map(|_| created.expect("a created address"))
     }
@@ -187,7 +238,8 @@ pub fn key(seed: u64) -> PrivateKeySigner {
 /// `n` keys with equal raw power, and the normalized set they form.
 pub fn equal_signers(n: usize, nonce: u64, seed: u64) -> (Vec<PrivateKeySigner>, SignerSet) {
     let keys: Vec<_> = (0..n as u64).map(|i| key(seed + i)).collect();
-    let set = SignerSet::normalized(nonce, keys.iter().map(|k| (k.address(), 1))).expect("a valid set");
+    let set =
+        SignerSet::normalized(nonce, keys.iter().map(|k| (k.address(), 1))).expect("a valid set");
     let keys = sort_keys(keys, &set);
     (keys, set)
 }
@@ -218,8 +270,15 @@ pub fn bridge_init_code(
     signer_set_delay: u64,
     release_delay: u64,
 ) -> Vec<u8> {
-    let args = Bridge::constructorCall::new((admin, guardian, bridge_id, set.clone(), signer_set_delay, release_delay))
-        .abi_encode();
+    let args = Bridge::constructorCall::new((
+        admin,
+        guardian,
+        bridge_id,
+        set.clone(),
+        signer_set_delay,
+        release_delay,
+    ))
+    .abi_encode();
     [Bridge::BYTECODE.to_vec(), args].concat()
 }
 
@@ -256,10 +315,31 @@ impl Fixture {
             evm.set_eth_balance(who, U256::from(1_000_000u128 * ONE));
         }
         let bridge = evm
-            .deploy(admin, bridge_init_code(admin, guardian, bridge_id, &set.to_abi(), SIGNER_SET_DELAY, RELEASE_DELAY))
+            .deploy(
+                admin,
+                bridge_init_code(
+                    admin,
+                    guardian,
+                    bridge_id,
+                    &set.to_abi(),
+                    SIGNER_SET_DELAY,
+                    RELEASE_DELAY,
+                ),
+            )
             .expect("bridge deploys");
         let token = deploy_test_token(&mut evm, admin);
-        let mut fixture = Self { evm, bridge, token, admin, guardian, user, relayer, bridge_id, keys, set };
+        let mut fixture = Self {
+            evm,
+            bridge,
+            token,
+            admin,
+            guardian,
+            user,
+            relayer,
+            bridge_id,
+            keys,
+            set,
+        };
         fixture.configure(token, true);
         fixture.configure(ETH, true);
         fixture.mint(token, user, U256::from(10_000_000u128 * ONE));
@@ -280,16 +360,27 @@ impl Fixture {
             windowCap: WINDOW_CAP,
             largeReleaseThreshold: LARGE_RELEASE,
         };
-        self.evm.send(self.admin, self.bridge, &call).expect("setTokenConfig");
+        self.evm
+            .send(self.admin, self.bridge, &call)
+            .expect("setTokenConfig");
     }
 
     pub fn mint(&mut self, token: Address, to: Address, amount: U256) {
-        self.evm.send(self.admin, token, &TestToken::mintCall { to, amount }).expect("mint");
+        self.evm
+            .send(self.admin, token, &TestToken::mintCall { to, amount })
+            .expect("mint");
     }
 
     pub fn approve(&mut self, token: Address, owner: Address) {
         self.evm
-            .send(owner, token, &TestToken::approveCall { spender: self.bridge, value: U256::MAX })
+            .send(
+                owner,
+                token,
+                &TestToken::approveCall {
+                    spender: self.bridge,
+                    value: U256::MAX,
+                },
+            )
             .expect("approve");
     }
 
@@ -297,16 +388,28 @@ impl Fixture {
         if token == ETH {
             return self.evm.eth_balance(who);
         }
-        self.evm.view(token, &TestToken::balanceOfCall { account: who })
+        self.evm
+            .view(token, &TestToken::balanceOfCall { account: who })
     }
 
-    pub fn deposit(&mut self, from: Address, token: Address, amount: U256) -> Result<Outcome, Failure> {
-        let call = Bridge::depositCall { token, amount, recipient: sidechain_recipient(1) };
+    pub fn deposit(
+        &mut self,
+        from: Address,
+        token: Address,
+        amount: U256,
+    ) -> Result<Outcome, Failure> {
+        let call = Bridge::depositCall {
+            token,
+            amount,
+            recipient: sidechain_recipient(1),
+        };
         self.evm.send(from, self.bridge, &call)
     }
 
     pub fn deposit_eth(&mut self, from: Address, amount: U256) -> Result<Outcome, Failure> {
-        let call = Bridge::depositETHCall { recipient: sidechain_recipient(1) };
+        let call = Bridge::depositETHCall {
+            recipient: sidechain_recipient(1),
+        };
         self.evm.send_value(from, self.bridge, &call, amount)
     }
 
@@ -319,7 +422,12 @@ impl Fixture {
     }
 
     /// The next batch for `token` (nonce = last + 1, one hour to live).
-    pub fn batch(&mut self, token: Address, withdrawals: &[(Address, U256)], fee: U256) -> Bridge::Batch {
+    pub fn batch(
+        &mut self,
+        token: Address,
+        withdrawals: &[(Address, U256)],
+        fee: U256,
+    ) -> Bridge::Batch {
         Bridge::Batch {
             token,
             nonce: U256::from(self.last_batch_nonce() + 1),
@@ -341,8 +449,16 @@ impl Fixture {
         (0..quorum_size(&self.set)).collect()
     }
 
-    pub fn submit(&mut self, batch: &Bridge::Batch, signatures: Vec<Bridge::Signature>) -> Result<Outcome, Failure> {
-        let call = Bridge::submitBatchCall { current: self.set.to_abi(), signatures, batch: batch.clone() };
+    pub fn submit(
+        &mut self,
+        batch: &Bridge::Batch,
+        signatures: Vec<Bridge::Signature>,
+    ) -> Result<Outcome, Failure> {
+        let call = Bridge::submitBatchCall {
+            current: self.set.to_abi(),
+            signatures,
+            batch: batch.clone(),
+        };
         self.evm.send(self.relayer, self.bridge, &call)
     }
 
@@ -353,38 +469,56 @@ impl Fixture {
     }
 
     /// Proposes `next` signed by the members at `indices` of the current set.
-    pub fn update_signer_set(&mut self, next: &SignerSet, indices: &[usize]) -> Result<Outcome, Failure> {
+    pub fn update_signer_set(
+        &mut self,
+        next: &SignerSet,
+        indices: &[usize],
+    ) -> Result<Outcome, Failure> {
         let signatures = self.sign(self.domain().signer_set_digest(next), indices);
-        let call = Bridge::updateSignerSetCall { current: self.set.to_abi(), next: next.to_abi(), signatures };
+        let call = Bridge::updateSignerSetCall {
+            current: self.set.to_abi(),
+            next: next.to_abi(),
+            signatures,
+        };
         self.evm.send(self.relayer, self.bridge, &call)
     }
 
     pub fn pause(&mut self) -> Result<Outcome, Failure> {
-        self.evm.send(self.guardian, self.bridge, &Bridge::pauseCall {})
+        self.evm
+            .send(self.guardian, self.bridge, &Bridge::pauseCall {})
     }
 
     pub fn unpause(&mut self) -> Result<Outcome, Failure> {
-        self.evm.send(self.admin, self.bridge, &Bridge::unpauseCall {})
+        self.evm
+            .send(self.admin, self.bridge, &Bridge::unpauseCall {})
     }
 }
 
 pub fn deploy_test_token(evm: &mut Evm, from: Address) -> Address {
     let args = TestToken::constructorCall::new(("Test Token".into(), "TST".into())).abi_encode();
-    evm.deploy(from, [TestToken::BYTECODE.to_vec(), args].concat()).expect("TestToken deploys")
+    evm.deploy(from, [TestToken::BYTECODE.to_vec(), args].concat())
+        .expect("TestToken deploys")
 }
 
 pub fn deploy_fee_token(evm: &mut Evm, from: Address, fee_bps: u64) -> Address {
-    let args =
-        FeeOnTransferToken::constructorCall::new(("Fee Token".into(), "FEE".into(), U256::from(fee_bps))).abi_encode();
-    evm.deploy(from, [FeeOnTransferToken::BYTECODE.to_vec(), args].concat()).expect("FeeOnTransferToken deploys")
+    let args = FeeOnTransferToken::constructorCall::new((
+        "Fee Token".into(),
+        "FEE".into(),
+        U256::from(fee_bps),
+    ))
+    .abi_encode();
+    evm.deploy(from, [FeeOnTransferToken::BYTECODE.to_vec(), args].concat())
+        .expect("FeeOnTransferToken deploys")
 }
 
 pub fn deploy_reentrant_token(evm: &mut Evm, from: Address) -> Address {
-    evm.deploy(from, ReentrantToken::BYTECODE.to_vec()).expect("ReentrantToken deploys")
+    evm.deploy(from, ReentrantToken::BYTECODE.to_vec())
+        .expect("ReentrantToken deploys")
 }
 
 pub fn deploy_rejecting_receiver(evm: &mut Evm, from: Address) -> Address {
-    evm.deploy(from, RejectingReceiver::BYTECODE.to_vec()).expect("RejectingReceiver deploys")
+    evm.deploy(from, RejectingReceiver::BYTECODE.to_vec())
+        .expect("RejectingReceiver deploys")
 }
 
 /// A sidechain account address for deposit events.
@@ -394,7 +528,9 @@ pub fn sidechain_recipient(n: u8) -> alloy::primitives::FixedBytes<20> {
 
 /// Fresh L1 recipients that hold nothing yet.
 pub fn fresh_recipient(n: u64) -> Address {
-    Address::from_word(keccak256([b"recipient".as_slice(), &n.to_be_bytes()].concat()))
+    Address::from_word(keccak256(
+        [b"recipient".as_slice(), &n.to_be_bytes()].concat(),
+    ))
 }
 
 /// Decodes every `Deposit` log of the bridge in `logs`.
