@@ -1,0 +1,69 @@
+//! Balances: moving funds between accounts with every amount checked.
+
+use sidechain_types::{events::kinds, Address, Code, Denom, Event};
+
+use crate::{
+    exec::{fail, Fail},
+    Overlay,
+};
+
+/// Moves `amount` of `denom` from `from` to `to`. Fails without writing when `from` lacks the
+/// funds or `to`'s balance would overflow.
+pub(crate) fn move_funds(
+    view: &mut Overlay<'_>,
+    from: &Address,
+    to: &Address,
+    denom: &Denom,
+    amount: u128,
+) -> Result<(), Fail> {
+    let mut sender = view.account(from)?;
+    let have = sender.balance(denom);
+    let Some(left) = have.checked_sub(amount) else {
+        return fail(
+            Code::InsufficientFunds,
+            format!("account {from} holds {have} {denom}, needs {amount}"),
+        );
+    };
+    if from == to {
+        return Ok(());
+    }
+    let mut recipient = view.account(to)?;
+    let Some(new_balance) = recipient.balance(denom).checked_add(amount) else {
+        return fail(Code::AmountOverflow, format!("balance of {to} in {denom} would exceed 128 bits"));
+    };
+    set_balance(&mut sender, denom, left);
+    set_balance(&mut recipient, denom, new_balance);
+    view.put_account(from, &sender);
+    view.put_account(to, &recipient);
+    Ok(())
+}
+
+fn set_balance(account: &mut sidechain_types::Account, denom: &Denom, amount: u128) {
+    if amount == 0 {
+        account.balances.remove(denom);
+    } else {
+        account.balances.insert(denom.clone(), amount);
+    }
+}
+
+/// The transfer message.
+pub(crate) fn transfer(
+    view: &mut Overlay<'_>,
+    from: &Address,
+    to: &Address,
+    denom: &Denom,
+    amount: u128,
+) -> Result<Vec<Event>, Fail> {
+    if amount == 0 {
+        return fail(Code::InvalidMessage, "transfer amount must be positive");
+    }
+    if view.supply(denom)?.is_none() {
+        return fail(Code::UnknownDenom, format!("denom `{denom}` does not exist on this chain"));
+    }
+    move_funds(view, from, to, denom, amount)?;
+    Ok(vec![Event::new(kinds::TRANSFER)
+        .attr("from", from)
+        .attr("to", to)
+        .attr("denom", denom)
+        .attr("amount", amount)])
+}

@@ -1,0 +1,253 @@
+//! Executing one transaction: the ante checks (signature, chain id, size, gas, fee, nonce),
+//! the fee and nonce bump, then the messages in a child overlay that is kept only if every
+//! message succeeds.
+
+use std::collections::BTreeMap;
+
+use sidechain_types::{
+    events::kinds, tx::gas_required, Address, Code, Denom, Event, Msg, Params, SignedTx,
+};
+
+use crate::{bank, validators, view::Writes, AppError, Overlay, Result, StateRead};
+
+/// Name of the module account that collects fees.
+pub const FEE_POOL: &str = "fee_pool";
+
+/// What one transaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxOutcome {
+    pub code: Code,
+    pub log: String,
+    pub gas_wanted: u64,
+    pub gas_used: u64,
+    pub events: Vec<Event>,
+}
+
+impl TxOutcome {
+    pub fn rejected(code: Code, log: impl Into<String>) -> Self {
+        TxOutcome { code, log: log.into(), gas_wanted: 0, gas_used: 0, events: Vec::new() }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.code == Code::Ok
+    }
+}
+
+/// Why a transaction or message failed: a result code for the sender, or a storage failure
+/// that stops the node.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    Tx(Code, String),
+    App(AppError),
+}
+
+impl From<AppError> for Fail {
+    fn from(e: AppError) -> Self {
+        Fail::App(e)
+    }
+}
+
+impl From<crate::StorageError> for Fail {
+    fn from(e: crate::StorageError) -> Self {
+        Fail::App(e.into())
+    }
+}
+
+pub(crate) fn fail<T>(code: Code, msg: impl Into<String>) -> Result<T, Fail> {
+    Err(Fail::Tx(code, msg.into()))
+}
+
+/// Facts a block's transactions share, read once per block.
+#[derive(Debug, Clone)]
+pub struct BlockCtx {
+    pub height: u64,
+    pub chain_id: String,
+    pub params: Params,
+    pub native: Denom,
+    /// Validator power changes approved in this block, by consensus key (last one wins).
+    pub validator_updates: BTreeMap<[u8; 32], u64>,
+}
+
+impl BlockCtx {
+    pub fn load(view: &Overlay<'_>, height: u64) -> Result<Self> {
+        Ok(BlockCtx {
+            height,
+            chain_id: view.chain_id()?,
+            params: view.params()?,
+            native: view.native_denom()?,
+            validator_updates: BTreeMap::new(),
+        })
+    }
+}
+
+/// Whether the writes of a failed message set are kept (block execution keeps the fee and
+/// nonce of a transaction whose messages fail; the mempool admits nothing that fails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Check,
+    Deliver,
+}
+
+/// Runs `tx` (already decoded, `tx_len` bytes on the wire, signature checked as `sig_ok`).
+pub fn execute_tx(
+    view: &mut Overlay<'_>,
+    ctx: &mut BlockCtx,
+    tx: &SignedTx,
+    tx_len: usize,
+    sig_ok: bool,
+    mode: Mode,
+) -> Result<TxOutcome> {
+    let gas = gas_required(tx_len, tx.body.msgs.len());
+    let mut tx_view = view.child();
+    let ante = match ante(&mut tx_view, ctx, tx, gas, sig_ok) {
+        Ok(events) => events,
+        Err(Fail::Tx(code, log)) => return Ok(TxOutcome::rejected(code, log)),
+        Err(Fail::App(e)) => return Err(e),
+    };
+    let ante_writes = tx_view.into_writes();
+
+    // Messages run over the ante's writes; on failure only the ante's writes remain.
+    let mut after_ante = view.child();
+    after_ante.merge(ante_writes.clone());
+    let mut msg_view = after_ante.child();
+    let mut events = ante;
+    let mut updates = Vec::new();
+    let signer = tx.signer();
+    let mut result = Ok(());
+    for (index, msg) in tx.body.msgs.iter().enumerate() {
+        match execute_msg(&mut msg_view, ctx, &signer, msg, &mut updates) {
+            Ok(mut evs) => events.append(&mut evs),
+            Err(Fail::Tx(code, log)) => {
+                result = Err((code, format!("message {index}: {log}")));
+                break;
+            }
+            Err(Fail::App(e)) => return Err(e),
+        }
+    }
+    let msg_writes = msg_view.into_writes();
+    drop(after_ante);
+    match result {
+        Ok(()) => {
+            view.merge(ante_writes);
+            view.merge(msg_writes);
+            ctx.validator_updates.extend(updates);
+            Ok(TxOutcome { code: Code::Ok, log: String::new(), gas_wanted: tx.body.fee.gas_limit, gas_used: gas, events })
+        }
+        Err((code, log)) => {
+            if mode == Mode::Deliver {
+                view.merge(ante_writes);
+                let fee_events = events.into_iter().filter(|e| e.kind == kinds::TX || e.kind == kinds::FEE).collect();
+                Ok(TxOutcome { code, log, gas_wanted: tx.body.fee.gas_limit, gas_used: gas, events: fee_events })
+            } else {
+                Ok(TxOutcome::rejected(code, log))
+            }
+        }
+    }
+}
+
+/// Checks that cost nothing to fail, then takes the fee and bumps the nonce.
+fn ante(
+    view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
+    tx: &SignedTx,
+    gas: u64,
+    sig_ok: bool,
+) -> Result<Vec<Event>, Fail> {
+    if !sig_ok {
+        return fail(Code::BadSignature, "signature does not match the body and public key");
+    }
+    let body = &tx.body;
+    if body.chain_id != ctx.chain_id {
+        return fail(
+            Code::WrongChainId,
+            format!("transaction is for chain `{}`, this is `{}`", body.chain_id, ctx.chain_id),
+        );
+    }
+    let max_msgs = usize::try_from(ctx.params.max_msgs_per_tx).unwrap_or(usize::MAX);
+    if body.msgs.is_empty() || body.msgs.len() > max_msgs {
+        return fail(
+            Code::InvalidMessage,
+            format!("a transaction carries 1 to {max_msgs} messages, this one {}", body.msgs.len()),
+        );
+    }
+    if body.fee.gas_limit < gas {
+        return fail(
+            Code::GasLimitTooLow,
+            format!("gas limit {} is below the {gas} this transaction needs", body.fee.gas_limit),
+        );
+    }
+    let Some(min_fee) = u128::from(body.fee.gas_limit).checked_mul(ctx.params.min_gas_price) else {
+        return fail(Code::AmountOverflow, "gas limit x minimum gas price does not fit in 128 bits");
+    };
+    if body.fee.amount < min_fee {
+        return fail(
+            Code::FeeTooLow,
+            format!(
+                "fee {} {} is below {min_fee} (gas limit {} x minimum gas price {})",
+                body.fee.amount, ctx.native, body.fee.gas_limit, ctx.params.min_gas_price
+            ),
+        );
+    }
+    let signer = tx.signer();
+    let mut account = view.account(&signer)?;
+    if body.nonce != account.nonce {
+        return fail(
+            Code::BadNonce,
+            format!("account {signer} expects nonce {}, the transaction has {}", account.nonce, body.nonce),
+        );
+    }
+    account.nonce = match account.nonce.checked_add(1) {
+        Some(n) => n,
+        None => return fail(Code::BadNonce, "account nonce is exhausted"),
+    };
+    view.put_account(&signer, &account);
+    let mut events = vec![Event::new(kinds::TX).attr("signer", signer).attr("nonce", body.nonce)];
+    if body.fee.amount > 0 {
+        let pool = Address::module(FEE_POOL);
+        bank::move_funds(view, &signer, &pool, &ctx.native, body.fee.amount).map_err(|f| match f {
+            Fail::Tx(Code::InsufficientFunds, _) => Fail::Tx(
+                Code::InsufficientFunds,
+                format!("account {signer} cannot pay the fee of {} {}", body.fee.amount, ctx.native),
+            ),
+            other => other,
+        })?;
+        events.push(Event::new(kinds::FEE).attr("payer", signer).attr("amount", body.fee.amount).attr("denom", &ctx.native));
+    }
+    Ok(events)
+}
+
+fn execute_msg(
+    view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
+    signer: &Address,
+    msg: &Msg,
+    updates: &mut Vec<([u8; 32], u64)>,
+) -> Result<Vec<Event>, Fail> {
+    match msg {
+        Msg::Transfer { to, denom, amount } => bank::transfer(view, signer, to, denom, *amount),
+        Msg::ProposeValidatorChange { change } => validators::propose(view, ctx, signer, change, updates),
+        Msg::VoteValidatorChange { proposal_id } => validators::vote(view, ctx, signer, *proposal_id, updates),
+    }
+}
+
+/// Admits a transaction to the mempool: decodes it, checks its signature, and executes it
+/// against the committed state plus the effects of the transactions admitted before it
+/// (`mempool`), which it extends on success. Nothing is written when it fails.
+pub fn check_tx(base: &dyn StateRead, mempool: &mut Writes, tx_bytes: &[u8], next_height: u64) -> Result<TxOutcome> {
+    let tx = match SignedTx::decode(tx_bytes) {
+        Ok(tx) => tx,
+        Err(sidechain_types::tx::DecodeError::TooLarge { len }) => {
+            return Ok(TxOutcome::rejected(
+                Code::TxTooLarge,
+                format!("transaction is {len} bytes, the limit is {}", sidechain_types::tx::MAX_TX_BYTES),
+            ))
+        }
+        Err(e) => return Ok(TxOutcome::rejected(Code::Decode, e.to_string())),
+    };
+    let sig_ok = tx.verify_signature();
+    let mut view = Overlay::with_writes(base, std::mem::take(mempool));
+    let outcome = BlockCtx::load(&view, next_height)
+        .and_then(|mut ctx| execute_tx(&mut view, &mut ctx, &tx, tx_bytes.len(), sig_ok, Mode::Check));
+    *mempool = view.into_writes();
+    outcome
+}

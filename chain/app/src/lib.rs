@@ -1,0 +1,50 @@
+//! The sidechain state machine, pure: no I/O, no clock, no randomness in consensus paths, no
+//! `HashMap` iteration, checked arithmetic throughout.
+//!
+//! It reads state through [`StateRead`] and returns the writes, events, per-transaction results
+//! and validator updates of a block. The node (`sidechaind`) wraps it with RocksDB storage, the
+//! Jellyfish Merkle Tree that yields the app hash, and the ABCI server.
+//!
+//! * [`genesis::init_chain`] turns the genesis `app_state` into the first state.
+//! * [`check_tx`] admits transactions to the mempool against a running mempool overlay, so one
+//!   account may have several consecutive-nonce transactions pending at once.
+//! * [`block::finalize_block`] executes a block in three phases (decode, batch signature
+//!   verification, execution) that the benchmark times separately.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+pub mod bank;
+pub mod block;
+pub mod exec;
+pub mod genesis;
+pub mod validators;
+pub mod view;
+
+pub use block::{finalize_block, BlockOutput, DecodedTx};
+pub use exec::{check_tx, TxOutcome};
+pub use view::{Overlay, StateRead, Writes};
+
+/// A storage failure under the state machine. It is never caused by transaction content; the
+/// node stops rather than risk diverging from its peers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage failure: {0}")]
+pub struct StorageError(pub String);
+
+/// State that must exist after genesis is missing or undecodable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("state record `{key}` is missing or corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;

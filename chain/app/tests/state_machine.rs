@@ -1,0 +1,287 @@
+//! Behaviour of the state machine without CometBFT: transfers, fees, nonces, overflow, funds,
+//! validator-set proposals, and the mempool's view of pending transactions.
+
+mod harness;
+
+use harness::*;
+use sidechain_app::Writes;
+use sidechain_types::{
+    state::Proposal, state_key, tx::build_signed, Address, Code, Denom, Fee, Msg, TxBody, ValidatorChange,
+    ValidatorInfo,
+};
+
+fn fee_of(tx: &sidechain_types::SignedTx) -> u128 {
+    tx.body.fee.amount
+}
+
+#[test]
+fn transfer_moves_funds_and_charges_the_fee_to_the_pool() {
+    let alice = key(1);
+    let bob = addr(&key(2));
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    let before = total_supply(&chain.state);
+    let tx = transfer_tx(&alice, 0, bob, 400);
+    let out = chain.block(&[tx.encode()]);
+    assert_eq!(out.tx_results[0].code, Code::Ok, "{}", out.tx_results[0].log);
+    assert_eq!(chain.balance(&bob), 400);
+    assert_eq!(chain.balance(&addr(&alice)), 1_000_000 - 400 - fee_of(&tx));
+    assert_eq!(chain.balance(&Address::module("fee_pool")), fee_of(&tx));
+    assert_eq!(chain.account(&addr(&alice)).nonce, 1);
+    assert_eq!(total_supply(&chain.state), before, "transfers and fees conserve supply");
+    let kinds: Vec<_> = out.tx_results[0].events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["tx", "fee", "transfer"]);
+}
+
+#[test]
+fn fee_below_minimum_gas_price_is_rejected_without_state_change() {
+    let alice = key(1);
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    let good = transfer_tx(&alice, 0, addr(&key(2)), 1);
+    let body = TxBody { fee: Fee { amount: good.body.fee.gas_limit as u128 - 1, ..good.body.fee }, ..good.body.clone() };
+    let cheap = body.sign(&alice);
+    let state_before = chain.state.clone();
+    let out = chain.block(&[cheap.encode()]);
+    assert_eq!(out.tx_results[0].code, Code::FeeTooLow);
+    assert!(out.tx_results[0].log.contains("minimum gas price"), "{}", out.tx_results[0].log);
+    let changed: Vec<_> = out.writes.keys().filter(|k| k.as_slice() != state_key::LAST_HEIGHT).collect();
+    assert!(changed.is_empty(), "a rejected tx wrote {changed:?}");
+    assert_eq!(chain.account(&addr(&alice)), {
+        let s: Writes = state_before;
+        borsh::from_slice(&s[&state_key::account(&addr(&alice))].clone().unwrap()).unwrap()
+    });
+}
+
+#[test]
+fn gas_limit_below_requirement_is_rejected() {
+    let alice = key(1);
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    let good = transfer_tx(&alice, 0, addr(&key(2)), 1);
+    let body = TxBody { fee: Fee { amount: 1_000_000, gas_limit: 10 }, ..good.body };
+    let out = chain.check(&body.sign(&alice).encode());
+    assert_eq!(out.code, Code::GasLimitTooLow);
+}
+
+#[test]
+fn replayed_nonce_is_rejected_in_the_same_and_a_later_block() {
+    let alice = key(1);
+    let bob = addr(&key(2));
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    let tx = transfer_tx(&alice, 0, bob, 10).encode();
+    let out = chain.block(&[tx.clone(), tx.clone()]);
+    assert_eq!(out.tx_results[0].code, Code::Ok);
+    assert_eq!(out.tx_results[1].code, Code::BadNonce);
+    assert!(out.tx_results[1].log.contains("expects nonce 1"), "{}", out.tx_results[1].log);
+    let out = chain.block(&[tx]);
+    assert_eq!(out.tx_results[0].code, Code::BadNonce);
+    assert_eq!(chain.balance(&bob), 10, "applied exactly once");
+    let skipped = transfer_tx(&alice, 5, bob, 10);
+    assert_eq!(chain.check(&skipped.encode()).code, Code::BadNonce);
+}
+
+#[test]
+fn insufficient_funds_for_amount_or_fee_changes_nothing_but_fee_and_nonce() {
+    let alice = key(1);
+    let bob = addr(&key(2));
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 100_000)]));
+    // Cannot pay the amount: fee is taken, nonce rises, transfer does not happen.
+    let tx = transfer_tx(&alice, 0, bob, 1_000_000);
+    let out = chain.block(&[tx.encode()]);
+    assert_eq!(out.tx_results[0].code, Code::InsufficientFunds);
+    assert_eq!(chain.balance(&bob), 0);
+    assert_eq!(chain.balance(&addr(&alice)), 100_000 - fee_of(&tx));
+    assert_eq!(chain.account(&addr(&alice)).nonce, 1);
+    // The mempool admits nothing that would fail.
+    assert_eq!(chain.check(&transfer_tx(&alice, 1, bob, 1_000_000).encode()).code, Code::InsufficientFunds);
+    // Cannot pay the fee at all: nothing changes.
+    let poor = key(9);
+    let mut chain = Chain::new(genesis(1, &[(addr(&poor), 10)]));
+    let out = chain.block(&[transfer_tx(&poor, 0, bob, 1).encode()]);
+    assert_eq!(out.tx_results[0].code, Code::InsufficientFunds);
+    assert!(out.tx_results[0].log.contains("cannot pay the fee"));
+    assert_eq!(chain.account(&addr(&poor)).nonce, 0);
+    assert_eq!(chain.balance(&addr(&poor)), 10);
+}
+
+#[test]
+fn overflowing_recipient_balance_or_fee_is_rejected() {
+    let alice = key(1);
+    let whale = addr(&key(2));
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    // Give the whale a full balance directly, then try to add to it.
+    let mut whale_acct = chain.account(&whale);
+    whale_acct.balances.insert(side(), u128::MAX);
+    chain.state.insert(state_key::account(&whale), Some(borsh::to_vec(&whale_acct).unwrap()));
+    let tx = transfer_tx(&alice, 0, whale, 5);
+    let out = chain.check(&tx.encode());
+    assert_eq!(out.code, Code::AmountOverflow, "{}", out.log);
+    let out = chain.block(&[tx.encode()]);
+    assert_eq!(out.tx_results[0].code, Code::AmountOverflow);
+    assert_eq!(chain.balance(&whale), u128::MAX, "nothing was added");
+    assert_eq!(chain.check(&transfer_tx(&alice, 1, whale, 0).encode()).code, Code::InvalidMessage, "zero amounts are refused");
+    // A fee whose gas limit x minimum price overflows.
+    let mut g = genesis(1, &[(addr(&alice), 1_000_000)]);
+    g.params.min_gas_price = u128::MAX / 2;
+    let mut chain = Chain::new(g);
+    let body = TxBody { fee: Fee { amount: u128::MAX, gas_limit: u64::MAX }, ..tx.body.clone() };
+    assert_eq!(chain.check(&body.sign(&alice).encode()).code, Code::AmountOverflow);
+}
+
+#[test]
+fn unknown_denom_wrong_chain_and_bad_signature_are_rejected() {
+    let alice = key(1);
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    let msg = Msg::Transfer { to: addr(&key(2)), denom: Denom::new("nosuch").unwrap(), amount: 1 };
+    let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![msg]).unwrap();
+    let out = chain.check(&tx.encode());
+    assert_eq!(out.code, Code::UnknownDenom, "{}", out.log);
+
+    let tx = build_signed(&alice, "other-chain", 0, 1, vec![]).unwrap();
+    assert_eq!(chain.check(&tx.encode()).code, Code::WrongChainId);
+
+    let mut tx = transfer_tx(&alice, 0, addr(&key(2)), 1);
+    tx.signature[0] ^= 1;
+    assert_eq!(chain.check(&tx.encode()).code, Code::BadSignature);
+    let out = chain.block(&[tx.encode()]);
+    assert_eq!(out.tx_results[0].code, Code::BadSignature);
+
+    assert_eq!(chain.check(b"\x01\x02garbage").code, Code::Decode);
+    assert_eq!(chain.check(&vec![0u8; 70_000]).code, Code::TxTooLarge);
+    assert!(chain.mempool.is_empty(), "rejections leave the mempool overlay untouched");
+}
+
+#[test]
+fn empty_and_oversized_message_lists_are_invalid() {
+    let alice = key(1);
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), u128::from(u64::MAX))]));
+    let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![]).unwrap();
+    assert_eq!(chain.check(&tx.encode()).code, Code::InvalidMessage);
+    let msgs = vec![Msg::Transfer { to: addr(&key(2)), denom: side(), amount: 1 }; 65];
+    let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
+    assert_eq!(chain.check(&tx.encode()).code, Code::InvalidMessage);
+}
+
+#[test]
+fn a_failing_message_rolls_back_earlier_messages_of_the_same_tx() {
+    let alice = key(1);
+    let bob = addr(&key(2));
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    let msgs = vec![
+        Msg::Transfer { to: bob, denom: side(), amount: 100 },
+        Msg::Transfer { to: bob, denom: side(), amount: 10_000_000 },
+    ];
+    let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
+    let out = chain.block(&[tx.encode()]);
+    assert_eq!(out.tx_results[0].code, Code::InsufficientFunds);
+    assert!(out.tx_results[0].log.starts_with("message 1"));
+    assert_eq!(chain.balance(&bob), 0, "message 0 was rolled back");
+}
+
+#[test]
+fn mempool_admits_consecutive_nonces_and_tracks_spent_balance() {
+    let alice = key(1);
+    let bob = addr(&key(2));
+    let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
+    let txs: Vec<_> = (0..5).map(|n| transfer_tx(&alice, n, bob, 100_000)).collect();
+    for tx in &txs {
+        let out = chain.check(&tx.encode());
+        assert_eq!(out.code, Code::Ok, "nonce {}: {}", tx.body.nonce, out.log);
+    }
+    // The sixth would overdraw once the five pending ones are counted.
+    let sixth = transfer_tx(&alice, 5, bob, 500_000);
+    assert_eq!(chain.check(&sixth.encode()).code, Code::InsufficientFunds);
+    // Same nonce twice in the mempool.
+    assert_eq!(chain.check(&txs[4].encode()).code, Code::BadNonce);
+    let out = chain.block(&txs.iter().map(|t| t.encode()).collect::<Vec<_>>());
+    assert!(out.tx_results.iter().all(|r| r.code == Code::Ok));
+    assert_eq!(chain.balance(&bob), 500_000);
+    // After the commit the overlay is reset and the next nonce is 5.
+    assert_eq!(chain.check(&transfer_tx(&alice, 5, bob, 1).encode()).code, Code::Ok);
+}
+
+fn change(i: u8, power: u64) -> ValidatorChange {
+    ValidatorChange {
+        name: format!("val{i}"),
+        consensus_key: validator_key(i).verification_key().to_bytes(),
+        power,
+        operator: addr(&operator_key(i)),
+        eth_address: [i + 1; 20],
+    }
+}
+
+fn op_tx(chain: &Chain, i: u8, msg: Msg) -> Vec<u8> {
+    let a = addr(&operator_key(i));
+    build_signed(&operator_key(i), CHAIN_ID, chain.account(&a).nonce, 1, vec![msg]).unwrap().encode()
+}
+
+#[test]
+fn validator_joins_only_after_more_than_two_thirds_approve() {
+    let mut chain = Chain::new(genesis(4, &[]));
+    let out = chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(4, 10) })]);
+    assert_eq!(out.tx_results[0].code, Code::Ok, "{}", out.tx_results[0].log);
+    assert!(out.validator_updates.is_empty(), "1 of 4 is not enough");
+    let out = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    assert!(out.validator_updates.is_empty(), "2 of 4 (exactly 1/2) is not enough");
+    let again = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    assert_eq!(again.tx_results[0].code, Code::InvalidProposal, "double vote");
+    let out = chain.block(&[op_tx(&chain, 2, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    assert_eq!(out.tx_results[0].code, Code::Ok);
+    assert_eq!(out.validator_updates, vec![(validator_key(4).verification_key().to_bytes(), 10)]);
+    let vals: Vec<ValidatorInfo> = chain.read(state_key::VALIDATORS).unwrap();
+    assert_eq!(vals.len(), 5);
+    let open: Vec<Proposal> = chain.read(state_key::PROPOSALS).unwrap();
+    assert!(open.is_empty());
+    assert!(out.tx_results[0].events.iter().any(|e| e.kind == "validator_update"));
+}
+
+#[test]
+fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
+    let mut chain = Chain::new(genesis(4, &[(addr(&key(1)), 1_000_000)]));
+    let outsider = build_signed(&key(1), CHAIN_ID, 0, 1, vec![Msg::ProposeValidatorChange { change: change(3, 0) }])
+        .unwrap()
+        .encode();
+    assert_eq!(chain.block(&[outsider]).tx_results[0].code, Code::Unauthorized);
+    chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(3, 0) })]);
+    chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    let out = chain.block(&[op_tx(&chain, 2, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    assert_eq!(out.validator_updates, vec![(validator_key(3).verification_key().to_bytes(), 0)]);
+    let vals: Vec<ValidatorInfo> = chain.read(state_key::VALIDATORS).unwrap();
+    assert_eq!(vals.len(), 3);
+    // The removed validator's operator has lost its voice.
+    let out = chain.block(&[op_tx(&chain, 3, Msg::ProposeValidatorChange { change: change(0, 50) })]);
+    assert_eq!(out.tx_results[0].code, Code::Unauthorized);
+    // Re-weighting with 3 validators needs all 3 (2 of 3 is exactly 2/3).
+    chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(0, 50) })]);
+    let out = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 1 })]);
+    assert!(out.validator_updates.is_empty());
+    let out = chain.block(&[op_tx(&chain, 2, Msg::VoteValidatorChange { proposal_id: 1 })]);
+    assert_eq!(out.validator_updates, vec![(validator_key(0).verification_key().to_bytes(), 50)]);
+}
+
+#[test]
+fn unapproved_proposals_expire() {
+    let mut g = genesis(4, &[]);
+    g.params.proposal_ttl_blocks = 2;
+    let mut chain = Chain::new(g);
+    chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(4, 10) })]);
+    chain.block(&[]);
+    chain.block(&[]);
+    let out = chain.block(&[]);
+    assert!(out.events.iter().any(|e| e.get("status") == Some("expired")));
+    let out = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    assert_eq!(out.tx_results[0].code, Code::InvalidProposal);
+}
+
+#[test]
+fn same_blocks_give_identical_writes_on_two_fresh_states() {
+    let run = || {
+        let alice = key(1);
+        let mut chain = Chain::new(genesis(4, &[(addr(&alice), 10_000_000)]));
+        let mut all = Vec::new();
+        for n in 0..20u64 {
+            let tx = transfer_tx(&alice, n, addr(&key((n % 7) as u8 + 2)), n as u128 + 1);
+            all.push(chain.block(&[tx.encode(), b"junk".to_vec()]).writes);
+        }
+        (all, chain.state)
+    };
+    assert_eq!(run(), run());
+}

@@ -1,0 +1,169 @@
+//! `sidechain query`.
+
+use anyhow::{anyhow, Context};
+use clap::Subcommand;
+use serde::Serialize;
+use sidechain_types::{Account, Denom};
+
+use crate::{output, tx::resolve_address, Ctx};
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCmd {
+    /// An account's nonce and balances.
+    ///
+    /// Example: sidechain query account side1... --prove
+    Account {
+        /// Address or local key name.
+        address: String,
+        /// Fetch a Merkle proof and check it against the app hash of a committed block.
+        #[arg(long)]
+        prove: bool,
+    },
+    /// One balance.
+    ///
+    /// Example: sidechain query balance side1... --denom side --json
+    Balance {
+        address: String,
+        #[arg(long)]
+        denom: String,
+        #[arg(long)]
+        prove: bool,
+    },
+    /// A committed transaction's result by hash.
+    Tx { hash: String },
+    /// Chain parameters (minimum gas price, limits).
+    Params,
+    /// The validator registry.
+    Validators,
+    /// Open validator-set proposals.
+    Proposals,
+}
+
+#[derive(Serialize)]
+struct AccountOut {
+    address: String,
+    nonce: u64,
+    balances: Vec<BalanceOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proof: Option<ProofOut>,
+}
+
+#[derive(Serialize)]
+struct BalanceOut {
+    denom: String,
+    amount: String,
+}
+
+#[derive(Serialize)]
+struct ProofOut {
+    verified: bool,
+    height: u64,
+    app_hash: String,
+}
+
+#[derive(Serialize)]
+struct OneBalance {
+    address: String,
+    denom: String,
+    amount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proof: Option<ProofOut>,
+}
+
+async fn load_account(ctx: &Ctx, address: &str, prove: bool) -> anyhow::Result<(String, Account, Option<ProofOut>)> {
+    let addr = resolve_address(ctx, address)?;
+    let client = ctx.client()?;
+    if prove {
+        let p = client.account_proven(&addr).await?;
+        Ok((addr.to_string(), p.value, Some(ProofOut { verified: true, height: p.height, app_hash: p.app_hash })))
+    } else {
+        Ok((addr.to_string(), client.account(&addr).await?, None))
+    }
+}
+
+fn proof_line(p: &Option<ProofOut>) -> String {
+    p.as_ref()
+        .map(|p| format!("\nproof    verified against app hash {} (state at height {})", p.app_hash, p.height))
+        .unwrap_or_default()
+}
+
+pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
+    match cmd {
+        QueryCmd::Account { address, prove } => {
+            let (address, account, proof) = load_account(ctx, &address, prove).await?;
+            let out = AccountOut {
+                address,
+                nonce: account.nonce,
+                balances: account
+                    .balances
+                    .iter()
+                    .map(|(d, a)| BalanceOut { denom: d.to_string(), amount: a.to_string() })
+                    .collect(),
+                proof,
+            };
+            output::print(ctx, &out, || {
+                let mut s = format!("address  {}\nnonce    {}", out.address, out.nonce);
+                for b in &out.balances {
+                    s.push_str(&format!("\nbalance  {} {}", b.amount, b.denom));
+                }
+                s + &proof_line(&out.proof)
+            });
+        }
+        QueryCmd::Balance { address, denom, prove } => {
+            let denom = Denom::new(denom).context("--denom")?;
+            let (address, account, proof) = load_account(ctx, &address, prove).await?;
+            let out = OneBalance { address, amount: account.balance(&denom).to_string(), denom: denom.to_string(), proof };
+            output::print(ctx, &out, || format!("{} {}{}", out.amount, out.denom, proof_line(&out.proof)));
+        }
+        QueryCmd::Tx { hash } => {
+            let client = ctx.client()?;
+            let t = client
+                .tx(&hash)
+                .await?
+                .ok_or_else(|| anyhow!("transaction {hash} is not in any committed block (yet)"))?;
+            output::print(ctx, &t, || {
+                format!("hash    {}\nheight  {}\ncode    {} ({})\nlog     {}", t.hash, t.height, t.code, t.code_name, t.log)
+            });
+        }
+        QueryCmd::Params => {
+            let p = ctx.client()?.params().await?;
+            output::print(ctx, &p, || {
+                format!(
+                    "min gas price        {}\nmax msgs per tx      {}\nproposal ttl blocks  {}",
+                    p.min_gas_price, p.max_msgs_per_tx, p.proposal_ttl_blocks
+                )
+            });
+        }
+        QueryCmd::Validators => {
+            let v = ctx.client()?.validators().await?;
+            output::print(ctx, &v, || {
+                v.iter()
+                    .map(|v| format!("{:<12} power {:<6} operator {}", v.name, v.power, v.operator))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        QueryCmd::Proposals => {
+            let p = ctx.client()?.proposals().await?;
+            output::print(ctx, &p, || {
+                if p.is_empty() {
+                    return "no open proposals".to_string();
+                }
+                p.iter()
+                    .map(|p| {
+                        format!(
+                            "#{} {} power {} ({} approval(s), expires after height {})",
+                            p.id,
+                            p.change.name,
+                            p.change.power,
+                            p.approvals.len(),
+                            p.expires_at
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! `sidechain tx`: build, sign, broadcast, wait for the block.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use sidechain_types::{
+    amount::parse_amount, genesis::parse_eth_address, tx::build_signed, Address, Denom, Msg, ValidatorChange,
+};
+
+use crate::{output, Ctx};
+
+#[derive(Args, Debug)]
+pub struct Common {
+    /// Name of the signing key (see `sidechain keys list`).
+    #[arg(long)]
+    from: String,
+    /// Use this nonce instead of the account's committed one (to queue several transactions).
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Seconds to wait for the transaction to be committed.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TxCmd {
+    /// Send tokens.
+    ///
+    /// Example: sidechain tx transfer --from alice --to side1qy... --amount 1000 --denom side
+    Transfer {
+        #[command(flatten)]
+        common: Common,
+        /// Recipient: an address (side1...) or the name of a local key.
+        #[arg(long)]
+        to: String,
+        /// Whole number of base units.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        denom: String,
+    },
+    /// Propose adding, re-weighting (same key, new power) or removing (power 0) a validator.
+    /// Must be sent from a current validator's operator key; counts as that validator's approval.
+    ProposeValidator {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+        /// Hex of the 32-byte ed25519 CometBFT consensus public key.
+        #[arg(long)]
+        consensus_key: String,
+        #[arg(long)]
+        power: u64,
+        /// The new validator's operator (relayer) account.
+        #[arg(long)]
+        operator: String,
+        /// 0x-prefixed Ethereum address of the validator's bridge key.
+        #[arg(long)]
+        eth_address: String,
+    },
+    /// Approve an open validator-set proposal.
+    VoteValidator {
+        #[command(flatten)]
+        common: Common,
+        /// Proposal id (see `sidechain query proposals`).
+        #[arg(long)]
+        proposal: u64,
+    },
+}
+
+#[derive(Serialize)]
+struct Sent {
+    hash: String,
+    code: u32,
+    code_name: String,
+    height: u64,
+    log: String,
+    gas_used: i64,
+    from: Address,
+    nonce: u64,
+}
+
+/// Resolves an address argument: a bech32 address or a local key's name.
+pub fn resolve_address(ctx: &Ctx, s: &str) -> anyhow::Result<Address> {
+    match s.parse::<Address>() {
+        Ok(a) => Ok(a),
+        Err(parse_err) => match ctx.keystore().show(s) {
+            Ok(k) => Ok(k.address),
+            Err(_) => Err(anyhow!("{parse_err} (and there is no local key named `{s}`)")),
+        },
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
+    match cmd {
+        TxCmd::Transfer { common, to, amount, denom } => {
+            let to = resolve_address(ctx, &to).context("--to")?;
+            let amount = parse_amount(&amount).map_err(|e| anyhow!("--amount: {e}"))?;
+            if amount == 0 {
+                bail!("--amount must be positive");
+            }
+            let denom = Denom::new(denom).context("--denom")?;
+            send(ctx, &common, vec![Msg::Transfer { to, denom, amount }]).await
+        }
+        TxCmd::ProposeValidator { common, name, consensus_key, power, operator, eth_address } => {
+            let key: [u8; 32] = hex::decode(consensus_key.trim_start_matches("0x"))
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| anyhow!("--consensus-key must be 64 hex digits (32 bytes)"))?;
+            let operator = resolve_address(ctx, &operator).context("--operator")?;
+            let eth_address = parse_eth_address(&eth_address).map_err(|e| anyhow!("--eth-address: {e}"))?;
+            let change = ValidatorChange { name, consensus_key: key, power, operator, eth_address };
+            send(ctx, &common, vec![Msg::ProposeValidatorChange { change }]).await
+        }
+        TxCmd::VoteValidator { common, proposal } => {
+            send(ctx, &common, vec![Msg::VoteValidatorChange { proposal_id: proposal }]).await
+        }
+    }
+}
+
+async fn send(ctx: &Ctx, common: &Common, msgs: Vec<Msg>) -> anyhow::Result<()> {
+    let (key, info) = ctx.keystore().signing_key(&common.from)?;
+    let client = ctx.client()?;
+    let status = client.status().await?;
+    let params = client.params().await?;
+    let nonce = match common.nonce {
+        Some(n) => n,
+        None => client.account(&info.address).await?.nonce,
+    };
+    let tx = build_signed(&key, &status.chain_id, nonce, params.min_gas_price, msgs)
+        .ok_or_else(|| anyhow!("the fee overflows 128 bits at gas price {}", params.min_gas_price))?;
+    let outcome = client.broadcast_and_wait(&tx, Duration::from_secs(common.timeout)).await?;
+    let sent = Sent {
+        hash: outcome.hash.clone(),
+        code: outcome.code,
+        code_name: outcome.code_name.clone(),
+        height: outcome.height,
+        log: outcome.log.clone(),
+        gas_used: outcome.gas_used,
+        from: info.address,
+        nonce,
+    };
+    if outcome.code != 0 {
+        if ctx.json {
+            output::print(ctx, &sent, String::new);
+        }
+        bail!(
+            "transaction {} failed in block {} with code {} ({}): {}",
+            outcome.hash,
+            outcome.height,
+            outcome.code,
+            outcome.code_name,
+            outcome.log
+        );
+    }
+    output::print(ctx, &sent, || {
+        format!("committed in block {}\nhash   {}\ncode   0 (ok)\nnonce  {nonce}", sent.height, sent.hash)
+    });
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! The ABCI 2.0 surface: tower services for the consensus, mempool, info and snapshot
+//! connections, all calling one [`Node`] behind a mutex. Work is done when a request is
+//! called, so requests on a connection are handled strictly in order.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use futures::future::{ready, Ready};
+use sidechain_types::Event;
+use tendermint::{
+    abci::{self, request, response, types::ExecTxResult, Code},
+    merkle::proof::{ProofOp, ProofOps},
+    v0_38::abci::{
+        ConsensusRequest, ConsensusResponse, InfoRequest, InfoResponse, MempoolRequest, MempoolResponse,
+        SnapshotRequest, SnapshotResponse,
+    },
+    validator, vote, AppHash, PublicKey,
+};
+use tower::Service;
+use tower_abci::BoxError;
+
+use crate::node::{Node, NodeError};
+
+/// Shared handle to the node.
+#[derive(Clone)]
+pub struct Handle(Arc<Mutex<Node>>);
+
+impl Handle {
+    pub fn new(node: Node) -> Self {
+        Handle(Arc::new(Mutex::new(node)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Node> {
+        // A panic while holding the lock cannot leave a half-applied block on disk (commits are
+        // atomic), so the data is still usable.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A storage failure or an impossible request sequence: stop the process (fail-stop) rather
+/// than answer and risk diverging from the other validators. Everything committed is durable;
+/// on restart CometBFT replays from there.
+fn fatal(e: NodeError) -> BoxError {
+    tracing::error!(error = %e, "stopping: the node cannot continue safely");
+    eprintln!("sidechaind: fatal: {e}");
+    std::process::exit(2)
+}
+
+fn to_abci_events(events: &[Event]) -> Vec<abci::Event> {
+    events
+        .iter()
+        .map(|e| abci::Event::new(e.kind.clone(), e.attributes.iter().map(|(k, v)| (k.clone(), v.clone(), true))))
+        .collect()
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn app_hash(bytes: Vec<u8>) -> Result<AppHash, BoxError> {
+    AppHash::try_from(bytes).map_err(|e| e.into())
+}
+
+/// Consensus connection: InitChain, Prepare/ProcessProposal, FinalizeBlock, Commit, vote
+/// extensions.
+#[derive(Clone)]
+pub struct Consensus(pub Handle);
+
+impl Service<ConsensusRequest> for Consensus {
+    type Response = ConsensusResponse;
+    type Error = BoxError;
+    type Future = Ready<Result<ConsensusResponse, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: ConsensusRequest) -> Self::Future {
+        ready(self.handle(req))
+    }
+}
+
+impl Consensus {
+    fn handle(&self, req: ConsensusRequest) -> Result<ConsensusResponse, BoxError> {
+        match req {
+            ConsensusRequest::InitChain(r) => self.init_chain(r).map(ConsensusResponse::InitChain),
+            ConsensusRequest::PrepareProposal(r) => Ok(ConsensusResponse::PrepareProposal(prepare_proposal(r))),
+            ConsensusRequest::ProcessProposal(_) => {
+                // Every transaction gets a verdict in FinalizeBlock, so no proposal is refused.
+                Ok(ConsensusResponse::ProcessProposal(response::ProcessProposal::Accept))
+            }
+            ConsensusRequest::ExtendVote(_) => {
+                Ok(ConsensusResponse::ExtendVote(response::ExtendVote { vote_extension: Bytes::new() }))
+            }
+            ConsensusRequest::VerifyVoteExtension(_) => {
+                Ok(ConsensusResponse::VerifyVoteExtension(response::VerifyVoteExtension::Accept))
+            }
+            ConsensusRequest::FinalizeBlock(r) => self.finalize_block(r).map(ConsensusResponse::FinalizeBlock),
+            ConsensusRequest::Commit => {
+                self.0.lock().commit().map_err(fatal)?;
+                Ok(ConsensusResponse::Commit(response::Commit { data: Bytes::new(), retain_height: 0u32.into() }))
+            }
+        }
+    }
+
+    fn init_chain(&self, r: request::InitChain) -> Result<response::InitChain, BoxError> {
+        if r.initial_height.value() != 1 {
+            return Err(format!(
+                "genesis initial_height is {}; this application starts chains at height 1",
+                r.initial_height.value()
+            )
+            .into());
+        }
+        let mut validators = Vec::with_capacity(r.validators.len());
+        for u in &r.validators {
+            let key = u.pub_key.ed25519().ok_or("genesis validators must use ed25519 keys")?;
+            let bytes: [u8; 32] = key.as_bytes().try_into().map_err(|_| "ed25519 key is not 32 bytes")?;
+            validators.push((bytes, u.power.value()));
+        }
+        let (hash, events) = self
+            .0
+            .lock()
+            .init_chain(&r.chain_id, &r.app_state_bytes, &validators)
+            .map_err(fatal)?;
+        for e in &events {
+            tracing::debug!(kind = %e.kind, attributes = ?e.attributes, "genesis event");
+        }
+        Ok(response::InitChain {
+            consensus_params: None,
+            validators: Vec::new(),
+            app_hash: app_hash(hash.to_vec())?,
+        })
+    }
+
+    fn finalize_block(&self, r: request::FinalizeBlock) -> Result<response::FinalizeBlock, BoxError> {
+        let answer = self.0.lock().finalize_block(r.height.value(), &r.txs).map_err(fatal)?;
+        let tx_results = answer
+            .output
+            .tx_results
+            .iter()
+            .map(|t| ExecTxResult {
+                code: Code::from(t.code.value()),
+                data: Bytes::new(),
+                log: t.log.clone(),
+                info: t.code.name().to_string(),
+                gas_wanted: to_i64(t.gas_wanted),
+                gas_used: to_i64(t.gas_used),
+                events: to_abci_events(&t.events),
+                codespace: String::new(),
+            })
+            .collect();
+        let mut validator_updates = Vec::with_capacity(answer.output.validator_updates.len());
+        for (key, power) in &answer.output.validator_updates {
+            let pub_key = PublicKey::from_raw_ed25519(key).ok_or("validator update with an invalid ed25519 key")?;
+            validator_updates.push(validator::Update { pub_key, power: vote::Power::try_from(*power)? });
+        }
+        Ok(response::FinalizeBlock {
+            events: to_abci_events(&answer.output.events),
+            tx_results,
+            validator_updates,
+            consensus_param_updates: None,
+            app_hash: app_hash(answer.app_hash.to_vec())?,
+        })
+    }
+}
+
+/// Keeps the proposal within `max_tx_bytes`, in mempool order.
+fn prepare_proposal(r: request::PrepareProposal) -> response::PrepareProposal {
+    let limit = usize::try_from(r.max_tx_bytes).unwrap_or(0);
+    let mut total = 0usize;
+    let txs = r
+        .txs
+        .into_iter()
+        .take_while(|tx| {
+            // Each tx costs its length plus protobuf framing (at most 5 bytes of varint and a tag).
+            total = total.saturating_add(tx.len()).saturating_add(6);
+            total <= limit
+        })
+        .collect();
+    response::PrepareProposal { txs }
+}
+
+/// Mempool connection: CheckTx.
+#[derive(Clone)]
+pub struct Mempool(pub Handle);
+
+impl Service<MempoolRequest> for Mempool {
+    type Response = MempoolResponse;
+    type Error = BoxError;
+    type Future = Ready<Result<MempoolResponse, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: MempoolRequest) -> Self::Future {
+        let MempoolRequest::CheckTx(r) = req;
+        let result = self.0.lock().check_tx(&r.tx).map_err(fatal).map(|a| {
+            MempoolResponse::CheckTx(response::CheckTx {
+                code: Code::from(a.code.value()),
+                log: a.log,
+                info: a.code.name().to_string(),
+                gas_wanted: to_i64(a.gas_wanted),
+                gas_used: to_i64(a.gas_used),
+                ..Default::default()
+            })
+        });
+        ready(result)
+    }
+}
+
+/// Info connection: Info, Query, Echo.
+#[derive(Clone)]
+pub struct Info(pub Handle);
+
+impl Service<InfoRequest> for Info {
+    type Response = InfoResponse;
+    type Error = BoxError;
+    type Future = Ready<Result<InfoResponse, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: InfoRequest) -> Self::Future {
+        ready(self.handle(req))
+    }
+}
+
+impl Info {
+    fn handle(&self, req: InfoRequest) -> Result<InfoResponse, BoxError> {
+        match req {
+            InfoRequest::Info(_) => {
+                let (height, hash) = self.0.lock().info();
+                tracing::info!(height, "handshake: reporting last committed block");
+                Ok(InfoResponse::Info(response::Info {
+                    data: "sidechaind".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    app_version: 1,
+                    last_block_height: tendermint::block::Height::try_from(height)?,
+                    last_block_app_hash: app_hash(hash)?,
+                }))
+            }
+            InfoRequest::Query(q) => {
+                let a = self.0.lock().query(&q.path, &q.data, q.height.value(), q.prove);
+                let proof = a.proof.map(|data| ProofOps {
+                    ops: vec![ProofOp {
+                        field_type: sidechain_types::query::PROOF_OP_TYPE.to_string(),
+                        key: a.key.clone(),
+                        data,
+                    }],
+                });
+                Ok(InfoResponse::Query(response::Query {
+                    code: Code::from(a.code),
+                    log: a.log,
+                    key: a.key.into(),
+                    value: a.value.into(),
+                    proof,
+                    height: tendermint::block::Height::try_from(a.height)?,
+                    ..Default::default()
+                }))
+            }
+            InfoRequest::Echo(e) => Ok(InfoResponse::Echo(response::Echo { message: e.message })),
+        }
+    }
+}
+
+/// Snapshot connection: state sync is not offered; every request gets the empty answer.
+#[derive(Clone)]
+pub struct Snapshot;
+
+impl Service<SnapshotRequest> for Snapshot {
+    type Response = SnapshotResponse;
+    type Error = BoxError;
+    type Future = Ready<Result<SnapshotResponse, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: SnapshotRequest) -> Self::Future {
+        ready(Ok(match req {
+            SnapshotRequest::ListSnapshots => SnapshotResponse::ListSnapshots(Default::default()),
+            SnapshotRequest::OfferSnapshot(_) => SnapshotResponse::OfferSnapshot(Default::default()),
+            SnapshotRequest::LoadSnapshotChunk(_) => SnapshotResponse::LoadSnapshotChunk(Default::default()),
+            SnapshotRequest::ApplySnapshotChunk(_) => SnapshotResponse::ApplySnapshotChunk(Default::default()),
+        }))
+    }
+}

@@ -1,0 +1,134 @@
+//! `sidechaind`: the sidechain's ABCI application process. CometBFT connects to it over TCP.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use sidechain_store::Store;
+use sidechaind::{
+    abci::{Consensus, Handle, Info, Mempool, Snapshot},
+    metrics::Metrics,
+    node::Node,
+};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "sidechaind", version, about = "The sidechain's ABCI 2.0 application for CometBFT v0.38")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve ABCI to CometBFT.
+    ///
+    /// Example: sidechaind start --home ~/.sidechain/node0/app --abci 127.0.0.1:26658 --metrics 127.0.0.1:26660
+    /// and in CometBFT's config.toml: proxy_app = "tcp://127.0.0.1:26658", abci = "socket".
+    Start {
+        /// Directory holding the node's database (created if missing).
+        #[arg(long, env = "SIDECHAIND_HOME")]
+        home: PathBuf,
+        /// Address the ABCI server listens on.
+        #[arg(long, default_value = "127.0.0.1:26658")]
+        abci: SocketAddr,
+        /// Address the Prometheus metrics endpoint (GET /metrics) listens on.
+        #[arg(long, default_value = "127.0.0.1:26660")]
+        metrics: SocketAddr,
+        /// Log format; the level comes from RUST_LOG (default: info).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Print the last committed height and app hash of a database, without starting.
+    Info {
+        #[arg(long, env = "SIDECHAIND_HOME")]
+        home: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn open_store(home: &std::path::Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create home directory {}", home.display()))?;
+    Ok(Store::open(&home.join("db"))?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info { home, json } => {
+            let store = open_store(&home)?;
+            let c = store.committed();
+            let hash = sidechaind::node::hex(&c.app_hash);
+            if json {
+                println!("{}", serde_json_line(c.height, &hash));
+            } else {
+                println!("height {}  app hash {hash}", c.height);
+            }
+            Ok(())
+        }
+        Command::Start { home, abci, metrics, log_format } => {
+            init_logging(log_format);
+            let store = open_store(&home)?;
+            let committed = store.committed();
+            tracing::info!(home = %home.display(), height = committed.height, "database opened");
+            let m = Metrics::new();
+            let metrics_listener = tokio::net::TcpListener::bind(metrics)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {metrics}; pick a free port with --metrics"))?;
+            tokio::spawn(m.clone().serve(metrics_listener));
+            let handle = Handle::new(Node::new(store, m));
+            let server = tower_abci::v038::Server::builder()
+                .consensus(Consensus(handle.clone()))
+                .mempool(Mempool(handle.clone()))
+                .info(Info(handle.clone()))
+                .snapshot(Snapshot)
+                .finish()
+                .context("ABCI server is missing a service")?;
+            // Fail early with a clear message when the port is taken.
+            std::net::TcpListener::bind(abci)
+                .with_context(|| format!("cannot listen for ABCI on {abci}; pick a free port with --abci"))?;
+            tracing::info!(%abci, %metrics, "serving ABCI; waiting for CometBFT");
+            tokio::select! {
+                r = server.listen_tcp(abci) => r.map_err(|e| anyhow::anyhow!("ABCI server stopped: {e}")),
+                _ = shutdown_signal() => {
+                    tracing::info!("shutting down");
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn serde_json_line(height: u64, hash: &str) -> String {
+    format!("{{\"height\":{height},\"app_hash\":\"{hash}\"}}")
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,328 @@
+//! Storage of the sidechain, on RocksDB.
+//!
+//! * `state`: the flat key/value state of the latest committed height, for fast reads.
+//! * `jmt_nodes`, `jmt_values`: a Jellyfish Merkle Tree with one version per height; its root
+//!   is the app hash and it answers historical and proven queries.
+//! * `meta`: the last committed height and app hash.
+//!
+//! Changes are staged in memory (InitChain, then FinalizeBlock) and written by
+//! [`Store::commit`] in one synced `WriteBatch`, so a crash at any point leaves either the
+//! previous block or the new one on disk, never a mix. `Info` reports what is on disk and
+//! CometBFT replays anything after it.
+
+use std::{collections::BTreeMap, path::Path};
+
+use jmt::{
+    storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader},
+    JellyfishMerkleTree, KeyHash, OwnedValue, Sha256Jmt, Version,
+};
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use sidechain_app::{StateRead, StorageError, Writes};
+use sidechain_types::proof::key_hash;
+
+const CF_STATE: &str = "state";
+const CF_NODES: &str = "jmt_nodes";
+const CF_VALUES: &str = "jmt_values";
+const CF_META: &str = "meta";
+const META_HEIGHT: &[u8] = b"height";
+const META_APP_HASH: &[u8] = b"app_hash";
+
+/// Storage failures. Each is fatal for the node: it stops instead of diverging.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open the database at {path}: {source}; if another sidechaind uses this home, stop it first")]
+    Open { path: String, source: rocksdb::Error },
+    #[error("database error: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("merkle tree error: {0}")]
+    Tree(String),
+    #[error("database is corrupt: {0}")]
+    Corrupt(String),
+    #[error("version {version} is not after the staged version {staged}")]
+    VersionOrder { version: u64, staged: u64 },
+    #[error("height {requested} is not available (latest committed: {latest})")]
+    NoSuchHeight { requested: u64, latest: u64 },
+    #[error("nothing is staged to commit")]
+    NothingStaged,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for StorageError {
+    fn from(e: Error) -> Self {
+        StorageError(e.to_string())
+    }
+}
+
+/// What is durably on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// 0 when nothing is committed yet (InitChain has not been followed by a first block).
+    pub height: u64,
+    pub app_hash: [u8; 32],
+}
+
+/// Staged, not yet durable changes: possibly several versions (genesis and block 1).
+#[derive(Debug, Default)]
+struct Pending {
+    versions: Vec<Version>,
+    flat: Writes,
+    nodes: BTreeMap<NodeKey, Node>,
+    values: BTreeMap<(Version, KeyHash), Option<OwnedValue>>,
+    app_hash: [u8; 32],
+}
+
+/// The node's database.
+pub struct Store {
+    db: DB,
+    committed: Committed,
+    pending: Option<Pending>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("committed", &self.committed).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.increase_parallelism(2);
+        let cfs = [CF_STATE, CF_NODES, CF_VALUES, CF_META]
+            .into_iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs)
+            .map_err(|source| Error::Open { path: path.display().to_string(), source })?;
+        let mut store = Store { db, committed: Committed { height: 0, app_hash: [0; 32] }, pending: None };
+        store.committed = store.read_committed()?;
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
+        self.db.cf_handle(name).ok_or_else(|| Error::Corrupt(format!("column family {name} is missing")))
+    }
+
+    fn read_committed(&self) -> Result<Committed> {
+        let meta = self.cf(CF_META)?;
+        let height = match self.db.get_cf(meta, META_HEIGHT)? {
+            None => return Ok(Committed { height: 0, app_hash: [0; 32] }),
+            Some(b) => u64::from_be_bytes(
+                b.as_slice().try_into().map_err(|_| Error::Corrupt("meta height is not 8 bytes".into()))?,
+            ),
+        };
+        let app_hash = self
+            .db
+            .get_cf(meta, META_APP_HASH)?
+            .ok_or_else(|| Error::Corrupt("meta app hash is missing".into()))?
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Corrupt("meta app hash is not 32 bytes".into()))?;
+        Ok(Committed { height, app_hash })
+    }
+
+    /// The last committed height and app hash.
+    pub fn committed(&self) -> Committed {
+        self.committed
+    }
+
+    /// Whether changes are staged (InitChain or FinalizeBlock ran since the last commit).
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Drops staged changes (a fresh InitChain after a crash before the first commit).
+    pub fn discard_pending(&mut self) {
+        self.pending = None;
+    }
+
+    /// State as of the last commit.
+    pub fn committed_view(&self) -> CommittedView<'_> {
+        CommittedView { store: self }
+    }
+
+    /// State including staged changes.
+    pub fn pending_view(&self) -> PendingView<'_> {
+        PendingView { store: self }
+    }
+
+    fn db_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_STATE)?, key)?.map(|v| v.to_vec()))
+    }
+
+    fn tree_reader(&self) -> TreeView<'_> {
+        TreeView { store: self }
+    }
+
+    /// Stages `writes` as tree version `version` and returns the new root (the app hash).
+    pub fn stage(&mut self, version: Version, writes: Writes) -> Result<[u8; 32]> {
+        if let Some(last) = self.pending.as_ref().and_then(|p| p.versions.last().copied()) {
+            if version <= last {
+                return Err(Error::VersionOrder { version, staged: last });
+            }
+        }
+        let value_set: Vec<(KeyHash, Option<OwnedValue>)> =
+            writes.iter().map(|(k, v)| (key_hash(k), v.clone())).collect();
+        let (root, batch) = {
+            let reader = self.tree_reader();
+            let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
+            tree.put_value_set(value_set, version).map_err(|e| Error::Tree(e.to_string()))?
+        };
+        let pending = self.pending.get_or_insert_with(Pending::default);
+        pending.versions.push(version);
+        pending.flat.extend(writes);
+        let node_batch: NodeBatch = batch.node_batch;
+        pending.nodes.extend(node_batch.nodes().iter().map(|(k, n)| (k.clone(), n.clone())));
+        pending.values.extend(node_batch.values().iter().map(|(k, v)| (*k, v.clone())));
+        pending.app_hash = root.0;
+        Ok(root.0)
+    }
+
+    /// Writes everything staged, and marks `height` with the staged root as committed, in one
+    /// synced write.
+    pub fn commit(&mut self, height: u64) -> Result<Committed> {
+        let pending = self.pending.take().ok_or(Error::NothingStaged)?;
+        let mut batch = WriteBatch::default();
+        let state = self.cf(CF_STATE)?;
+        for (k, v) in &pending.flat {
+            match v {
+                Some(v) => batch.put_cf(state, k, v),
+                None => batch.delete_cf(state, k),
+            }
+        }
+        let nodes = self.cf(CF_NODES)?;
+        for (key, node) in &pending.nodes {
+            let k = borsh::to_vec(key).map_err(|e| Error::Tree(e.to_string()))?;
+            let v = borsh::to_vec(node).map_err(|e| Error::Tree(e.to_string()))?;
+            batch.put_cf(nodes, k, v);
+        }
+        let values = self.cf(CF_VALUES)?;
+        for ((version, kh), v) in &pending.values {
+            let v = borsh::to_vec(v).map_err(|e| Error::Tree(e.to_string()))?;
+            batch.put_cf(values, value_key(kh, *version), v);
+        }
+        let meta = self.cf(CF_META)?;
+        batch.put_cf(meta, META_HEIGHT, height.to_be_bytes());
+        batch.put_cf(meta, META_APP_HASH, pending.app_hash);
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        self.committed = Committed { height, app_hash: pending.app_hash };
+        Ok(self.committed)
+    }
+
+    /// The value of `key` at tree version `version` with its proof (borsh `SparseMerkleProof`).
+    pub fn get_with_proof(&self, key: &[u8], version: Version) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
+        self.check_version(version)?;
+        let reader = self.tree_reader();
+        let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
+        let (value, proof) = tree.get_with_proof(key_hash(key), version).map_err(|e| Error::Tree(e.to_string()))?;
+        let proof = borsh::to_vec(&proof).map_err(|e| Error::Tree(e.to_string()))?;
+        Ok((value, proof))
+    }
+
+    /// The value of `key` at tree version `version`, without proof.
+    pub fn get_at(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>> {
+        self.check_version(version)?;
+        let reader = self.tree_reader();
+        let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
+        tree.get(key_hash(key), version).map_err(|e| Error::Tree(e.to_string()))
+    }
+
+    /// Root hash of tree version `version`.
+    pub fn root_at(&self, version: Version) -> Result<[u8; 32]> {
+        self.check_version(version)?;
+        let reader = self.tree_reader();
+        let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
+        Ok(tree.get_root_hash(version).map_err(|e| Error::Tree(e.to_string()))?.0)
+    }
+
+    fn check_version(&self, version: Version) -> Result<()> {
+        if self.committed.height == 0 || version > self.committed.height {
+            return Err(Error::NoSuchHeight { requested: version, latest: self.committed.height });
+        }
+        Ok(())
+    }
+}
+
+/// Values are keyed by key hash then big-endian version, so "latest version <= v" is one
+/// reverse seek.
+fn value_key(kh: &KeyHash, version: Version) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&kh.0);
+    k[32..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// Read access to the committed state.
+pub struct CommittedView<'a> {
+    store: &'a Store,
+}
+
+impl StateRead for CommittedView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.store.db_get(key)?)
+    }
+}
+
+/// Read access to the committed state plus staged changes.
+pub struct PendingView<'a> {
+    store: &'a Store,
+}
+
+impl StateRead for PendingView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(v) = self.store.pending.as_ref().and_then(|p| p.flat.get(key)) {
+            return Ok(v.clone());
+        }
+        Ok(self.store.db_get(key)?)
+    }
+}
+
+/// The tree as JMT sees it: staged nodes over the database.
+struct TreeView<'a> {
+    store: &'a Store,
+}
+
+impl TreeReader for TreeView<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        if let Some(n) = self.store.pending.as_ref().and_then(|p| p.nodes.get(node_key)) {
+            return Ok(Some(n.clone()));
+        }
+        let k = borsh::to_vec(node_key)?;
+        match self.store.db.get_pinned_cf(self.store.cf(CF_NODES)?, k)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+        }
+    }
+
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        if let Some(p) = &self.store.pending {
+            for v in p.versions.iter().rev().filter(|v| **v <= max_version) {
+                if let Some(value) = p.values.get(&(*v, key_hash)) {
+                    return Ok(value.clone());
+                }
+            }
+        }
+        let cf = self.store.cf(CF_VALUES)?;
+        let mut it = self.store.db.raw_iterator_cf(cf);
+        it.seek_for_prev(value_key(&key_hash, max_version));
+        if it.valid() {
+            if let (Some(k), Some(v)) = (it.key(), it.value()) {
+                if k.len() == 40 && k.starts_with(&key_hash.0) {
+                    return Ok(borsh::from_slice(v)?);
+                }
+            }
+        }
+        it.status()?;
+        Ok(None)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("restoring a tree from chunks is not supported by this store")
+    }
+}
