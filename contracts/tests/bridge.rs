@@ -573,6 +573,44 @@ fn token_refusing_a_recipient_defers_only_that_recipient() {
     assert_eq!(owed, u(ONE));
 }
 
+#[test]
+fn submitter_cannot_starve_transfers_into_deferral() {
+    let mut f = Fixture::new(4);
+    f.deposit_eth(f.user, u(10 * ONE)).expect("deposit");
+    let recipient = fresh_recipient(1);
+    let batch = f.batch(ETH, &[(recipient, u(ONE))], U256::ZERO);
+    let signatures = f.sign(f.domain().batch_digest(&batch), &f.quorum());
+    let call = Bridge::submitBatchCall {
+        current: f.set.to_abi(),
+        signatures,
+        batch,
+    };
+    // Enough gas for the signature checks but not for a full-stipend transfer: the whole call
+    // reverts instead of crediting the recipient's amount to `claimable`.
+    let err = f
+        .evm
+        .send_with_gas(f.relayer, f.bridge, &call, 150_000)
+        .unwrap_err()
+        .expect_bridge_error();
+    assert!(
+        matches!(err, BridgeErrors::InsufficientGasForTransfer(_)),
+        "{err:?}"
+    );
+    assert_eq!(f.last_batch_nonce(), 0);
+    let owed: U256 = f.evm.view(
+        f.bridge,
+        &Bridge::claimableCall {
+            token: ETH,
+            recipient,
+        },
+    );
+    assert_eq!(owed, U256::ZERO);
+    f.evm
+        .send_with_gas(f.relayer, f.bridge, &call, 400_000)
+        .expect("enough gas");
+    assert_eq!(f.evm.eth_balance(recipient), u(ONE));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signer set
 // ---------------------------------------------------------------------------------------------

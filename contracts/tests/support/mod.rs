@@ -130,6 +130,23 @@ impl Evm {
             .is_some_and(|a| a.code.as_ref().is_some_and(|c| !c.is_empty()))
     }
 
+    /// Sends a typed call with a chosen gas limit and commits.
+    pub fn send_with_gas<C: SolCall>(
+        &mut self,
+        from: Address,
+        to: Address,
+        call: &C,
+        gas_limit: u64,
+    ) -> Result<Outcome, Failure> {
+        let mut tx = Self::tx(from, TxKind::Call(to), call.abi_encode().into(), U256::ZERO);
+        tx.gas_limit = gas_limit;
+        let result = self
+            .evm
+            .transact_commit(tx)
+            .unwrap_or_else(|e| panic!("EVM error: {e:?}"));
+        Self::finish(result)
+    }
+
     fn tx(from: Address, kind: TxKind, data: Bytes, value: U256) -> TxEnv {
         TxEnv::builder()
             .caller(from)
