@@ -6,7 +6,7 @@
 #   make gas-report       measure gas on revm and write contracts/gas-report.json
 #
 # geth is the local L1 of `make testnet` and of the deploy tool's test. v1.17.9 and v1.17.10
-# depend on a module version the Go module proxy no longer serves
+# depend on a module version the Go module proxy does not serve
 # (github.com/attestantio/go-eth2-client v0.30.1), so v1.17.8 is the newest v1.17 patch that
 # installs from the registry (see docs/adr/0010-l1-contract-toolchain-and-tests.md).
 

@@ -5,6 +5,7 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::http::reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use crate::{Bridge, Error, FeeOnTransferToken, Result, SignerSet, TestToken, ETH};
@@ -72,23 +73,16 @@ pub struct DeployedAddresses {
     pub fee_on_transfer_token: Option<Address>,
 }
 
-/// Connects to `rpc_url` with `key` as the sending wallet.
+/// Connects to `rpc_url` (http) with `key` as the sending wallet.
 pub fn connect(rpc_url: &str, key: PrivateKeySigner) -> Result<DynProvider> {
-    let url = rpc_url
-        .parse()
-        .map_err(|e: url_parse::ParseError| Error::InvalidParam {
-            field: "rpc_url",
-            reason: e.to_string(),
-        })?;
+    let url = rpc_url.parse::<Url>().map_err(|e| Error::InvalidParam {
+        field: "rpc_url",
+        reason: format!("{rpc_url:?}: {e}"),
+    })?;
     Ok(ProviderBuilder::new()
         .wallet(EthereumWallet::from(key))
         .connect_http(url)
         .erased())
-}
-
-mod url_parse {
-    pub use alloy::transports::http::reqwest::Url;
-    pub type ParseError = <Url as std::str::FromStr>::Err;
 }
 
 /// Deploys the bridge (and the test tokens if asked), configures the tokens and returns the
@@ -234,4 +228,97 @@ async fn send(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(guardian: Address, bridge_id: B256) -> DeployParams {
+        let set = SignerSet::normalized(0, [(Address::repeat_byte(1), 1)]).expect("set");
+        DeployParams {
+            bridge_id,
+            signer_set: set,
+            guardian,
+            admin: None,
+            signer_set_delay: 0,
+            release_delay: 0,
+            eth: None,
+            test_tokens: None,
+        }
+    }
+
+    fn run(params: &DeployParams, key: PrivateKeySigner) -> Result<DeployedAddresses> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // Port 1 on loopback: nothing listens, so reaching the network would fail differently.
+        runtime.block_on(deploy_all("http://127.0.0.1:1", key, params))
+    }
+
+    #[test]
+    fn rejects_an_rpc_url_that_does_not_parse() {
+        let err = connect("not a url", PrivateKeySigner::random()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParam {
+                    field: "rpc_url",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_zero_bridge_id_and_guardian_equal_to_admin_before_sending_anything() {
+        let key = PrivateKeySigner::random();
+        let err = run(&params(Address::repeat_byte(9), B256::ZERO), key.clone()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParam {
+                    field: "bridge_id",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = run(&params(key.address(), B256::repeat_byte(1)), key.clone()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParam {
+                    field: "guardian",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut offered = params(Address::repeat_byte(9), B256::repeat_byte(1));
+        offered.admin = Some(Address::repeat_byte(9));
+        let err = run(&offered, key).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParam {
+                    field: "guardian",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unreachable_endpoint_is_an_rpc_error() {
+        let err = run(
+            &params(Address::repeat_byte(9), B256::repeat_byte(1)),
+            PrivateKeySigner::random(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Rpc { .. }), "{err}");
+    }
 }
