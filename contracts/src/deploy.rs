@@ -1,9 +1,12 @@
 //! Deploys the bridge (and, for local networks, the test tokens) to any JSON-RPC endpoint and
 //! configures the token safeguards. Used by the `bridge-deploy` tool and by the testnet launcher.
 
-use alloy::network::EthereumWallet;
+use std::time::{Duration, Instant};
+
+use alloy::network::{Ethereum, EthereumWallet};
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::transports::http::reqwest::Url;
 use serde::{Deserialize, Serialize};
@@ -124,51 +127,45 @@ pub async fn deploy_all(
         params.signer_set_delay,
         params.release_delay,
     );
-    let receipt = builder
-        .send()
-        .await
-        .map_err(|e| Error::rpc("sending the Bridge deployment", e))?
-        .get_receipt()
-        .await
-        .map_err(|e| Error::rpc("waiting for the Bridge deployment", e))?;
-    if !receipt.status() {
-        return Err(Error::TxFailed {
-            action: "Bridge deployment".into(),
-            reason: "reverted".into(),
-        });
-    }
-    let bridge_address = receipt.contract_address.ok_or_else(|| Error::TxFailed {
-        action: "Bridge deployment".into(),
-        reason: "no contract address".into(),
-    })?;
+    let receipt = send(&provider, builder.send().await, "Bridge deployment").await?;
+    let bridge_address = created(&receipt, "Bridge deployment")?;
     let deploy_block = receipt.block_number.unwrap_or_default();
     let bridge = Bridge::new(bridge_address, provider.clone());
 
     if let Some(limits) = params.eth {
-        configure_token(&bridge, ETH, limits).await?;
+        configure_token(&provider, &bridge, ETH, limits).await?;
     }
 
     let (mut test_token, mut fee_on_transfer_token) = (None, None);
     if let Some(limits) = params.test_tokens {
-        let plain = TestToken::deploy(provider.clone(), "Test Token".into(), "TST".into())
-            .await
-            .map_err(|e| Error::rpc("deploying TestToken", e))?;
-        let fot = FeeOnTransferToken::deploy(
+        let plain = TestToken::deploy_builder(provider.clone(), "Test Token".into(), "TST".into());
+        let plain = created(
+            &send(&provider, plain.send().await, "TestToken deployment").await?,
+            "TestToken deployment",
+        )?;
+        let fot = FeeOnTransferToken::deploy_builder(
             provider.clone(),
             "Fee Token".into(),
             "FEE".into(),
             U256::from(100),
-        )
-        .await
-        .map_err(|e| Error::rpc("deploying FeeOnTransferToken", e))?;
-        configure_token(&bridge, *plain.address(), limits).await?;
-        configure_token(&bridge, *fot.address(), limits).await?;
-        test_token = Some(*plain.address());
-        fee_on_transfer_token = Some(*fot.address());
+        );
+        let fot = created(
+            &send(&provider, fot.send().await, "FeeOnTransferToken deployment").await?,
+            "FeeOnTransferToken deployment",
+        )?;
+        configure_token(&provider, &bridge, plain, limits).await?;
+        configure_token(&provider, &bridge, fot, limits).await?;
+        test_token = Some(plain);
+        fee_on_transfer_token = Some(fot);
     }
 
     if let Some(admin) = params.admin.filter(|a| *a != deployer) {
-        send(bridge.transferAdmin(admin).send().await, "transferAdmin").await?;
+        send(
+            &provider,
+            bridge.transferAdmin(admin).send().await,
+            "transferAdmin",
+        )
+        .await?;
     }
 
     let checkpoint = bridge
@@ -192,6 +189,7 @@ pub async fn deploy_all(
 }
 
 async fn configure_token(
+    provider: &DynProvider,
     bridge: &Bridge::BridgeInstance<DynProvider>,
     token: Address,
     limits: TokenLimits,
@@ -206,28 +204,57 @@ async fn configure_token(
         )
         .send()
         .await;
-    send(pending, &format!("setTokenConfig({token})")).await
+    send(provider, pending, &format!("setTokenConfig({token})")).await?;
+    Ok(())
 }
 
+/// How long to wait for a receipt before giving up.
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+const RECEIPT_POLL: Duration = Duration::from_millis(250);
+
+/// Waits for the receipt of a sent transaction and checks that it succeeded. A node that answers
+/// "transaction indexing is in progress" (geth right after start) is asked again, not given up on.
 async fn send(
-    pending: std::result::Result<
-        alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
-        alloy::contract::Error,
-    >,
+    provider: &DynProvider,
+    pending: std::result::Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
     action: &str,
-) -> Result<()> {
-    let receipt = pending
+) -> Result<TransactionReceipt> {
+    let hash = *pending
         .map_err(|e| Error::rpc(format!("sending {action}"), e))?
-        .get_receipt()
-        .await
-        .map_err(|e| Error::rpc(format!("waiting for {action}"), e))?;
+        .tx_hash();
+    let deadline = Instant::now() + RECEIPT_TIMEOUT;
+    let receipt = loop {
+        match provider.get_transaction_receipt(hash).await {
+            Ok(Some(receipt)) => break receipt,
+            Ok(None) => {}
+            Err(e) if e.to_string().contains("indexing is in progress") => {}
+            Err(e) => return Err(Error::rpc(format!("waiting for {action} ({hash})"), e)),
+        }
+        if Instant::now() > deadline {
+            return Err(Error::TxFailed {
+                action: action.into(),
+                reason: format!(
+                    "no receipt for {hash} after {} s",
+                    RECEIPT_TIMEOUT.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(RECEIPT_POLL).await;
+    };
     if !receipt.status() {
         return Err(Error::TxFailed {
             action: action.into(),
-            reason: "reverted".into(),
+            reason: format!("transaction {hash} reverted"),
         });
     }
-    Ok(())
+    Ok(receipt)
+}
+
+fn created(receipt: &TransactionReceipt, action: &str) -> Result<Address> {
+    receipt.contract_address.ok_or_else(|| Error::TxFailed {
+        action: action.into(),
+        reason: "the receipt has no contract address".into(),
+    })
 }
 
 #[cfg(test)]

@@ -92,6 +92,8 @@ impl Geth {
         let provider = ProviderBuilder::new().connect_http(self.url.parse().expect("url"));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            // Ready once it serves RPC. Right after start geth may still answer receipt queries
+            // with "transaction indexing is in progress"; bridge-deploy must cope with that.
             if let Ok(id) = provider.get_chain_id().await {
                 assert_eq!(id, GETH_DEV_CHAIN_ID);
                 return;
