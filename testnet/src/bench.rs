@@ -1,0 +1,315 @@
+//! `testnet-bench`: committed throughput and submit-to-commit latency of a 4-validator local
+//! network under signed transfers from many accounts, next to CometBFT's built-in `kvstore`
+//! application run in the same network shape under the same load. Writes
+//! `bench/results/testnet.json`.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use ed25519_consensus::SigningKey;
+use serde_json::json;
+use sidechain_genesis::{spec::AccountSpec, NetworkSpec};
+use sidechain_types::{genesis::Coin, tx::build_signed, Address, Denom, Msg};
+use testnet::{
+    bins::Binaries,
+    load::{self, Lane, LoadReport},
+    rpc,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "testnet-bench",
+    about = "Committed tx/s and latency of a 4-validator testnet against CometBFT's kvstore"
+)]
+struct Args {
+    /// Where to write the figures.
+    #[arg(long, default_value = "bench/results/testnet.json")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Sending accounts (one lane each, spread over the validators).
+    #[arg(long, default_value_t = 200)]
+    accounts: usize,
+    /// Transactions pre-signed per account (the most a lane can send).
+    #[arg(long, default_value_t = 600)]
+    txs_per_account: u64,
+    /// Seconds of sending, per application.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Seconds to wait after sending for submitted transactions to commit.
+    #[arg(long, default_value_t = 30)]
+    drain: u64,
+    /// First port of the benchmark networks (two blocks of 10 per node).
+    #[arg(long, default_value_t = 25_000)]
+    base_port: u16,
+    #[arg(long, default_value_t = sidechain_genesis::spec::DEFAULT_BLOCK_TIME_MS)]
+    block_time_ms: u64,
+}
+
+/// Runs `testnet down` for a home when dropped.
+struct Down(PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        if let Ok(exe) = std::env::current_exe() {
+            let testnet = exe.with_file_name("testnet");
+            let _ = Command::new(testnet)
+                .args(["down", "--home"])
+                .arg(&self.0)
+                .stdout(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Terminates kvstore nodes when dropped.
+struct Kill(Vec<Child>);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            if let Ok(pid) = i32::try_from(c.id()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
+        for c in &mut self.0 {
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spec(args: &Args, base_port: u16) -> NetworkSpec {
+    let mut spec = NetworkSpec::with_validators(args.validators);
+    spec.base_port = base_port;
+    spec.block_time_ms = args.block_time_ms;
+    spec.chain_id = "bench-local".into();
+    spec
+}
+
+async fn wait_for_blocks(rpcs: &[String], min: u64) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let mut ready = true;
+        for r in rpcs {
+            let h = rpc::observe(r, Duration::from_secs(2))
+                .await
+                .map(|o| o.height)
+                .unwrap_or(0);
+            ready &= h >= min;
+        }
+        if ready {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(180) {
+            bail!("the benchmark network produced no blocks within 180 s");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Our chain: funded accounts in genesis, then transfers to a sink.
+async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<(LoadReport, usize)> {
+    let keys: Vec<SigningKey> = (0..args.accounts)
+        .map(|_| SigningKey::new(rand_core::OsRng))
+        .collect();
+    let mut spec = spec(args, args.base_port);
+    let denom = Denom::new(spec.native_denom.clone())?;
+    spec.accounts = keys
+        .iter()
+        .map(|k| AccountSpec {
+            address: None,
+            pub_key: Some(hex::encode(k.verification_key().to_bytes())),
+            balances: vec![Coin {
+                denom: denom.clone(),
+                amount: 1_000_000_000_000_000,
+            }],
+        })
+        .collect();
+    let home = work.join("ours");
+    let manifest = sidechain_genesis::generate(&spec, &home)?;
+    let down = Down(home.clone());
+    let testnet = std::env::current_exe()?.with_file_name("testnet");
+    let status = Command::new(&testnet)
+        .args(["up", "--detach", "--home"])
+        .arg(&home)
+        .stdout(Stdio::null())
+        .status()
+        .context("running testnet up")?;
+    if !status.success() {
+        bail!("testnet up failed for the benchmark network");
+    }
+    let rpcs: Vec<String> = manifest.nodes.iter().map(|n| n.rpc_url()).collect();
+    wait_for_blocks(&rpcs, 2).await?;
+
+    eprintln!(
+        "signing {} transfers",
+        args.accounts as u64 * args.txs_per_account
+    );
+    let sink = Address::from_pubkey(&[7; 32]);
+    let price = spec.params.min_gas_price;
+    let mut tx_len = 0;
+    let lanes: Vec<Lane> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let txs: Vec<Vec<u8>> = (0..args.txs_per_account)
+                .filter_map(|nonce| {
+                    let msg = Msg::Transfer {
+                        to: sink,
+                        denom: denom.clone(),
+                        amount: 1,
+                    };
+                    build_signed(key, &manifest.chain_id, nonce, price, vec![msg])
+                        .map(|t| t.encode())
+                })
+                .collect();
+            tx_len = txs.first().map(Vec::len).unwrap_or(0);
+            Lane {
+                rpc: rpcs[i % rpcs.len()].clone(),
+                txs,
+            }
+        })
+        .collect();
+    eprintln!("sending to our chain for {} s", args.seconds);
+    let report = load::run(
+        lanes,
+        &rpcs[0],
+        Duration::from_secs(args.seconds),
+        Duration::from_secs(args.drain),
+    )
+    .await?;
+    drop(down);
+    Ok((report, tx_len))
+}
+
+/// CometBFT's kvstore in the same network shape: the same generated configuration, the
+/// application replaced by `--proxy_app=kvstore`, transactions of the same size.
+async fn bench_kvstore(
+    args: &Args,
+    work: &Path,
+    bins: &Binaries,
+    tx_len: usize,
+) -> anyhow::Result<LoadReport> {
+    let spec = spec(args, args.base_port + 200);
+    let home = work.join("kvstore");
+    let manifest = sidechain_genesis::generate(&spec, &home)?;
+    let mut nodes = Kill(Vec::new());
+    for n in &manifest.nodes {
+        let cometbft_home = home.join("nodes").join(&n.name).join("cometbft");
+        let log = fs::File::create(home.join(format!("{}.log", n.name)))?;
+        let child = Command::new(&bins.cometbft)
+            .args(["start", "--proxy_app=kvstore", "--home"])
+            .arg(&cometbft_home)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting cometbft with kvstore")?;
+        nodes.0.push(child);
+    }
+    let rpcs: Vec<String> = manifest.nodes.iter().map(|n| n.rpc_url()).collect();
+    wait_for_blocks(&rpcs, 2).await?;
+    let lanes: Vec<Lane> = (0..args.accounts)
+        .map(|i| {
+            let txs = (0..args.txs_per_account)
+                .map(|j| {
+                    let mut tx = format!("k{i}-{j}=").into_bytes();
+                    tx.resize(tx_len.max(tx.len() + 1), b'v');
+                    tx
+                })
+                .collect();
+            Lane {
+                rpc: rpcs[i % rpcs.len()].clone(),
+                txs,
+            }
+        })
+        .collect();
+    eprintln!("sending to kvstore for {} s", args.seconds);
+    let report = load::run(
+        lanes,
+        &rpcs[0],
+        Duration::from_secs(args.seconds),
+        Duration::from_secs(args.drain),
+    )
+    .await?;
+    drop(nodes);
+    Ok(report)
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let bins = Binaries::locate()?;
+    let work = std::env::temp_dir().join(format!("sidechain-bench-{}", std::process::id()));
+    fs::create_dir_all(&work)?;
+    let result = async {
+        let (ours, tx_len) = bench_ours(&args, &work).await?;
+        eprintln!("ours: {ours:?}");
+        let kv = bench_kvstore(&args, &work, &bins, tx_len).await?;
+        eprintln!("kvstore: {kv:?}");
+        anyhow::Ok((ours, kv, tx_len))
+    }
+    .await;
+    let _ = fs::remove_dir_all(&work);
+    let (ours, kv, tx_len) = result?;
+    let ratio = if kv.tps > 0.0 { ours.tps / kv.tps } else { 0.0 };
+    let out = json!({
+        "ours_tps": round(ours.tps),
+        "kvstore_tps": round(kv.tps),
+        "ratio": round(ratio),
+        "p50_ms": round(ours.p50_ms),
+        "p99_ms": round(ours.p99_ms),
+        "kvstore_p50_ms": round(kv.p50_ms),
+        "kvstore_p99_ms": round(kv.p99_ms),
+        "ours": ours,
+        "kvstore": kv,
+        "validators": args.validators,
+        "accounts": args.accounts,
+        "send_seconds": args.seconds,
+        "block_time_ms": args.block_time_ms,
+        "tx_bytes": tx_len,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    if let Some(parent) = args.out.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(&args.out, serde_json::to_vec_pretty(&out)?)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `testnet status`: per node its processes, height, app hash, peers and voting power.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::{network::Network, process::ProcessKind, rpc, Result};
+
+const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The status as the JSON object `testnet status --json` prints.
+pub async fn collect(net: &Network) -> Result<Value> {
+    let m = &net.manifest;
+    let observed = futures::future::join_all(m.nodes.iter().map(|n| {
+        let url = n.rpc_url();
+        async move { rpc::observe(&url, RPC_TIMEOUT).await }
+    }))
+    .await;
+    // One node's view of the validator set gives the power of nodes that do not answer.
+    let mut set = None;
+    for (n, o) in m.nodes.iter().zip(&observed) {
+        if o.is_some() {
+            set = rpc::validator_set(&n.rpc_url(), RPC_TIMEOUT).await;
+            if set.is_some() {
+                break;
+            }
+        }
+    }
+    let mut nodes = Vec::new();
+    for (n, o) in m.nodes.iter().zip(observed) {
+        let procs = net.processes(n);
+        let pid_of = |k| {
+            procs.get(k).and_then(|r| {
+                if r.state == crate::process::ProcState::Dead {
+                    None
+                } else {
+                    r.pid
+                }
+            })
+        };
+        let power = set
+            .as_ref()
+            .map(|s| {
+                s.iter()
+                    .find(|(a, _)| *a == n.validator_address)
+                    .map(|(_, p)| *p)
+                    .unwrap_or(0)
+            })
+            .or(o.as_ref().map(|o| o.voting_power));
+        let processes: serde_json::Map<String, Value> = procs
+            .processes
+            .iter()
+            .map(|r| {
+                (
+                    r.kind.name().to_string(),
+                    json!({ "pid": if r.state == crate::process::ProcState::Dead { None } else { r.pid }, "state": r.state.as_str() }),
+                )
+            })
+            .collect();
+        nodes.push(json!({
+            "name": n.name,
+            "rpc": n.rpc_url(),
+            "p2p": format!("127.0.0.1:{}", n.ports.p2p),
+            "running": procs.all_alive(),
+            "state": procs.summary(),
+            "pid": pid_of(ProcessKind::Consensus),
+            "app_pid": pid_of(ProcessKind::App),
+            "processes": processes,
+            "height": o.as_ref().map(|o| o.height),
+            "app_hash": o.as_ref().map(|o| o.app_hash.clone()),
+            "catching_up": o.as_ref().map(|o| o.catching_up),
+            "peers": o.as_ref().map(|o| o.peers),
+            "voting_power": power,
+            "validator_address": n.validator_address,
+            "operator": n.operator,
+            "eth_address": n.eth_address,
+            "ports": n.ports,
+        }));
+    }
+    Ok(json!({
+        "home": net.home(),
+        "chain_id": m.chain_id,
+        "native_denom": m.native_denom,
+        "client_home": net.layout.client_home(),
+        "faucet_key": m.faucet_key,
+        "faucet_address": m.faucet_address,
+        "nodes": nodes,
+    }))
+}
+
+/// Prints the status as a table.
+pub fn print_table(v: &Value) {
+    println!(
+        "chain {}  home {}",
+        v["chain_id"].as_str().unwrap_or_default(),
+        v["home"].as_str().unwrap_or_default()
+    );
+    println!(
+        "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} {}",
+        "NODE", "STATE", "HEIGHT", "APP HASH", "PEERS", "POWER", "RPC", "PIDS (cometbft/app)"
+    );
+    for n in v["nodes"].as_array().into_iter().flatten() {
+        let show = |k: &str| match &n[k] {
+            Value::Null => "-".to_string(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let hash = show("app_hash");
+        let hash = if hash.len() > 16 {
+            format!("{}..", &hash[..16])
+        } else {
+            hash
+        };
+        println!(
+            "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} {}/{}",
+            show("name"),
+            show("state"),
+            show("height"),
+            hash,
+            show("peers"),
+            show("voting_power"),
+            show("rpc"),
+            show("pid"),
+            show("app_pid")
+        );
+    }
+    println!(
+        "funded key `{}` ({}) in client home {}",
+        v["faucet_key"].as_str().unwrap_or_default(),
+        v["faucet_address"].as_str().unwrap_or_default(),
+        v["client_home"].as_str().unwrap_or_default()
+    );
+}

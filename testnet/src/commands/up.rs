@@ -1,0 +1,362 @@
+//! `testnet up`: generate the network if the home holds none, start every node, show
+//! progress until each has produced blocks, print what to do next; in the foreground, wait for
+//! Ctrl-C and stop everything.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Child,
+    time::{Duration, Instant},
+};
+
+use sidechain_genesis::{ports, spec::ValidatorSpec, NetworkSpec};
+
+use crate::{
+    bins::Binaries,
+    network::Network,
+    process::{self, ProcessKind},
+    rpc, Error, Result,
+};
+
+/// Height every node must reach before the network counts as up.
+const READY_HEIGHT: u64 = 2;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Number of validators of a new network (default 4).
+    #[arg(long)]
+    pub validators: Option<usize>,
+    /// Network spec in TOML (validators, powers, accounts, chain id, block time), as the
+    /// `genesis` command reads it; flags override its fields.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub chain_id: Option<String>,
+    /// Milliseconds between blocks (CometBFT's timeout_commit).
+    #[arg(long)]
+    pub block_time_ms: Option<u64>,
+    /// First local port; node i uses the ten ports from base + 10*i (default 26600).
+    #[arg(long)]
+    pub base_port: Option<u16>,
+    /// Return once the network is up and leave it running; control it with the other
+    /// subcommands and stop it with `testnet down`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Seconds to wait for every node to produce blocks.
+    #[arg(long, default_value_t = 180)]
+    pub timeout: u64,
+}
+
+impl UpArgs {
+    fn spec(&self) -> Result<NetworkSpec> {
+        let mut spec = match &self.config {
+            Some(path) => NetworkSpec::load(path)?,
+            None => NetworkSpec::with_validators(self.validators.unwrap_or(4)),
+        };
+        if let (Some(n), Some(_)) = (self.validators, &self.config) {
+            spec.validators = (0..n)
+                .map(|i| ValidatorSpec {
+                    name: format!("node{i}"),
+                    power: sidechain_genesis::spec::DEFAULT_POWER,
+                })
+                .collect();
+        }
+        if let Some(c) = &self.chain_id {
+            spec.chain_id = c.clone();
+        }
+        if let Some(b) = self.block_time_ms {
+            spec.block_time_ms = b;
+        }
+        if let Some(p) = self.base_port {
+            spec.base_port = p;
+        }
+        Ok(spec)
+    }
+
+    /// Flags that only shape a new network; given for an existing one they would be ignored.
+    fn shapes_network(&self) -> bool {
+        self.validators.is_some()
+            || self.config.is_some()
+            || self.chain_id.is_some()
+            || self.block_time_ms.is_some()
+            || self.base_port.is_some()
+    }
+}
+
+/// Opens the network in `home`, generating it first when there is none.
+fn prepare(home: &Path, args: &UpArgs) -> Result<Network> {
+    if home.join(sidechain_genesis::layout::MANIFEST_FILE).exists() {
+        let net = Network::open(home)?;
+        if net.any_running() {
+            return Err(Error::State(format!(
+                "the network in {} is already running; see it with `testnet status`, stop it with `testnet down`",
+                home.display()
+            )));
+        }
+        if args.shapes_network() {
+            let spec = args.spec()?;
+            let same = spec.validators.len()
+                == net
+                    .manifest
+                    .nodes
+                    .iter()
+                    .filter(|n| n.genesis_power > 0)
+                    .count()
+                && spec.base_port == net.manifest.base_port;
+            if !same {
+                return Err(Error::State(format!(
+                    "{} already holds a network of {} nodes from port {}; start it as it is with `testnet up --home {}`, or remove it with `testnet reset` to make a new one",
+                    home.display(),
+                    net.manifest.nodes.len(),
+                    net.manifest.base_port,
+                    home.display()
+                )));
+            }
+        }
+        ports::ensure_free(
+            net.manifest
+                .nodes
+                .iter()
+                .map(|n| (n.name.as_str(), &n.ports)),
+        )?;
+        println!("starting the existing network in {}", home.display());
+        Ok(net)
+    } else {
+        let spec = args.spec()?;
+        println!(
+            "generating a network of {} validators (chain {}) in {}",
+            spec.validators.len(),
+            spec.chain_id,
+            home.display()
+        );
+        sidechain_genesis::generate(&spec, home)?;
+        Network::open(home)
+    }
+}
+
+/// Children started by this invocation, by node and process.
+type Children = Vec<(String, ProcessKind, Child)>;
+
+/// Starts every node: all applications, then all CometBFT processes.
+fn start_all(net: &Network, bins: &Binaries) -> Result<Children> {
+    let mut children = Vec::new();
+    for kind in ProcessKind::START_ORDER {
+        for entry in &net.manifest.nodes {
+            let paths = net.paths(&entry.name);
+            let child = process::start(kind, bins, &paths, entry, crate::network::START_TIMEOUT)?;
+            println!("  {:<8} {:<10} pid {}", entry.name, kind.name(), child.id());
+            children.push((entry.name.clone(), kind, child));
+        }
+    }
+    Ok(children)
+}
+
+/// Waits until every node reports a height of at least [`READY_HEIGHT`], printing progress.
+async fn wait_for_blocks(net: &Network, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    let mut last_line = String::new();
+    loop {
+        let mut heights = BTreeMap::new();
+        for n in &net.manifest.nodes {
+            let procs = net.processes(n);
+            if !procs.all_alive() {
+                let dead = procs
+                    .processes
+                    .iter()
+                    .find(|r| r.state == process::ProcState::Dead)
+                    .map(|r| r.kind)
+                    .unwrap_or(ProcessKind::Consensus);
+                let log = dead.log_file(&net.paths(&n.name));
+                return Err(Error::Process(format!(
+                    "{} of {} exited while the network was starting; its log {} ends with:\n{}",
+                    dead.name(),
+                    n.name,
+                    log.display(),
+                    process::tail(&log, 20)
+                )));
+            }
+            let h = rpc::observe(&n.rpc_url(), Duration::from_secs(2))
+                .await
+                .map(|o| o.height);
+            heights.insert(n.name.clone(), h);
+        }
+        let line = heights
+            .iter()
+            .map(|(name, h)| {
+                format!(
+                    "{name}={}",
+                    h.map(|h| h.to_string()).unwrap_or_else(|| "-".into())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        if line != last_line {
+            println!("  [{:>3}s] heights: {line}", start.elapsed().as_secs());
+            last_line = line;
+        }
+        if heights
+            .values()
+            .all(|h| h.is_some_and(|h| h >= READY_HEIGHT))
+        {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            let slow: Vec<&str> = heights
+                .iter()
+                .filter(|(_, h)| !h.is_some_and(|h| h >= READY_HEIGHT))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let first = slow.first().copied().unwrap_or("node0");
+            let log = ProcessKind::Consensus.log_file(&net.paths(first));
+            return Err(Error::Chain(format!(
+                "{} produced no blocks within {} s; the log of {first} ({}) ends with:\n{}",
+                slow.join(", "),
+                timeout.as_secs(),
+                log.display(),
+                process::tail(&log, 20)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn print_summary(net: &Network, bins: &Binaries, detach: bool) {
+    let m = &net.manifest;
+    let client = net.layout.client_home();
+    println!();
+    println!(
+        "The network is up: chain {}, {} validators, home {}",
+        m.chain_id,
+        m.nodes.len(),
+        net.home().display()
+    );
+    println!();
+    println!(
+        "{:<8} {:<26} {:<18} {:<22}",
+        "NODE", "RPC", "P2P", "METRICS (cometbft/app)"
+    );
+    for n in &m.nodes {
+        println!(
+            "{:<8} {:<26} {:<18} :{}/:{}",
+            n.name,
+            n.rpc_url(),
+            format!("127.0.0.1:{}", n.ports.p2p),
+            n.ports.cometbft_metrics,
+            n.ports.app_metrics
+        );
+    }
+    println!();
+    println!(
+        "Funded account: key `{}` = {} ({})",
+        m.faucet_key, m.faucet_address, m.native_denom
+    );
+    println!(
+        "Client home:    {} (client.toml points at {})",
+        client.display(),
+        m.nodes.first().map(|n| n.rpc_url()).unwrap_or_default()
+    );
+    println!();
+    let sc = format!("{} --home {}", bins.sidechain.display(), client.display());
+    let home = format!("--home {}", net.home().display());
+    println!("Next:");
+    println!("  {sc} keys add alice");
+    println!(
+        "  {sc} tx transfer --from {} --to <alice's address> --amount 1000 --denom {}",
+        m.faucet_key, m.native_denom
+    );
+    println!(
+        "  {sc} query balance <alice's address> --denom {}",
+        m.native_denom
+    );
+    println!("  testnet status {home}          (or --json)");
+    println!("  testnet logs node1 --follow {home}");
+    println!("  testnet kill node1 {home} / testnet restart node1 {home}");
+    println!("  testnet add-validator {home}");
+    if detach {
+        println!("  testnet down {home}            stops every process");
+    } else {
+        println!();
+        println!("Press Ctrl-C to stop every process.");
+    }
+}
+
+/// Runs `testnet up`.
+pub async fn run(home: &Path, args: UpArgs) -> Result<()> {
+    let bins = Binaries::locate()?;
+    let net = prepare(home, &args)?;
+    println!("starting {} nodes", net.manifest.nodes.len());
+    let children = match start_all(&net, &bins) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = net.stop_all();
+            return Err(e);
+        }
+    };
+    let waited = tokio::select! {
+        r = wait_for_blocks(&net, Duration::from_secs(args.timeout)) => r,
+        _ = shutdown_signal() => Err(Error::State("interrupted while starting; stopping every process".into())),
+    };
+    if let Err(e) = waited {
+        let _ = net.stop_all();
+        return Err(e);
+    }
+    print_summary(&net, &bins, args.detach);
+    if args.detach {
+        return Ok(());
+    }
+    foreground(&net, children).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Keeps the launcher in the foreground: reaps and reports processes that exit, and stops the
+/// whole network on Ctrl-C or SIGTERM.
+async fn foreground(net: &Network, mut children: Children) -> Result<()> {
+    let pid_file = net.launcher_pid_file();
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .map_err(|e| Error::io(&pid_file, e))?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {
+                children.retain_mut(|(node, kind, child)| match child.try_wait() {
+                    Ok(Some(status)) => {
+                        println!("{node}: {} exited ({status}); `testnet logs {node}` shows why, `testnet restart {node}` starts it again", kind.name());
+                        false
+                    }
+                    _ => true,
+                });
+            }
+        }
+    }
+    println!();
+    println!("stopping every process");
+    let stopped = net.stop_all();
+    for (_, _, child) in &mut children {
+        let _ = child.try_wait();
+    }
+    let _ = std::fs::remove_file(&pid_file);
+    let stopped = stopped?;
+    println!(
+        "stopped {stopped} processes; `testnet up --home {}` starts the same network again",
+        net.home().display()
+    );
+    Ok(())
+}

@@ -1,0 +1,326 @@
+//! The processes of a node: how each is started, where its pid and log live, and how to tell
+//! whether the pid on file is still that process.
+//!
+//! Every process runs in its own session (`setsid`), so a Ctrl-C in the launcher's terminal
+//! reaches the launcher only, which then stops the nodes in order, and processes started with
+//! `--detach` outlive the launcher. Pids are kept in `<node>/run/<process>.pid`.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+use sidechain_genesis::{NodeEntry, NodePaths};
+
+use crate::{bins::Binaries, Error, Result};
+
+/// One kind of per-node process. Later processes (the bridge relayer) join this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProcessKind {
+    /// `sidechaind`, the ABCI application.
+    App,
+    /// `cometbft`, consensus and RPC.
+    Consensus,
+}
+
+impl ProcessKind {
+    /// In start order: the application must listen before CometBFT connects to it.
+    pub const START_ORDER: [ProcessKind; 2] = [ProcessKind::App, ProcessKind::Consensus];
+    /// In stop order: CometBFT first, so it never runs without its application.
+    pub const STOP_ORDER: [ProcessKind; 2] = [ProcessKind::Consensus, ProcessKind::App];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcessKind::App => "sidechaind",
+            ProcessKind::Consensus => "cometbft",
+        }
+    }
+
+    pub fn pid_file(self, node: &NodePaths) -> PathBuf {
+        node.run().join(format!("{}.pid", self.name()))
+    }
+
+    pub fn log_file(self, node: &NodePaths) -> PathBuf {
+        node.logs().join(format!("{}.log", self.name()))
+    }
+
+    /// The home directory in the process's command line; it identifies the process as ours.
+    fn home(self, node: &NodePaths) -> PathBuf {
+        match self {
+            ProcessKind::App => node.app(),
+            ProcessKind::Consensus => node.cometbft(),
+        }
+    }
+
+    /// Program and arguments.
+    pub fn command(
+        self,
+        bins: &Binaries,
+        node: &NodePaths,
+        entry: &NodeEntry,
+    ) -> (PathBuf, Vec<String>) {
+        let home = self.home(node).display().to_string();
+        match self {
+            ProcessKind::App => (
+                bins.sidechaind.clone(),
+                vec![
+                    "start".into(),
+                    "--home".into(),
+                    home,
+                    "--abci".into(),
+                    format!("127.0.0.1:{}", entry.ports.abci),
+                    "--metrics".into(),
+                    format!("127.0.0.1:{}", entry.ports.app_metrics),
+                    "--log-format".into(),
+                    "text".into(),
+                ],
+            ),
+            ProcessKind::Consensus => (
+                bins.cometbft.clone(),
+                vec!["start".into(), "--home".into(), home],
+            ),
+        }
+    }
+
+    /// The port that shows the process is ready.
+    pub fn ready_port(self, entry: &NodeEntry) -> u16 {
+        match self {
+            ProcessKind::App => entry.ports.abci,
+            ProcessKind::Consensus => entry.ports.rpc,
+        }
+    }
+}
+
+/// What the kernel says about a pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcState {
+    Running,
+    /// Stopped by SIGSTOP (`testnet pause`).
+    Paused,
+    Dead,
+}
+
+impl ProcState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcState::Running => "running",
+            ProcState::Paused => "paused",
+            ProcState::Dead => "stopped",
+        }
+    }
+}
+
+/// State of `pid`, counting it dead unless its command line mentions `marker` (so a recycled
+/// pid is never taken for ours) and counting zombies as dead.
+pub fn proc_state(pid: i32, marker: &Path) -> ProcState {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return ProcState::Dead;
+    };
+    let marker = marker.as_os_str().as_encoded_bytes();
+    if !cmdline.windows(marker.len()).any(|w| w == marker) {
+        return ProcState::Dead;
+    }
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return ProcState::Dead;
+    };
+    // The state follows the parenthesised command name, which may itself hold spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    match state {
+        Some("Z") | Some("X") | Some("x") | None => ProcState::Dead,
+        Some("T") | Some("t") => ProcState::Paused,
+        Some(_) => ProcState::Running,
+    }
+}
+
+/// A node's process as recorded on disk.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub kind: ProcessKind,
+    pub pid: Option<i32>,
+    pub state: ProcState,
+}
+
+pub fn read_pid(path: &Path) -> Option<i32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The recorded process of `kind` in `node` and its state.
+pub fn recorded(kind: ProcessKind, node: &NodePaths) -> Recorded {
+    let pid = read_pid(&kind.pid_file(node));
+    let state = pid
+        .map(|p| proc_state(p, &kind.home(node)))
+        .unwrap_or(ProcState::Dead);
+    Recorded { kind, pid, state }
+}
+
+/// Sends `signal` to a recorded process if it is alive; returns whether it was.
+pub fn signal(kind: ProcessKind, node: &NodePaths, sig: Signal) -> Result<bool> {
+    let r = recorded(kind, node);
+    match (r.pid, r.state) {
+        (Some(pid), ProcState::Running | ProcState::Paused) => {
+            nix::sys::signal::kill(Pid::from_raw(pid), sig).map_err(|e| {
+                Error::Process(format!("sending {sig} to {} (pid {pid}): {e}", kind.name()))
+            })?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Whether a TCP port on 127.0.0.1 (or any address) is in LISTEN state, read from
+/// `/proc/net/tcp{,6}` so that checking opens no connection to the process.
+pub fn is_listening(port: u16) -> bool {
+    let want = format!("{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|file| {
+        fs::read_to_string(file).is_ok_and(|text| {
+            text.lines().skip(1).any(|line| {
+                let mut cols = line.split_whitespace();
+                let local = cols.nth(1).unwrap_or_default();
+                let state = cols.nth(1).unwrap_or_default();
+                state == "0A" && local.rsplit_once(':').is_some_and(|(_, p)| p == want)
+            })
+        })
+    })
+}
+
+/// Starts one process of a node in its own session, output appended to its log file; waits
+/// until it listens on its ready port. Returns the child handle (the launcher reaps it in
+/// foreground mode; dropping it leaves the process running).
+pub fn start(
+    kind: ProcessKind,
+    bins: &Binaries,
+    node: &NodePaths,
+    entry: &NodeEntry,
+    timeout: Duration,
+) -> Result<Child> {
+    let (program, args) = kind.command(bins, node, entry);
+    fs::create_dir_all(node.logs()).map_err(|e| Error::io(&node.logs(), e))?;
+    fs::create_dir_all(node.run()).map_err(|e| Error::io(&node.run(), e))?;
+    let log_path = kind.log_file(node);
+    let mut log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io(&log_path, e))?;
+    let _ = writeln!(
+        log,
+        "==== testnet: starting {} {} ====",
+        program.display(),
+        args.join(" ")
+    );
+    let err_log = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
+    let launcher =
+        std::env::current_exe().map_err(|e| Error::io(Path::new("/proc/self/exe"), e))?;
+    let mut child = Command::new(launcher)
+        .arg(crate::INTERNAL_EXEC)
+        .arg(&program)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        .spawn()
+        .map_err(|e| Error::Process(format!("starting {}: {e}", program.display())))?;
+    let pid = i32::try_from(child.id()).map_err(|_| Error::Process("pid out of range".into()))?;
+    let pid_file = kind.pid_file(node);
+    fs::write(&pid_file, format!("{pid}\n")).map_err(|e| Error::io(&pid_file, e))?;
+    tracing::debug!(node = %entry.name, process = kind.name(), pid, "started");
+
+    let port = kind.ready_port(entry);
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Error::Process(format!(
+                "{} of {} exited ({status}) while starting; its log {} ends with:\n{}",
+                kind.name(),
+                entry.name,
+                log_path.display(),
+                tail(&log_path, 15)
+            )));
+        }
+        if is_listening(port) {
+            return Ok(child);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Process(format!(
+                "{} of {} did not listen on port {port} within {} s; its log {} ends with:\n{}",
+                kind.name(),
+                entry.name,
+                timeout.as_secs(),
+                log_path.display(),
+                tail(&log_path, 15)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stops one process: SIGTERM (and SIGCONT, in case it is paused), then SIGKILL if it has not
+/// exited within `grace`. Removes its pid file.
+pub fn stop(kind: ProcessKind, node: &NodePaths, grace: Duration) -> Result<bool> {
+    let was_alive = signal(kind, node, Signal::SIGTERM)?;
+    if was_alive {
+        let _ = signal(kind, node, Signal::SIGCONT);
+        let start = Instant::now();
+        while recorded(kind, node).state != ProcState::Dead {
+            if start.elapsed() > grace {
+                tracing::warn!(
+                    process = kind.name(),
+                    "did not stop within {} s; killing it",
+                    grace.as_secs()
+                );
+                let _ = signal(kind, node, Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            if start.elapsed() > grace * 3 {
+                return Err(Error::Process(format!(
+                    "{} does not die even after SIGKILL",
+                    kind.name()
+                )));
+            }
+        }
+    }
+    let _ = fs::remove_file(kind.pid_file(node));
+    Ok(was_alive)
+}
+
+/// The last `n` lines of a file, for error messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_is_running_and_a_foreign_marker_is_not_ours() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let name = exe.file_name().unwrap();
+        assert_eq!(proc_state(me, Path::new(name)), ProcState::Running);
+        assert_eq!(
+            proc_state(me, Path::new("/no/such/home/anywhere")),
+            ProcState::Dead
+        );
+        assert_eq!(proc_state(i32::MAX, Path::new(name)), ProcState::Dead);
+    }
+
+    #[test]
+    fn sees_a_listening_port() {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(is_listening(port));
+        drop(l);
+        assert!(!is_listening(port));
+    }
+}
