@@ -48,6 +48,7 @@ testnet: build
 
 bench: build
 	$(TARGET_BIN)/finalize-bench --out $(ROOT)/bench/results/finalize.json
+	$(TARGET_BIN)/testnet-bench --out $(ROOT)/bench/results/testnet.json
 
 fmt:
 	cargo fmt --all
