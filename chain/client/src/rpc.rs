@@ -47,7 +47,8 @@ pub struct Proven<T> {
     pub value: T,
     /// Height of the state the value was read from.
     pub height: u64,
-    /// App hash (hex) the proof was checked against: the header of block `height + 1`.
+    /// App hash (hex) the proof was checked against: the one in the signed header of block
+    /// `height + 1`.
     pub app_hash: String,
 }
 
@@ -112,9 +113,10 @@ impl Client {
         data: Vec<u8>,
         expected_key: &[u8],
     ) -> Result<Proven<Option<Vec<u8>>>> {
-        // The header of block L carries the app hash of the state after block L-1.
-        let latest = self.wait_for_height(2, Duration::from_secs(30)).await?;
-        let state_height = latest - 1;
+        // Prove the latest committed state (height L); its app hash is in the header of
+        // block L+1, which the next round of consensus produces within a block time.
+        let state_height = self.wait_for_height(1, Duration::from_secs(30)).await?;
+        let header_height = state_height.saturating_add(1);
         let r = self
             .http
             .abci_query(Some(path.to_string()), data, Some(height(state_height)?), true)
@@ -136,7 +138,8 @@ impl Client {
             .iter()
             .find(|op| op.field_type == query::PROOF_OP_TYPE)
             .ok_or_else(|| Error::Proof(format!("no proof op of type {}", query::PROOF_OP_TYPE)))?;
-        let commit = self.http.commit(height(latest)?).await.map_err(|e| self.rpc_err(e))?;
+        self.wait_for_height(header_height, Duration::from_secs(30)).await?;
+        let commit = self.http.commit(height(header_height)?).await.map_err(|e| self.rpc_err(e))?;
         let app_hash: [u8; 32] = commit
             .signed_header
             .header

@@ -1,0 +1,159 @@
+//! The node's ABCI methods over a real RocksDB store, without CometBFT: the handshake after a
+//! restart, crash before commit, proofs, CheckTx sequencing, and the metrics endpoint.
+
+use base64::Engine;
+use ed25519_consensus::SigningKey;
+use sidechain_store::Store;
+use sidechain_types::{proof, query, state_key, tx::build_signed, Account, Address, Code, Denom, Msg};
+use sidechaind::{metrics::Metrics, node::Node};
+
+const CHAIN: &str = "node-test";
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from([seed; 32])
+}
+
+fn addr(k: &SigningKey) -> Address {
+    Address::from_pubkey(&k.verification_key().to_bytes())
+}
+
+fn app_state() -> (Vec<u8>, Vec<([u8; 32], u64)>) {
+    let val = key(50);
+    let json = serde_json::json!({
+        "native_denom": "side",
+        "accounts": [{ "address": addr(&key(1)).to_string(), "balances": [{ "denom": "side", "amount": "1000000000" }] }],
+        "validators": [{
+            "name": "v0",
+            "pub_key": base64::engine::general_purpose::STANDARD.encode(val.verification_key().to_bytes()),
+            "power": 10,
+            "operator": addr(&key(60)).to_string(),
+            "eth_address": format!("0x{}", "ab".repeat(20)),
+        }],
+    });
+    (serde_json::to_vec(&json).unwrap(), vec![(val.verification_key().to_bytes(), 10)])
+}
+
+fn open(dir: &std::path::Path) -> Node {
+    Node::new(Store::open(dir).unwrap(), Metrics::new())
+}
+
+fn transfer(nonce: u64, amount: u128) -> Vec<u8> {
+    let msg = Msg::Transfer { to: addr(&key(2)), denom: Denom::new("side").unwrap(), amount };
+    build_signed(&key(1), CHAIN, nonce, 1, vec![msg]).unwrap().encode()
+}
+
+#[test]
+fn restart_reports_the_last_commit_and_replays_to_the_same_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, vals) = app_state();
+    let (hash2, staged3) = {
+        let mut node = open(dir.path());
+        assert_eq!(node.info(), (0, vec![]), "a fresh node asks for InitChain");
+        node.init_chain(CHAIN, &state, &vals).unwrap();
+        node.finalize_block(1, &[transfer(0, 5)]).unwrap();
+        node.commit().unwrap();
+        node.finalize_block(2, &[transfer(1, 7)]).unwrap();
+        let c = node.commit().unwrap();
+        // Block 3 is executed but the process dies before Commit.
+        let staged = node.finalize_block(3, &[transfer(2, 9)]).unwrap().app_hash;
+        (c.app_hash, staged)
+    };
+    let mut node = open(dir.path());
+    assert_eq!(node.info(), (2, hash2.to_vec()));
+    // CometBFT replays block 3: same result.
+    assert_eq!(node.finalize_block(3, &[transfer(2, 9)]).unwrap().app_hash, staged3);
+    node.commit().unwrap();
+    let a = node.query(query::ACCOUNT, addr(&key(2)).as_bytes(), 0, false);
+    let acct: Account = borsh::from_slice(&a.value).unwrap();
+    assert_eq!(acct.balance(&Denom::new("side").unwrap()), 5 + 7 + 9, "each transfer applied once");
+}
+
+#[test]
+fn crash_before_the_first_commit_starts_over_from_init_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, vals) = app_state();
+    let first = {
+        let mut node = open(dir.path());
+        node.init_chain(CHAIN, &state, &vals).unwrap();
+        node.finalize_block(1, &[] as &[Vec<u8>]).unwrap().app_hash
+    };
+    let mut node = open(dir.path());
+    assert_eq!(node.info(), (0, vec![]));
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    assert_eq!(node.finalize_block(1, &[] as &[Vec<u8>]).unwrap().app_hash, first);
+}
+
+#[test]
+fn genesis_validators_must_match_cometbft_and_sequence_errors_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = app_state();
+    let mut node = open(dir.path());
+    let err = node.init_chain(CHAIN, &state, &[([9u8; 32], 10)]).unwrap_err();
+    assert!(err.to_string().contains("differ from app_state.validators"), "{err}");
+    let err = node.init_chain(CHAIN, b"{not json", &[]).unwrap_err();
+    assert!(err.to_string().contains("not valid genesis JSON"), "{err}");
+    let (state, vals) = app_state();
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    assert!(node.finalize_block(5, &[] as &[Vec<u8>]).is_err(), "heights must follow on");
+    assert!(node.commit().is_err(), "nothing to commit before FinalizeBlock");
+}
+
+#[test]
+fn proven_queries_verify_against_the_committed_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, vals) = app_state();
+    let mut node = open(dir.path());
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    node.finalize_block(1, &[transfer(0, 42)]).unwrap();
+    let root = node.commit().unwrap().app_hash;
+    let a = node.query(query::ACCOUNT, addr(&key(2)).as_bytes(), 1, true);
+    assert_eq!(a.code, 0, "{}", a.log);
+    assert_eq!(a.key, state_key::account(&addr(&key(2))));
+    proof::verify(&root, &a.key, Some(&a.value), a.proof.as_ref().unwrap()).unwrap();
+    let bad = node.query(query::ACCOUNT, b"short", 0, false);
+    assert_ne!(bad.code, 0);
+    assert!(bad.log.contains("20 address bytes"));
+    let unknown = node.query("/nope", b"", 0, false);
+    assert!(unknown.log.contains("unknown query path"));
+    let future = node.query(query::PARAMS, b"", 99, false);
+    assert!(future.log.contains("not committed yet"));
+}
+
+#[test]
+fn checktx_accepts_consecutive_nonces_until_commit_then_rechecks_from_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, vals) = app_state();
+    let mut node = open(dir.path());
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
+    node.commit().unwrap();
+    for n in 0..3 {
+        assert_eq!(node.check_tx(&transfer(n, 1)).unwrap().code, Code::Ok);
+    }
+    assert_eq!(node.check_tx(&transfer(1, 1)).unwrap().code, Code::BadNonce);
+    node.finalize_block(2, &[transfer(0, 1)]).unwrap();
+    node.commit().unwrap();
+    // CometBFT rechecks what is left (nonces 1 and 2) against the new state.
+    assert_eq!(node.check_tx(&transfer(1, 1)).unwrap().code, Code::Ok);
+    assert_eq!(node.check_tx(&transfer(2, 1)).unwrap().code, Code::Ok);
+    assert_eq!(node.check_tx(&transfer(0, 1)).unwrap().code, Code::BadNonce);
+}
+
+#[tokio::test]
+async fn metrics_endpoint_serves_the_node_series() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let m = Metrics::new();
+    m.height.set(7);
+    m.checktx.get_or_create(&sidechaind::metrics::CodeLabel { code: "bad_nonce" }).inc();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(m.serve(listener));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(body.contains("sidechain_block_height 7"), "{body}");
+    assert!(body.contains("sidechain_checktx_total{code=\"bad_nonce\"} 1"), "{body}");
+    assert!(body.contains("# HELP sidechain_commit_seconds"), "{body}");
+}
