@@ -158,13 +158,12 @@ impl Network {
             for entry in &self.manifest.nodes {
                 let paths = self.paths(&entry.name);
                 if process::signal(kind, &paths, Signal::SIGTERM)? {
+                    stopped += 1;
                     let _ = process::signal(kind, &paths, Signal::SIGCONT);
                 }
             }
             for entry in &self.manifest.nodes {
-                if process::stop(kind, &self.paths(&entry.name), STOP_GRACE)? {
-                    stopped += 1;
-                }
+                process::stop(kind, &self.paths(&entry.name), STOP_GRACE)?;
             }
         }
         Ok(stopped)
