@@ -99,18 +99,14 @@ pub fn execute_tx(
 ) -> Result<TxOutcome> {
     let gas = gas_required(tx_len, tx.body.msgs.len());
     let mut tx_view = view.child();
-    let ante = match ante(&mut tx_view, ctx, tx, gas, sig_ok) {
+    let mut events = match ante(&mut tx_view, ctx, tx, gas, sig_ok) {
         Ok(events) => events,
         Err(Fail::Tx(code, log)) => return Ok(TxOutcome::rejected(code, log)),
         Err(Fail::App(e)) => return Err(e),
     };
-    let ante_writes = tx_view.into_writes();
 
-    // Messages run over the ante's writes; on failure only the ante's writes remain.
-    let mut after_ante = view.child();
-    after_ante.merge(ante_writes.clone());
-    let mut msg_view = after_ante.child();
-    let mut events = ante;
+    // Messages run in a child of the ante's writes: on failure only the ante's writes remain.
+    let mut msg_view = tx_view.child();
     let mut updates = Vec::new();
     let signer = tx.signer();
     let mut result = Ok(());
@@ -125,23 +121,23 @@ pub fn execute_tx(
         }
     }
     let msg_writes = msg_view.into_writes();
-    drop(after_ante);
+    let gas_wanted = tx.body.fee.gas_limit;
     match result {
         Ok(()) => {
-            view.merge(ante_writes);
-            view.merge(msg_writes);
+            tx_view.merge(msg_writes);
+            let writes = tx_view.into_writes();
+            view.merge(writes);
             ctx.validator_updates.extend(updates);
-            Ok(TxOutcome { code: Code::Ok, log: String::new(), gas_wanted: tx.body.fee.gas_limit, gas_used: gas, events })
+            Ok(TxOutcome { code: Code::Ok, log: String::new(), gas_wanted, gas_used: gas, events })
         }
-        Err((code, log)) => {
-            if mode == Mode::Deliver {
-                view.merge(ante_writes);
-                let fee_events = events.into_iter().filter(|e| e.kind == kinds::TX || e.kind == kinds::FEE).collect();
-                Ok(TxOutcome { code, log, gas_wanted: tx.body.fee.gas_limit, gas_used: gas, events: fee_events })
-            } else {
-                Ok(TxOutcome::rejected(code, log))
-            }
+        Err((code, log)) if mode == Mode::Deliver => {
+            // The fee is paid and the nonce used; the messages' effects are dropped.
+            let writes = tx_view.into_writes();
+            view.merge(writes);
+            events.retain(|e| e.kind == kinds::TX || e.kind == kinds::FEE);
+            Ok(TxOutcome { code, log, gas_wanted, gas_used: gas, events })
         }
+        Err((code, log)) => Ok(TxOutcome::rejected(code, log)),
     }
 }
 
@@ -201,7 +197,8 @@ fn ante(
         None => return fail(Code::BadNonce, "account nonce is exhausted"),
     };
     view.put_account(&signer, &account);
-    let mut events = vec![Event::new(kinds::TX).attr("signer", signer).attr("nonce", body.nonce)];
+    let signer_text = signer.to_string();
+    let mut events = vec![Event::new(kinds::TX).attr("signer", &signer_text).attr("nonce", body.nonce)];
     if body.fee.amount > 0 {
         let pool = Address::module(FEE_POOL);
         bank::move_funds(view, &signer, &pool, &ctx.native, body.fee.amount).map_err(|f| match f {
@@ -211,7 +208,7 @@ fn ante(
             ),
             other => other,
         })?;
-        events.push(Event::new(kinds::FEE).attr("payer", signer).attr("amount", body.fee.amount).attr("denom", &ctx.native));
+        events.push(Event::new(kinds::FEE).attr("payer", signer_text).attr("amount", body.fee.amount).attr("denom", &ctx.native));
     }
     Ok(events)
 }

@@ -26,6 +26,11 @@ const CF_VALUES: &str = "jmt_values";
 const CF_META: &str = "meta";
 const META_HEIGHT: &[u8] = b"height";
 const META_APP_HASH: &[u8] = b"app_hash";
+/// Tree nodes kept in memory after a commit. Nodes never change once written (their key holds
+/// the version), so the cache is always right; when it grows past this it starts over.
+const MAX_CACHED_NODES: usize = 2_000_000;
+/// Flat state entries kept in memory after a commit, on the same terms.
+const MAX_CACHED_VALUES: usize = 1_000_000;
 
 /// Storage failures. Each is fatal for the node: it stops instead of diverging.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,10 @@ pub struct Store {
     db: DB,
     committed: Committed,
     pending: Option<Pending>,
+    /// Recently committed tree nodes, so block updates rarely read and decode nodes from disk.
+    node_cache: BTreeMap<NodeKey, Node>,
+    /// Recently committed flat state (including deletions), read before the database.
+    flat_cache: Writes,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,7 +107,13 @@ impl Store {
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)
             .map_err(|source| Error::Open { path: path.display().to_string(), source })?;
-        let mut store = Store { db, committed: Committed { height: 0, app_hash: [0; 32] }, pending: None };
+        let mut store = Store {
+            db,
+            committed: Committed { height: 0, app_hash: [0; 32] },
+            pending: None,
+            node_cache: BTreeMap::new(),
+            flat_cache: Writes::new(),
+        };
         store.committed = store.read_committed()?;
         Ok(store)
     }
@@ -151,6 +166,9 @@ impl Store {
     }
 
     fn db_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.flat_cache.get(key) {
+            return Ok(v.clone());
+        }
         Ok(self.db.get_pinned_cf(self.cf(CF_STATE)?, key)?.map(|v| v.to_vec()))
     }
 
@@ -165,12 +183,25 @@ impl Store {
                 return Err(Error::VersionOrder { version, staged: last });
             }
         }
-        let value_set: Vec<(KeyHash, Option<OwnedValue>)> =
-            writes.iter().map(|(k, v)| (key_hash(k), v.clone())).collect();
         let (root, batch) = {
             let reader = self.tree_reader();
             let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
-            tree.put_value_set(value_set, version).map_err(|e| Error::Tree(e.to_string()))?
+            if !writes.is_empty() && writes.values().all(Option::is_some) {
+                // Inserts and updates only: the batched insertion builds each touched node once
+                // (several times faster for large blocks). The tree's shape, hence its root,
+                // depends only on its content, so both paths agree.
+                let value_set: Vec<(KeyHash, OwnedValue)> =
+                    writes.iter().filter_map(|(k, v)| v.clone().map(|v| (key_hash(k), v))).collect();
+                let (roots, batch) = tree
+                    .batch_put_value_sets(vec![value_set], None, version)
+                    .map_err(|e| Error::Tree(e.to_string()))?;
+                let root = roots.first().copied().ok_or_else(|| Error::Tree("no root returned".into()))?;
+                (root, batch)
+            } else {
+                let value_set: Vec<(KeyHash, Option<OwnedValue>)> =
+                    writes.iter().map(|(k, v)| (key_hash(k), v.clone())).collect();
+                tree.put_value_set(value_set, version).map_err(|e| Error::Tree(e.to_string()))?
+            }
         };
         let pending = self.pending.get_or_insert_with(Pending::default);
         pending.versions.push(version);
@@ -212,6 +243,14 @@ impl Store {
         opts.set_sync(true);
         self.db.write_opt(batch, &opts)?;
         self.committed = Committed { height, app_hash: pending.app_hash };
+        if self.node_cache.len().saturating_add(pending.nodes.len()) > MAX_CACHED_NODES {
+            self.node_cache.clear();
+        }
+        self.node_cache.extend(pending.nodes);
+        if self.flat_cache.len().saturating_add(pending.flat.len()) > MAX_CACHED_VALUES {
+            self.flat_cache.clear();
+        }
+        self.flat_cache.extend(pending.flat);
         Ok(self.committed)
     }
 
@@ -291,6 +330,9 @@ struct TreeView<'a> {
 impl TreeReader for TreeView<'_> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         if let Some(n) = self.store.pending.as_ref().and_then(|p| p.nodes.get(node_key)) {
+            return Ok(Some(n.clone()));
+        }
+        if let Some(n) = self.store.node_cache.get(node_key) {
             return Ok(Some(n.clone()));
         }
         let k = borsh::to_vec(node_key)?;
