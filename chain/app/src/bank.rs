@@ -29,7 +29,10 @@ pub(crate) fn move_funds(
     }
     let mut recipient = view.account(to)?;
     let Some(new_balance) = recipient.balance(denom).checked_add(amount) else {
-        return fail(Code::AmountOverflow, format!("balance of {to} in {denom} would exceed 128 bits"));
+        return fail(
+            Code::AmountOverflow,
+            format!("balance of {to} in {denom} would exceed 128 bits"),
+        );
     };
     set_balance(&mut sender, denom, left);
     set_balance(&mut recipient, denom, new_balance);
@@ -58,7 +61,10 @@ pub(crate) fn transfer(
         return fail(Code::InvalidMessage, "transfer amount must be positive");
     }
     if view.supply(denom)?.is_none() {
-        return fail(Code::UnknownDenom, format!("denom `{denom}` does not exist on this chain"));
+        return fail(
+            Code::UnknownDenom,
+            format!("denom `{denom}` does not exist on this chain"),
+        );
     }
     move_funds(view, from, to, denom, amount)?;
     Ok(vec![Event::new(kinds::TRANSFER)

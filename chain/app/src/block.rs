@@ -59,11 +59,19 @@ pub fn verify_signatures(decoded: &[DecodedTx]) -> Vec<bool> {
     if !any || verifier.verify(rand_core::OsRng).is_ok() {
         return decoded.iter().map(|d| d.tx.is_ok()).collect();
     }
-    decoded.iter().map(|d| d.tx.as_ref().is_ok_and(|tx| tx.verify_signature())).collect()
+    decoded
+        .iter()
+        .map(|d| d.tx.as_ref().is_ok_and(|tx| tx.verify_signature()))
+        .collect()
 }
 
 /// Phase 3: execute the block at `height` over `base`.
-pub fn execute_block(base: &dyn StateRead, height: u64, decoded: &[DecodedTx], sig_ok: &[bool]) -> Result<BlockOutput> {
+pub fn execute_block(
+    base: &dyn StateRead,
+    height: u64,
+    decoded: &[DecodedTx],
+    sig_ok: &[bool],
+) -> Result<BlockOutput> {
     let mut view = Overlay::new(base);
     let mut ctx = BlockCtx::load(&view, height)?;
     let mut tx_results = Vec::with_capacity(decoded.len());
@@ -85,7 +93,11 @@ pub fn execute_block(base: &dyn StateRead, height: u64, decoded: &[DecodedTx], s
 }
 
 /// Decode, verify and execute a block.
-pub fn finalize_block<T: AsRef<[u8]>>(base: &dyn StateRead, height: u64, txs: &[T]) -> Result<BlockOutput> {
+pub fn finalize_block<T: AsRef<[u8]>>(
+    base: &dyn StateRead,
+    height: u64,
+    txs: &[T],
+) -> Result<BlockOutput> {
     let decoded = decode_txs(txs);
     let sig_ok = verify_signatures(&decoded);
     execute_block(base, height, &decoded, &sig_ok)

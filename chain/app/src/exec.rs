@@ -25,7 +25,13 @@ pub struct TxOutcome {
 
 impl TxOutcome {
     pub fn rejected(code: Code, log: impl Into<String>) -> Self {
-        TxOutcome { code, log: log.into(), gas_wanted: 0, gas_used: 0, events: Vec::new() }
+        TxOutcome {
+            code,
+            log: log.into(),
+            gas_wanted: 0,
+            gas_used: 0,
+            events: Vec::new(),
+        }
     }
 
     pub fn is_ok(&self) -> bool {
@@ -128,14 +134,26 @@ pub fn execute_tx(
             let writes = tx_view.into_writes();
             view.merge(writes);
             ctx.validator_updates.extend(updates);
-            Ok(TxOutcome { code: Code::Ok, log: String::new(), gas_wanted, gas_used: gas, events })
+            Ok(TxOutcome {
+                code: Code::Ok,
+                log: String::new(),
+                gas_wanted,
+                gas_used: gas,
+                events,
+            })
         }
         Err((code, log)) if mode == Mode::Deliver => {
             // The fee is paid and the nonce used; the messages' effects are dropped.
             let writes = tx_view.into_writes();
             view.merge(writes);
             events.retain(|e| e.kind == kinds::TX || e.kind == kinds::FEE);
-            Ok(TxOutcome { code, log, gas_wanted, gas_used: gas, events })
+            Ok(TxOutcome {
+                code,
+                log,
+                gas_wanted,
+                gas_used: gas,
+                events,
+            })
         }
         Err((code, log)) => Ok(TxOutcome::rejected(code, log)),
     }
@@ -150,30 +168,45 @@ fn ante(
     sig_ok: bool,
 ) -> Result<Vec<Event>, Fail> {
     if !sig_ok {
-        return fail(Code::BadSignature, "signature does not match the body and public key");
+        return fail(
+            Code::BadSignature,
+            "signature does not match the body and public key",
+        );
     }
     let body = &tx.body;
     if body.chain_id != ctx.chain_id {
         return fail(
             Code::WrongChainId,
-            format!("transaction is for chain `{}`, this is `{}`", body.chain_id, ctx.chain_id),
+            format!(
+                "transaction is for chain `{}`, this is `{}`",
+                body.chain_id, ctx.chain_id
+            ),
         );
     }
     let max_msgs = usize::try_from(ctx.params.max_msgs_per_tx).unwrap_or(usize::MAX);
     if body.msgs.is_empty() || body.msgs.len() > max_msgs {
         return fail(
             Code::InvalidMessage,
-            format!("a transaction carries 1 to {max_msgs} messages, this one {}", body.msgs.len()),
+            format!(
+                "a transaction carries 1 to {max_msgs} messages, this one {}",
+                body.msgs.len()
+            ),
         );
     }
     if body.fee.gas_limit < gas {
         return fail(
             Code::GasLimitTooLow,
-            format!("gas limit {} is below the {gas} this transaction needs", body.fee.gas_limit),
+            format!(
+                "gas limit {} is below the {gas} this transaction needs",
+                body.fee.gas_limit
+            ),
         );
     }
     let Some(min_fee) = u128::from(body.fee.gas_limit).checked_mul(ctx.params.min_gas_price) else {
-        return fail(Code::AmountOverflow, "gas limit x minimum gas price does not fit in 128 bits");
+        return fail(
+            Code::AmountOverflow,
+            "gas limit x minimum gas price does not fit in 128 bits",
+        );
     };
     if body.fee.amount < min_fee {
         return fail(
@@ -189,7 +222,10 @@ fn ante(
     if body.nonce != account.nonce {
         return fail(
             Code::BadNonce,
-            format!("account {signer} expects nonce {}, the transaction has {}", account.nonce, body.nonce),
+            format!(
+                "account {signer} expects nonce {}, the transaction has {}",
+                account.nonce, body.nonce
+            ),
         );
     }
     account.nonce = match account.nonce.checked_add(1) {
@@ -198,17 +234,29 @@ fn ante(
     };
     view.put_account(&signer, &account);
     let signer_text = signer.to_string();
-    let mut events = vec![Event::new(kinds::TX).attr("signer", &signer_text).attr("nonce", body.nonce)];
+    let mut events = vec![Event::new(kinds::TX)
+        .attr("signer", &signer_text)
+        .attr("nonce", body.nonce)];
     if body.fee.amount > 0 {
         let pool = Address::module(FEE_POOL);
-        bank::move_funds(view, &signer, &pool, &ctx.native, body.fee.amount).map_err(|f| match f {
-            Fail::Tx(Code::InsufficientFunds, _) => Fail::Tx(
-                Code::InsufficientFunds,
-                format!("account {signer} cannot pay the fee of {} {}", body.fee.amount, ctx.native),
-            ),
-            other => other,
-        })?;
-        events.push(Event::new(kinds::FEE).attr("payer", signer_text).attr("amount", body.fee.amount).attr("denom", &ctx.native));
+        bank::move_funds(view, &signer, &pool, &ctx.native, body.fee.amount).map_err(
+            |f| match f {
+                Fail::Tx(Code::InsufficientFunds, _) => Fail::Tx(
+                    Code::InsufficientFunds,
+                    format!(
+                        "account {signer} cannot pay the fee of {} {}",
+                        body.fee.amount, ctx.native
+                    ),
+                ),
+                other => other,
+            },
+        )?;
+        events.push(
+            Event::new(kinds::FEE)
+                .attr("payer", signer_text)
+                .attr("amount", body.fee.amount)
+                .attr("denom", &ctx.native),
+        );
     }
     Ok(events)
 }
@@ -222,29 +270,49 @@ fn execute_msg(
 ) -> Result<Vec<Event>, Fail> {
     match msg {
         Msg::Transfer { to, denom, amount } => bank::transfer(view, signer, to, denom, *amount),
-        Msg::ProposeValidatorChange { change } => validators::propose(view, ctx, signer, change, updates),
-        Msg::VoteValidatorChange { proposal_id } => validators::vote(view, ctx, signer, *proposal_id, updates),
+        Msg::ProposeValidatorChange { change } => {
+            validators::propose(view, ctx, signer, change, updates)
+        }
+        Msg::VoteValidatorChange { proposal_id } => {
+            validators::vote(view, ctx, signer, *proposal_id, updates)
+        }
     }
 }
 
 /// Admits a transaction to the mempool: decodes it, checks its signature, and executes it
 /// against the committed state plus the effects of the transactions admitted before it
 /// (`mempool`), which it extends on success. Nothing is written when it fails.
-pub fn check_tx(base: &dyn StateRead, mempool: &mut Writes, tx_bytes: &[u8], next_height: u64) -> Result<TxOutcome> {
+pub fn check_tx(
+    base: &dyn StateRead,
+    mempool: &mut Writes,
+    tx_bytes: &[u8],
+    next_height: u64,
+) -> Result<TxOutcome> {
     let tx = match SignedTx::decode(tx_bytes) {
         Ok(tx) => tx,
         Err(sidechain_types::tx::DecodeError::TooLarge { len }) => {
             return Ok(TxOutcome::rejected(
                 Code::TxTooLarge,
-                format!("transaction is {len} bytes, the limit is {}", sidechain_types::tx::MAX_TX_BYTES),
+                format!(
+                    "transaction is {len} bytes, the limit is {}",
+                    sidechain_types::tx::MAX_TX_BYTES
+                ),
             ))
         }
         Err(e) => return Ok(TxOutcome::rejected(Code::Decode, e.to_string())),
     };
     let sig_ok = tx.verify_signature();
     let mut view = Overlay::with_writes(base, std::mem::take(mempool));
-    let outcome = BlockCtx::load(&view, next_height)
-        .and_then(|mut ctx| execute_tx(&mut view, &mut ctx, &tx, tx_bytes.len(), sig_ok, Mode::Check));
+    let outcome = BlockCtx::load(&view, next_height).and_then(|mut ctx| {
+        execute_tx(
+            &mut view,
+            &mut ctx,
+            &tx,
+            tx_bytes.len(),
+            sig_ok,
+            Mode::Check,
+        )
+    });
     *mempool = view.into_writes();
     outcome
 }

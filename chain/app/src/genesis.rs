@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use sidechain_types::{
-    events::kinds, genesis::GenesisError, state_key, Account, Denom, Event, GenesisState, ValidatorInfo,
+    events::kinds, genesis::GenesisError, state_key, Account, Denom, Event, GenesisState,
+    ValidatorInfo,
 };
 
 use crate::{view::Writes, Overlay, StateRead};
@@ -39,7 +40,10 @@ pub fn init_chain(
     }
     let genesis = GenesisState::from_json(app_state)?;
     let registry = genesis.validate()?;
-    let mut ours: Vec<([u8; 32], u64)> = registry.iter().map(|v| (v.consensus_key, v.power)).collect();
+    let mut ours: Vec<([u8; 32], u64)> = registry
+        .iter()
+        .map(|v| (v.consensus_key, v.power))
+        .collect();
     let mut theirs = consensus_validators.to_vec();
     ours.sort();
     theirs.sort();
@@ -59,7 +63,10 @@ pub fn init_chain(
     view.put(state_key::PARAMS.to_vec(), &genesis.params);
     view.put(state_key::NATIVE_DENOM.to_vec(), &genesis.native_denom);
     view.put(state_key::VALIDATORS.to_vec(), &registry);
-    view.put(state_key::PROPOSALS.to_vec(), &Vec::<sidechain_types::state::Proposal>::new());
+    view.put(
+        state_key::PROPOSALS.to_vec(),
+        &Vec::<sidechain_types::state::Proposal>::new(),
+    );
     view.put(state_key::NEXT_PROPOSAL_ID.to_vec(), &0u64);
     view.put(state_key::BRIDGE_PARAMS.to_vec(), &genesis.bridge);
     view.put(state_key::LAST_HEIGHT.to_vec(), &0u64);
@@ -89,5 +96,9 @@ pub fn init_chain(
     for (denom, supply) in &supplies {
         view.put(state_key::supply(denom), supply);
     }
-    Ok(GenesisOutput { writes: view.into_writes(), events, validators: registry })
+    Ok(GenesisOutput {
+        writes: view.into_writes(),
+        events,
+        validators: registry,
+    })
 }

@@ -3,8 +3,8 @@
 //! current voting power, and is handed to CometBFT as a validator update.
 
 use sidechain_types::{
-    events::kinds, genesis::MAX_TOTAL_VOTING_POWER, state::Proposal, state_key, Address, Code, Event,
-    ValidatorChange, ValidatorInfo,
+    events::kinds, genesis::MAX_TOTAL_VOTING_POWER, state::Proposal, state_key, Address, Code,
+    Event, ValidatorChange, ValidatorInfo,
 };
 
 use crate::{
@@ -28,27 +28,47 @@ fn proposals(view: &Overlay<'_>) -> Result<Vec<Proposal>> {
 
 fn validate_change(validators: &[ValidatorInfo], change: &ValidatorChange) -> Result<(), Fail> {
     if change.name.is_empty() || change.name.len() > 64 {
-        return fail(Code::InvalidProposal, "validator name must be 1 to 64 characters");
+        return fail(
+            Code::InvalidProposal,
+            "validator name must be 1 to 64 characters",
+        );
     }
     if ed25519_consensus::VerificationKey::try_from(change.consensus_key).is_err() {
-        return fail(Code::InvalidProposal, "consensus_key is not a valid ed25519 public key");
+        return fail(
+            Code::InvalidProposal,
+            "consensus_key is not a valid ed25519 public key",
+        );
     }
-    let existing = validators.iter().find(|v| v.consensus_key == change.consensus_key);
+    let existing = validators
+        .iter()
+        .find(|v| v.consensus_key == change.consensus_key);
     if change.power == 0 {
         if existing.is_none() {
-            return fail(Code::InvalidProposal, "cannot remove a validator that is not in the set");
+            return fail(
+                Code::InvalidProposal,
+                "cannot remove a validator that is not in the set",
+            );
         }
         if validators.len() <= 1 {
             return fail(Code::InvalidProposal, "cannot remove the last validator");
         }
         return Ok(());
     }
-    for v in validators.iter().filter(|v| v.consensus_key != change.consensus_key) {
+    for v in validators
+        .iter()
+        .filter(|v| v.consensus_key != change.consensus_key)
+    {
         if v.operator == change.operator {
-            return fail(Code::InvalidProposal, format!("operator {} already runs validator {}", v.operator, v.name));
+            return fail(
+                Code::InvalidProposal,
+                format!("operator {} already runs validator {}", v.operator, v.name),
+            );
         }
         if v.eth_address == change.eth_address {
-            return fail(Code::InvalidProposal, format!("eth address already belongs to validator {}", v.name));
+            return fail(
+                Code::InvalidProposal,
+                format!("eth address already belongs to validator {}", v.name),
+            );
         }
         if v.name == change.name {
             return fail(Code::InvalidProposal, format!("name {} is taken", v.name));
@@ -60,7 +80,10 @@ fn validate_change(validators: &[ValidatorInfo], change: &ValidatorChange) -> Re
         .map(|v| u128::from(v.power))
         .sum();
     if others.saturating_add(u128::from(change.power)) > u128::from(MAX_TOTAL_VOTING_POWER) {
-        return fail(Code::InvalidProposal, "total voting power would exceed CometBFT's limit");
+        return fail(
+            Code::InvalidProposal,
+            "total voting power would exceed CometBFT's limit",
+        );
     }
     Ok(())
 }
@@ -112,12 +135,20 @@ pub(crate) fn vote(
     let approver = operator_key(&validators, signer)?;
     let mut open = proposals(view)?;
     let Some(proposal) = open.iter_mut().find(|p| p.id == proposal_id) else {
-        return fail(Code::InvalidProposal, format!("no open proposal with id {proposal_id}"));
+        return fail(
+            Code::InvalidProposal,
+            format!("no open proposal with id {proposal_id}"),
+        );
     };
     if !proposal.approvals.insert(approver) {
-        return fail(Code::InvalidProposal, format!("proposal {proposal_id} already has this validator's approval"));
+        return fail(
+            Code::InvalidProposal,
+            format!("proposal {proposal_id} already has this validator's approval"),
+        );
     }
-    let mut events = vec![Event::new(kinds::VALIDATOR_VOTE).attr("id", proposal_id).attr("voter", signer)];
+    let mut events = vec![Event::new(kinds::VALIDATOR_VOTE)
+        .attr("id", proposal_id)
+        .attr("voter", signer)];
     events.append(&mut settle(view, validators, open, proposal_id, updates)?);
     Ok(events)
 }
@@ -159,7 +190,7 @@ fn settle(
                     operator: change.operator,
                     eth_address: change.eth_address,
                 });
-                validators.sort_by(|a, b| a.consensus_key.cmp(&b.consensus_key));
+                validators.sort_by_key(|v| v.consensus_key);
             }
             view.put(state_key::VALIDATORS.to_vec(), &validators);
             updates.push((change.consensus_key, change.power));
@@ -186,7 +217,11 @@ pub(crate) fn expire(view: &mut Overlay<'_>, height: u64) -> Result<Vec<Event>> 
     view.put(state_key::PROPOSALS.to_vec(), &kept);
     Ok(expired
         .iter()
-        .map(|p| Event::new(kinds::VALIDATOR_PROPOSAL).attr("id", p.id).attr("status", "expired"))
+        .map(|p| {
+            Event::new(kinds::VALIDATOR_PROPOSAL)
+                .attr("id", p.id)
+                .attr("status", "expired")
+        })
         .collect())
 }
 

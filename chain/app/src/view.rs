@@ -31,7 +31,10 @@ impl StateRead for Writes {
 
 impl<'a> Overlay<'a> {
     pub fn new(base: &'a dyn StateRead) -> Self {
-        Overlay { base, writes: Writes::new() }
+        Overlay {
+            base,
+            writes: Writes::new(),
+        }
     }
 
     /// An overlay pre-filled with `writes` (the mempool keeps its overlay between calls).
@@ -49,7 +52,10 @@ impl<'a> Overlay<'a> {
 
     /// A child overlay for one transaction.
     pub fn child(&self) -> Overlay<'_> {
-        Overlay { base: self, writes: Writes::new() }
+        Overlay {
+            base: self,
+            writes: Writes::new(),
+        }
     }
 
     /// Applies a child's writes.
@@ -69,10 +75,12 @@ impl<'a> Overlay<'a> {
     pub fn read<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>> {
         match self.get(key)? {
             None => Ok(None),
-            Some(bytes) => borsh::from_slice(&bytes).map(Some).map_err(|e| AppError::Corrupt {
-                key: String::from_utf8_lossy(key).into_owned(),
-                reason: e.to_string(),
-            }),
+            Some(bytes) => borsh::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| AppError::Corrupt {
+                    key: String::from_utf8_lossy(key).into_owned(),
+                    reason: e.to_string(),
+                }),
         }
     }
 

@@ -6,8 +6,8 @@ mod harness;
 use harness::*;
 use sidechain_app::Writes;
 use sidechain_types::{
-    state::Proposal, state_key, tx::build_signed, Address, Code, Denom, Fee, Msg, TxBody, ValidatorChange,
-    ValidatorInfo,
+    state::Proposal, state_key, tx::build_signed, Address, Code, Denom, Fee, Msg, TxBody,
+    ValidatorChange, ValidatorInfo,
 };
 
 fn fee_of(tx: &sidechain_types::SignedTx) -> u128 {
@@ -22,13 +22,26 @@ fn transfer_moves_funds_and_charges_the_fee_to_the_pool() {
     let before = total_supply(&chain.state);
     let tx = transfer_tx(&alice, 0, bob, 400);
     let out = chain.block(&[tx.encode()]);
-    assert_eq!(out.tx_results[0].code, Code::Ok, "{}", out.tx_results[0].log);
+    assert_eq!(
+        out.tx_results[0].code,
+        Code::Ok,
+        "{}",
+        out.tx_results[0].log
+    );
     assert_eq!(chain.balance(&bob), 400);
     assert_eq!(chain.balance(&addr(&alice)), 1_000_000 - 400 - fee_of(&tx));
     assert_eq!(chain.balance(&Address::module("fee_pool")), fee_of(&tx));
     assert_eq!(chain.account(&addr(&alice)).nonce, 1);
-    assert_eq!(total_supply(&chain.state), before, "transfers and fees conserve supply");
-    let kinds: Vec<_> = out.tx_results[0].events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        total_supply(&chain.state),
+        before,
+        "transfers and fees conserve supply"
+    );
+    let kinds: Vec<_> = out.tx_results[0]
+        .events
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
     assert_eq!(kinds, ["tx", "fee", "transfer"]);
 }
 
@@ -37,13 +50,27 @@ fn fee_below_minimum_gas_price_is_rejected_without_state_change() {
     let alice = key(1);
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
     let good = transfer_tx(&alice, 0, addr(&key(2)), 1);
-    let body = TxBody { fee: Fee { amount: good.body.fee.gas_limit as u128 - 1, ..good.body.fee }, ..good.body.clone() };
+    let body = TxBody {
+        fee: Fee {
+            amount: good.body.fee.gas_limit as u128 - 1,
+            ..good.body.fee
+        },
+        ..good.body.clone()
+    };
     let cheap = body.sign(&alice);
     let state_before = chain.state.clone();
     let out = chain.block(&[cheap.encode()]);
     assert_eq!(out.tx_results[0].code, Code::FeeTooLow);
-    assert!(out.tx_results[0].log.contains("minimum gas price"), "{}", out.tx_results[0].log);
-    let changed: Vec<_> = out.writes.keys().filter(|k| k.as_slice() != state_key::LAST_HEIGHT).collect();
+    assert!(
+        out.tx_results[0].log.contains("minimum gas price"),
+        "{}",
+        out.tx_results[0].log
+    );
+    let changed: Vec<_> = out
+        .writes
+        .keys()
+        .filter(|k| k.as_slice() != state_key::LAST_HEIGHT)
+        .collect();
     assert!(changed.is_empty(), "a rejected tx wrote {changed:?}");
     assert_eq!(chain.account(&addr(&alice)), {
         let s: Writes = state_before;
@@ -56,7 +83,13 @@ fn gas_limit_below_requirement_is_rejected() {
     let alice = key(1);
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
     let good = transfer_tx(&alice, 0, addr(&key(2)), 1);
-    let body = TxBody { fee: Fee { amount: 1_000_000, gas_limit: 10 }, ..good.body };
+    let body = TxBody {
+        fee: Fee {
+            amount: 1_000_000,
+            gas_limit: 10,
+        },
+        ..good.body
+    };
     let out = chain.check(&body.sign(&alice).encode());
     assert_eq!(out.code, Code::GasLimitTooLow);
 }
@@ -70,7 +103,11 @@ fn replayed_nonce_is_rejected_in_the_same_and_a_later_block() {
     let out = chain.block(&[tx.clone(), tx.clone()]);
     assert_eq!(out.tx_results[0].code, Code::Ok);
     assert_eq!(out.tx_results[1].code, Code::BadNonce);
-    assert!(out.tx_results[1].log.contains("expects nonce 1"), "{}", out.tx_results[1].log);
+    assert!(
+        out.tx_results[1].log.contains("expects nonce 1"),
+        "{}",
+        out.tx_results[1].log
+    );
     let out = chain.block(&[tx]);
     assert_eq!(out.tx_results[0].code, Code::BadNonce);
     assert_eq!(chain.balance(&bob), 10, "applied exactly once");
@@ -91,7 +128,12 @@ fn insufficient_funds_for_amount_or_fee_changes_nothing_but_fee_and_nonce() {
     assert_eq!(chain.balance(&addr(&alice)), 100_000 - fee_of(&tx));
     assert_eq!(chain.account(&addr(&alice)).nonce, 1);
     // The mempool admits nothing that would fail.
-    assert_eq!(chain.check(&transfer_tx(&alice, 1, bob, 1_000_000).encode()).code, Code::InsufficientFunds);
+    assert_eq!(
+        chain
+            .check(&transfer_tx(&alice, 1, bob, 1_000_000).encode())
+            .code,
+        Code::InsufficientFunds
+    );
     // Cannot pay the fee at all: nothing changes.
     let poor = key(9);
     let mut chain = Chain::new(genesis(1, &[(addr(&poor), 10)]));
@@ -110,27 +152,47 @@ fn overflowing_recipient_balance_or_fee_is_rejected() {
     // Give the whale a full balance directly, then try to add to it.
     let mut whale_acct = chain.account(&whale);
     whale_acct.balances.insert(side(), u128::MAX);
-    chain.state.insert(state_key::account(&whale), Some(borsh::to_vec(&whale_acct).unwrap()));
+    chain.state.insert(
+        state_key::account(&whale),
+        Some(borsh::to_vec(&whale_acct).unwrap()),
+    );
     let tx = transfer_tx(&alice, 0, whale, 5);
     let out = chain.check(&tx.encode());
     assert_eq!(out.code, Code::AmountOverflow, "{}", out.log);
     let out = chain.block(&[tx.encode()]);
     assert_eq!(out.tx_results[0].code, Code::AmountOverflow);
     assert_eq!(chain.balance(&whale), u128::MAX, "nothing was added");
-    assert_eq!(chain.check(&transfer_tx(&alice, 1, whale, 0).encode()).code, Code::InvalidMessage, "zero amounts are refused");
+    assert_eq!(
+        chain.check(&transfer_tx(&alice, 1, whale, 0).encode()).code,
+        Code::InvalidMessage,
+        "zero amounts are refused"
+    );
     // A fee whose gas limit x minimum price overflows.
     let mut g = genesis(1, &[(addr(&alice), 1_000_000)]);
     g.params.min_gas_price = u128::MAX / 2;
     let mut chain = Chain::new(g);
-    let body = TxBody { fee: Fee { amount: u128::MAX, gas_limit: u64::MAX }, ..tx.body.clone() };
-    assert_eq!(chain.check(&body.sign(&alice).encode()).code, Code::AmountOverflow);
+    let body = TxBody {
+        fee: Fee {
+            amount: u128::MAX,
+            gas_limit: u64::MAX,
+        },
+        ..tx.body.clone()
+    };
+    assert_eq!(
+        chain.check(&body.sign(&alice).encode()).code,
+        Code::AmountOverflow
+    );
 }
 
 #[test]
 fn unknown_denom_wrong_chain_and_bad_signature_are_rejected() {
     let alice = key(1);
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
-    let msg = Msg::Transfer { to: addr(&key(2)), denom: Denom::new("nosuch").unwrap(), amount: 1 };
+    let msg = Msg::Transfer {
+        to: addr(&key(2)),
+        denom: Denom::new("nosuch").unwrap(),
+        amount: 1,
+    };
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![msg]).unwrap();
     let out = chain.check(&tx.encode());
     assert_eq!(out.code, Code::UnknownDenom, "{}", out.log);
@@ -146,7 +208,10 @@ fn unknown_denom_wrong_chain_and_bad_signature_are_rejected() {
 
     assert_eq!(chain.check(b"\x01\x02garbage").code, Code::Decode);
     assert_eq!(chain.check(&vec![0u8; 70_000]).code, Code::TxTooLarge);
-    assert!(chain.mempool.is_empty(), "rejections leave the mempool overlay untouched");
+    assert!(
+        chain.mempool.is_empty(),
+        "rejections leave the mempool overlay untouched"
+    );
 }
 
 #[test]
@@ -155,7 +220,14 @@ fn empty_and_oversized_message_lists_are_invalid() {
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), u128::from(u64::MAX))]));
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![]).unwrap();
     assert_eq!(chain.check(&tx.encode()).code, Code::InvalidMessage);
-    let msgs = vec![Msg::Transfer { to: addr(&key(2)), denom: side(), amount: 1 }; 65];
+    let msgs = vec![
+        Msg::Transfer {
+            to: addr(&key(2)),
+            denom: side(),
+            amount: 1
+        };
+        65
+    ];
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
     assert_eq!(chain.check(&tx.encode()).code, Code::InvalidMessage);
 }
@@ -166,8 +238,16 @@ fn a_failing_message_rolls_back_earlier_messages_of_the_same_tx() {
     let bob = addr(&key(2));
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
     let msgs = vec![
-        Msg::Transfer { to: bob, denom: side(), amount: 100 },
-        Msg::Transfer { to: bob, denom: side(), amount: 10_000_000 },
+        Msg::Transfer {
+            to: bob,
+            denom: side(),
+            amount: 100,
+        },
+        Msg::Transfer {
+            to: bob,
+            denom: side(),
+            amount: 10_000_000,
+        },
     ];
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
     let out = chain.block(&[tx.encode()]);
@@ -181,7 +261,9 @@ fn mempool_admits_consecutive_nonces_and_tracks_spent_balance() {
     let alice = key(1);
     let bob = addr(&key(2));
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
-    let txs: Vec<_> = (0..5).map(|n| transfer_tx(&alice, n, bob, 100_000)).collect();
+    let txs: Vec<_> = (0..5)
+        .map(|n| transfer_tx(&alice, n, bob, 100_000))
+        .collect();
     for tx in &txs {
         let out = chain.check(&tx.encode());
         assert_eq!(out.code, Code::Ok, "nonce {}: {}", tx.body.nonce, out.log);
@@ -195,7 +277,10 @@ fn mempool_admits_consecutive_nonces_and_tracks_spent_balance() {
     assert!(out.tx_results.iter().all(|r| r.code == Code::Ok));
     assert_eq!(chain.balance(&bob), 500_000);
     // After the commit the overlay is reset and the next nonce is 5.
-    assert_eq!(chain.check(&transfer_tx(&alice, 5, bob, 1).encode()).code, Code::Ok);
+    assert_eq!(
+        chain.check(&transfer_tx(&alice, 5, bob, 1).encode()).code,
+        Code::Ok
+    );
 }
 
 fn change(i: u8, power: u64) -> ValidatorChange {
@@ -210,51 +295,146 @@ fn change(i: u8, power: u64) -> ValidatorChange {
 
 fn op_tx(chain: &Chain, i: u8, msg: Msg) -> Vec<u8> {
     let a = addr(&operator_key(i));
-    build_signed(&operator_key(i), CHAIN_ID, chain.account(&a).nonce, 1, vec![msg]).unwrap().encode()
+    build_signed(
+        &operator_key(i),
+        CHAIN_ID,
+        chain.account(&a).nonce,
+        1,
+        vec![msg],
+    )
+    .unwrap()
+    .encode()
 }
 
 #[test]
 fn validator_joins_only_after_more_than_two_thirds_approve() {
     let mut chain = Chain::new(genesis(4, &[]));
-    let out = chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(4, 10) })]);
-    assert_eq!(out.tx_results[0].code, Code::Ok, "{}", out.tx_results[0].log);
+    let out = chain.block(&[op_tx(
+        &chain,
+        0,
+        Msg::ProposeValidatorChange {
+            change: change(4, 10),
+        },
+    )]);
+    assert_eq!(
+        out.tx_results[0].code,
+        Code::Ok,
+        "{}",
+        out.tx_results[0].log
+    );
     assert!(out.validator_updates.is_empty(), "1 of 4 is not enough");
-    let out = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
-    assert!(out.validator_updates.is_empty(), "2 of 4 (exactly 1/2) is not enough");
-    let again = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
-    assert_eq!(again.tx_results[0].code, Code::InvalidProposal, "double vote");
-    let out = chain.block(&[op_tx(&chain, 2, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    let out = chain.block(&[op_tx(
+        &chain,
+        1,
+        Msg::VoteValidatorChange { proposal_id: 0 },
+    )]);
+    assert!(
+        out.validator_updates.is_empty(),
+        "2 of 4 (exactly 1/2) is not enough"
+    );
+    let again = chain.block(&[op_tx(
+        &chain,
+        1,
+        Msg::VoteValidatorChange { proposal_id: 0 },
+    )]);
+    assert_eq!(
+        again.tx_results[0].code,
+        Code::InvalidProposal,
+        "double vote"
+    );
+    let out = chain.block(&[op_tx(
+        &chain,
+        2,
+        Msg::VoteValidatorChange { proposal_id: 0 },
+    )]);
     assert_eq!(out.tx_results[0].code, Code::Ok);
-    assert_eq!(out.validator_updates, vec![(validator_key(4).verification_key().to_bytes(), 10)]);
+    assert_eq!(
+        out.validator_updates,
+        vec![(validator_key(4).verification_key().to_bytes(), 10)]
+    );
     let vals: Vec<ValidatorInfo> = chain.read(state_key::VALIDATORS).unwrap();
     assert_eq!(vals.len(), 5);
     let open: Vec<Proposal> = chain.read(state_key::PROPOSALS).unwrap();
     assert!(open.is_empty());
-    assert!(out.tx_results[0].events.iter().any(|e| e.kind == "validator_update"));
+    assert!(out.tx_results[0]
+        .events
+        .iter()
+        .any(|e| e.kind == "validator_update"));
 }
 
 #[test]
 fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
     let mut chain = Chain::new(genesis(4, &[(addr(&key(1)), 1_000_000)]));
-    let outsider = build_signed(&key(1), CHAIN_ID, 0, 1, vec![Msg::ProposeValidatorChange { change: change(3, 0) }])
-        .unwrap()
-        .encode();
-    assert_eq!(chain.block(&[outsider]).tx_results[0].code, Code::Unauthorized);
-    chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(3, 0) })]);
-    chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
-    let out = chain.block(&[op_tx(&chain, 2, Msg::VoteValidatorChange { proposal_id: 0 })]);
-    assert_eq!(out.validator_updates, vec![(validator_key(3).verification_key().to_bytes(), 0)]);
+    let outsider = build_signed(
+        &key(1),
+        CHAIN_ID,
+        0,
+        1,
+        vec![Msg::ProposeValidatorChange {
+            change: change(3, 0),
+        }],
+    )
+    .unwrap()
+    .encode();
+    assert_eq!(
+        chain.block(&[outsider]).tx_results[0].code,
+        Code::Unauthorized
+    );
+    chain.block(&[op_tx(
+        &chain,
+        0,
+        Msg::ProposeValidatorChange {
+            change: change(3, 0),
+        },
+    )]);
+    chain.block(&[op_tx(
+        &chain,
+        1,
+        Msg::VoteValidatorChange { proposal_id: 0 },
+    )]);
+    let out = chain.block(&[op_tx(
+        &chain,
+        2,
+        Msg::VoteValidatorChange { proposal_id: 0 },
+    )]);
+    assert_eq!(
+        out.validator_updates,
+        vec![(validator_key(3).verification_key().to_bytes(), 0)]
+    );
     let vals: Vec<ValidatorInfo> = chain.read(state_key::VALIDATORS).unwrap();
     assert_eq!(vals.len(), 3);
     // The removed validator's operator has lost its voice.
-    let out = chain.block(&[op_tx(&chain, 3, Msg::ProposeValidatorChange { change: change(0, 50) })]);
+    let out = chain.block(&[op_tx(
+        &chain,
+        3,
+        Msg::ProposeValidatorChange {
+            change: change(0, 50),
+        },
+    )]);
     assert_eq!(out.tx_results[0].code, Code::Unauthorized);
     // Re-weighting with 3 validators needs all 3 (2 of 3 is exactly 2/3).
-    chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(0, 50) })]);
-    let out = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 1 })]);
+    chain.block(&[op_tx(
+        &chain,
+        0,
+        Msg::ProposeValidatorChange {
+            change: change(0, 50),
+        },
+    )]);
+    let out = chain.block(&[op_tx(
+        &chain,
+        1,
+        Msg::VoteValidatorChange { proposal_id: 1 },
+    )]);
     assert!(out.validator_updates.is_empty());
-    let out = chain.block(&[op_tx(&chain, 2, Msg::VoteValidatorChange { proposal_id: 1 })]);
-    assert_eq!(out.validator_updates, vec![(validator_key(0).verification_key().to_bytes(), 50)]);
+    let out = chain.block(&[op_tx(
+        &chain,
+        2,
+        Msg::VoteValidatorChange { proposal_id: 1 },
+    )]);
+    assert_eq!(
+        out.validator_updates,
+        vec![(validator_key(0).verification_key().to_bytes(), 50)]
+    );
 }
 
 #[test]
@@ -262,12 +442,25 @@ fn unapproved_proposals_expire() {
     let mut g = genesis(4, &[]);
     g.params.proposal_ttl_blocks = 2;
     let mut chain = Chain::new(g);
-    chain.block(&[op_tx(&chain, 0, Msg::ProposeValidatorChange { change: change(4, 10) })]);
+    chain.block(&[op_tx(
+        &chain,
+        0,
+        Msg::ProposeValidatorChange {
+            change: change(4, 10),
+        },
+    )]);
     chain.block(&[]);
     chain.block(&[]);
     let out = chain.block(&[]);
-    assert!(out.events.iter().any(|e| e.get("status") == Some("expired")));
-    let out = chain.block(&[op_tx(&chain, 1, Msg::VoteValidatorChange { proposal_id: 0 })]);
+    assert!(out
+        .events
+        .iter()
+        .any(|e| e.get("status") == Some("expired")));
+    let out = chain.block(&[op_tx(
+        &chain,
+        1,
+        Msg::VoteValidatorChange { proposal_id: 0 },
+    )]);
     assert_eq!(out.tx_results[0].code, Code::InvalidProposal);
 }
 

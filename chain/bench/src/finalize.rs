@@ -98,14 +98,19 @@ fn ms(since: Instant) -> f64 {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
 
 fn raw_verify_rates(n: usize) -> (f64, f64) {
     let keys: Vec<SigningKey> = (0..n).map(|i| seed_key(1_000_000 + i)).collect();
-    let msgs: Vec<[u8; 32]> = (0..n).map(|i| sidechain_types::sha256(&i.to_le_bytes())).collect();
+    let msgs: Vec<[u8; 32]> = (0..n)
+        .map(|i| sidechain_types::sha256(&i.to_le_bytes()))
+        .collect();
     let items: Vec<_> = keys
         .iter()
         .zip(&msgs)
@@ -143,7 +148,10 @@ fn seed_key(i: usize) -> SigningKey {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let max_block = args.block_sizes.iter().copied().max().unwrap_or(0);
-    anyhow::ensure!(args.accounts >= max_block, "--accounts must be at least the largest block size");
+    anyhow::ensure!(
+        args.accounts >= max_block,
+        "--accounts must be at least the largest block size"
+    );
     eprintln!("raw ed25519 verification over {max_block} signatures ...");
     let (raw_single, raw_batch) = raw_verify_rates(max_block.max(1000));
     eprintln!("  single {raw_single:.0}/s, batch {raw_batch:.0}/s");
@@ -151,18 +159,28 @@ fn main() -> anyhow::Result<()> {
     let native = Denom::new("side")?;
     eprintln!("generating {} funded accounts ...", args.accounts);
     let keys: Vec<SigningKey> = (0..args.accounts).map(seed_key).collect();
-    let addrs: Vec<Address> = keys.iter().map(|k| Address::from_pubkey(&k.verification_key().to_bytes())).collect();
+    let addrs: Vec<Address> = keys
+        .iter()
+        .map(|k| Address::from_pubkey(&k.verification_key().to_bytes()))
+        .collect();
     let validator = seed_key(usize::MAX / 2);
     let genesis = GenesisState {
         native_denom: native.clone(),
         params: Params::default(),
         accounts: addrs
             .iter()
-            .map(|a| GenesisAccount { address: *a, balances: vec![Coin { denom: native.clone(), amount: 1u128 << 80 }] })
+            .map(|a| GenesisAccount {
+                address: *a,
+                balances: vec![Coin {
+                    denom: native.clone(),
+                    amount: 1u128 << 80,
+                }],
+            })
             .collect(),
         validators: vec![GenesisValidator {
             name: "bench".into(),
-            pub_key: base64::engine::general_purpose::STANDARD.encode(validator.verification_key().to_bytes()),
+            pub_key: base64::engine::general_purpose::STANDARD
+                .encode(validator.verification_key().to_bytes()),
             power: 1,
             operator: addrs[0],
             eth_address: format!("0x{}", "11".repeat(20)),
@@ -189,8 +207,18 @@ fn main() -> anyhow::Result<()> {
                     let s = sender_cursor % args.accounts;
                     sender_cursor += 1;
                     let to = addrs[(rng.next() as usize) % args.accounts];
-                    let tx = build_signed(&keys[s], "bench-chain", nonces[s], 1, vec![Msg::Transfer { to, denom: native.clone(), amount: 1 + (rng.next() % 1000) as u128 }])
-                        .expect("fee fits");
+                    let tx = build_signed(
+                        &keys[s],
+                        "bench-chain",
+                        nonces[s],
+                        1,
+                        vec![Msg::Transfer {
+                            to,
+                            denom: native.clone(),
+                            amount: 1 + (rng.next() % 1000) as u128,
+                        }],
+                    )
+                    .expect("fee fits");
                     nonces[s] += 1;
                     tx.encode()
                 })
@@ -210,7 +238,11 @@ fn main() -> anyhow::Result<()> {
             };
             p.execution_ms = ms(t);
             let failed = out.tx_results.iter().filter(|r| !r.is_ok()).count();
-            anyhow::ensure!(failed == 0, "{failed} transactions failed in the benchmark block: {:?}", out.tx_results.iter().find(|r| !r.is_ok()));
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} transactions failed in the benchmark block: {:?}",
+                out.tx_results.iter().find(|r| !r.is_ok())
+            );
             let t = Instant::now();
             store.stage(height, out.writes)?;
             p.merkle_ms = ms(t);
@@ -237,7 +269,12 @@ fn main() -> anyhow::Result<()> {
         });
     }
 
-    let tx_per_s = sizes.iter().find(|s| s.block_txs == 5000).or(sizes.last()).map(|s| s.tx_per_s).unwrap_or(0.0);
+    let tx_per_s = sizes
+        .iter()
+        .find(|s| s.block_txs == 5000)
+        .or(sizes.last())
+        .map(|s| s.tx_per_s)
+        .unwrap_or(0.0);
     let report = Report {
         tx_per_s,
         raw_single_verify_per_s: raw_single,
@@ -252,11 +289,15 @@ fn main() -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&args.out, format!("{json}\n")).with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, format!("{json}\n"))
+        .with_context(|| format!("writing {}", args.out.display()))?;
     println!("{json}");
     eprintln!(
         "tx_per_s {:.0} vs raw batch verify {:.0}/s: ratio {:.2} (target >= 0.5); report in {}",
-        report.tx_per_s, raw_batch, report.ratio_to_batch_verify, args.out.display()
+        report.tx_per_s,
+        raw_batch,
+        report.ratio_to_batch_verify,
+        args.out.display()
     );
     Ok(())
 }

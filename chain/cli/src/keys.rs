@@ -22,22 +22,38 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
         KeysCmd::Add { name } => {
             let k = ks.add(&name)?;
             output::print(ctx, &k, || {
-                format!("created key `{}`\naddress {}\nstored in {}", k.name, k.address, ks.dir().display())
+                format!(
+                    "created key `{}`\naddress {}\nstored in {}",
+                    k.name,
+                    k.address,
+                    ks.dir().display()
+                )
             });
         }
         KeysCmd::List => {
             let keys = ks.list()?;
             output::print(ctx, &keys, || {
                 if keys.is_empty() {
-                    format!("no keys in {}; create one with `sidechain keys add NAME`", ks.dir().display())
+                    format!(
+                        "no keys in {}; create one with `sidechain keys add NAME`",
+                        ks.dir().display()
+                    )
                 } else {
-                    keys.iter().map(|k| format!("{:<16} {}", k.name, k.address)).collect::<Vec<_>>().join("\n")
+                    keys.iter()
+                        .map(|k| format!("{:<16} {}", k.name, k.address))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 }
             });
         }
         KeysCmd::Show { name } => {
             let k = ks.show(&name)?;
-            output::print(ctx, &k, || format!("name        {}\naddress     {}\npublic key  {}", k.name, k.address, k.public_key));
+            output::print(ctx, &k, || {
+                format!(
+                    "name        {}\naddress     {}\npublic key  {}",
+                    k.name, k.address, k.public_key
+                )
+            });
         }
     }
     Ok(())

@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 use sidechain_client::{Client, ClientConfig};
 
 #[derive(Parser, Debug)]
-#[command(name = "sidechain", version, about = "Use the sidechain: keys, transfers, queries")]
+#[command(
+    name = "sidechain",
+    version,
+    about = "Use the sidechain: keys, transfers, queries"
+)]
 pub struct Cli {
     /// Client home: key files under keys/, defaults in client.toml.
     #[arg(long, global = true, env = "SIDECHAIN_HOME")]
@@ -65,7 +69,10 @@ impl Ctx {
 }
 
 fn default_home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".sidechain")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".sidechain")
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -74,7 +81,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(n) => n,
         None => ClientConfig::load(&home)?.node,
     };
-    let ctx = Ctx { home, node, json: cli.json };
+    let ctx = Ctx {
+        home,
+        node,
+        json: cli.json,
+    };
     match cli.command {
         Command::Keys(cmd) => keys::run(&ctx, cmd),
         Command::Tx(cmd) => tx::run(&ctx, cmd).await,

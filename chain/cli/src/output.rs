@@ -20,15 +20,22 @@ pub fn print<T: Serialize>(ctx: &Ctx, value: &T, human: impl FnOnce() -> String)
 /// carries the result code when there is one.
 pub fn fail(json: bool, e: &anyhow::Error) {
     if json {
-        let code = e.downcast_ref::<sidechain_client::Error>().and_then(|e| match e {
-            sidechain_client::Error::Rejected { code, .. } => Some(*code),
-            _ => None,
-        });
-        let hash = e.downcast_ref::<sidechain_client::Error>().and_then(|e| match e {
-            sidechain_client::Error::Rejected { hash, .. } => Some(hash.clone()),
-            _ => None,
-        });
-        println!("{}", serde_json::json!({ "error": format!("{e:#}"), "code": code, "hash": hash }));
+        let code = e
+            .downcast_ref::<sidechain_client::Error>()
+            .and_then(|e| match e {
+                sidechain_client::Error::Rejected { code, .. } => Some(*code),
+                _ => None,
+            });
+        let hash = e
+            .downcast_ref::<sidechain_client::Error>()
+            .and_then(|e| match e {
+                sidechain_client::Error::Rejected { hash, .. } => Some(hash.clone()),
+                _ => None,
+            });
+        println!(
+            "{}",
+            serde_json::json!({ "error": format!("{e:#}"), "code": code, "hash": hash })
+        );
     }
     eprintln!("error: {e:#}");
 }

@@ -70,12 +70,24 @@ struct OneBalance {
     proof: Option<ProofOut>,
 }
 
-async fn load_account(ctx: &Ctx, address: &str, prove: bool) -> anyhow::Result<(String, Account, Option<ProofOut>)> {
+async fn load_account(
+    ctx: &Ctx,
+    address: &str,
+    prove: bool,
+) -> anyhow::Result<(String, Account, Option<ProofOut>)> {
     let addr = resolve_address(ctx, address)?;
     let client = ctx.client()?;
     if prove {
         let p = client.account_proven(&addr).await?;
-        Ok((addr.to_string(), p.value, Some(ProofOut { verified: true, height: p.height, app_hash: p.app_hash })))
+        Ok((
+            addr.to_string(),
+            p.value,
+            Some(ProofOut {
+                verified: true,
+                height: p.height,
+                app_hash: p.app_hash,
+            }),
+        ))
     } else {
         Ok((addr.to_string(), client.account(&addr).await?, None))
     }
@@ -83,7 +95,12 @@ async fn load_account(ctx: &Ctx, address: &str, prove: bool) -> anyhow::Result<(
 
 fn proof_line(p: &Option<ProofOut>) -> String {
     p.as_ref()
-        .map(|p| format!("\nproof    verified against app hash {} (state at height {})", p.app_hash, p.height))
+        .map(|p| {
+            format!(
+                "\nproof    verified against app hash {} (state at height {})",
+                p.app_hash, p.height
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -97,7 +114,10 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                 balances: account
                     .balances
                     .iter()
-                    .map(|(d, a)| BalanceOut { denom: d.to_string(), amount: a.to_string() })
+                    .map(|(d, a)| BalanceOut {
+                        denom: d.to_string(),
+                        amount: a.to_string(),
+                    })
                     .collect(),
                 proof,
             };
@@ -109,11 +129,22 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                 s + &proof_line(&out.proof)
             });
         }
-        QueryCmd::Balance { address, denom, prove } => {
+        QueryCmd::Balance {
+            address,
+            denom,
+            prove,
+        } => {
             let denom = Denom::new(denom).context("--denom")?;
             let (address, account, proof) = load_account(ctx, &address, prove).await?;
-            let out = OneBalance { address, amount: account.balance(&denom).to_string(), denom: denom.to_string(), proof };
-            output::print(ctx, &out, || format!("{} {}{}", out.amount, out.denom, proof_line(&out.proof)));
+            let out = OneBalance {
+                address,
+                amount: account.balance(&denom).to_string(),
+                denom: denom.to_string(),
+                proof,
+            };
+            output::print(ctx, &out, || {
+                format!("{} {}{}", out.amount, out.denom, proof_line(&out.proof))
+            });
         }
         QueryCmd::Tx { hash } => {
             let client = ctx.client()?;
@@ -122,7 +153,10 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| anyhow!("transaction {hash} is not in any committed block (yet)"))?;
             output::print(ctx, &t, || {
-                format!("hash    {}\nheight  {}\ncode    {} ({})\nlog     {}", t.hash, t.height, t.code, t.code_name, t.log)
+                format!(
+                    "hash    {}\nheight  {}\ncode    {} ({})\nlog     {}",
+                    t.hash, t.height, t.code, t.code_name, t.log
+                )
             });
         }
         QueryCmd::Params => {
@@ -138,7 +172,12 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
             let v = ctx.client()?.validators().await?;
             output::print(ctx, &v, || {
                 v.iter()
-                    .map(|v| format!("{:<12} power {:<6} operator {}", v.name, v.power, v.operator))
+                    .map(|v| {
+                        format!(
+                            "{:<12} power {:<6} operator {}",
+                            v.name, v.power, v.operator
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -6,7 +6,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use sidechain_types::{
-    amount::parse_amount, genesis::parse_eth_address, tx::build_signed, Address, Denom, Msg, ValidatorChange,
+    amount::parse_amount, genesis::parse_eth_address, tx::build_signed, Address, Denom, Msg,
+    ValidatorChange,
 };
 
 use crate::{output, Ctx};
@@ -88,14 +89,21 @@ pub fn resolve_address(ctx: &Ctx, s: &str) -> anyhow::Result<Address> {
         Ok(a) => Ok(a),
         Err(parse_err) => match ctx.keystore().show(s) {
             Ok(k) => Ok(k.address),
-            Err(_) => Err(anyhow!("{parse_err} (and there is no local key named `{s}`)")),
+            Err(_) => Err(anyhow!(
+                "{parse_err} (and there is no local key named `{s}`)"
+            )),
         },
     }
 }
 
 pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
     match cmd {
-        TxCmd::Transfer { common, to, amount, denom } => {
+        TxCmd::Transfer {
+            common,
+            to,
+            amount,
+            denom,
+        } => {
             let to = resolve_address(ctx, &to).context("--to")?;
             let amount = parse_amount(&amount).map_err(|e| anyhow!("--amount: {e}"))?;
             if amount == 0 {
@@ -104,18 +112,39 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
             let denom = Denom::new(denom).context("--denom")?;
             send(ctx, &common, vec![Msg::Transfer { to, denom, amount }]).await
         }
-        TxCmd::ProposeValidator { common, name, consensus_key, power, operator, eth_address } => {
+        TxCmd::ProposeValidator {
+            common,
+            name,
+            consensus_key,
+            power,
+            operator,
+            eth_address,
+        } => {
             let key: [u8; 32] = hex::decode(consensus_key.trim_start_matches("0x"))
                 .ok()
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| anyhow!("--consensus-key must be 64 hex digits (32 bytes)"))?;
             let operator = resolve_address(ctx, &operator).context("--operator")?;
-            let eth_address = parse_eth_address(&eth_address).map_err(|e| anyhow!("--eth-address: {e}"))?;
-            let change = ValidatorChange { name, consensus_key: key, power, operator, eth_address };
+            let eth_address =
+                parse_eth_address(&eth_address).map_err(|e| anyhow!("--eth-address: {e}"))?;
+            let change = ValidatorChange {
+                name,
+                consensus_key: key,
+                power,
+                operator,
+                eth_address,
+            };
             send(ctx, &common, vec![Msg::ProposeValidatorChange { change }]).await
         }
         TxCmd::VoteValidator { common, proposal } => {
-            send(ctx, &common, vec![Msg::VoteValidatorChange { proposal_id: proposal }]).await
+            send(
+                ctx,
+                &common,
+                vec![Msg::VoteValidatorChange {
+                    proposal_id: proposal,
+                }],
+            )
+            .await
         }
     }
 }
@@ -129,9 +158,17 @@ async fn send(ctx: &Ctx, common: &Common, msgs: Vec<Msg>) -> anyhow::Result<()> 
         Some(n) => n,
         None => client.account(&info.address).await?.nonce,
     };
-    let tx = build_signed(&key, &status.chain_id, nonce, params.min_gas_price, msgs)
-        .ok_or_else(|| anyhow!("the fee overflows 128 bits at gas price {}", params.min_gas_price))?;
-    let outcome = client.broadcast_and_wait(&tx, Duration::from_secs(common.timeout)).await?;
+    let tx = build_signed(&key, &status.chain_id, nonce, params.min_gas_price, msgs).ok_or_else(
+        || {
+            anyhow!(
+                "the fee overflows 128 bits at gas price {}",
+                params.min_gas_price
+            )
+        },
+    )?;
+    let outcome = client
+        .broadcast_and_wait(&tx, Duration::from_secs(common.timeout))
+        .await?;
     let sent = Sent {
         hash: outcome.hash.clone(),
         code: outcome.code,
@@ -156,7 +193,10 @@ async fn send(ctx: &Ctx, common: &Common, msgs: Vec<Msg>) -> anyhow::Result<()> 
         );
     }
     output::print(ctx, &sent, || {
-        format!("committed in block {}\nhash   {}\ncode   0 (ok)\nnonce  {nonce}", sent.height, sent.hash)
+        format!(
+            "committed in block {}\nhash   {}\ncode   0 (ok)\nnonce  {nonce}",
+            sent.height, sent.hash
+        )
     });
     Ok(())
 }

@@ -23,7 +23,9 @@ fn default_node() -> String {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { node: default_node() }
+        ClientConfig {
+            node: default_node(),
+        }
     }
 }
 
@@ -32,7 +34,10 @@ impl ClientConfig {
     pub fn load(home: &Path) -> Result<Self> {
         let path = home.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
-            Ok(s) => toml::from_str(&s).map_err(|e| Error::Config { path, reason: e.to_string() }),
+            Ok(s) => toml::from_str(&s).map_err(|e| Error::Config {
+                path,
+                reason: e.to_string(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::io(&path, e)),
         }
@@ -41,7 +46,10 @@ impl ClientConfig {
     pub fn save(&self, home: &Path) -> Result<()> {
         std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
         let path = home.join(FILE_NAME);
-        let text = toml::to_string(self).map_err(|e| Error::Config { path: path.clone(), reason: e.to_string() })?;
+        let text = toml::to_string(self).map_err(|e| Error::Config {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
     }
 }

@@ -43,7 +43,9 @@ pub struct Keystore {
 impl Keystore {
     /// The keystore of a client home (`<home>/keys`); nothing is created until a key is added.
     pub fn open(home: &Path) -> Self {
-        Keystore { dir: home.join("keys") }
+        Keystore {
+            dir: home.join("keys"),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -87,14 +89,19 @@ impl Keystore {
                 }
             })?;
         let json = serde_json::to_vec_pretty(&file).map_err(|e| Error::io(&path, e.into()))?;
-        f.write_all(&json).and_then(|_| f.sync_all()).map_err(|e| Error::io(&path, e))?;
+        f.write_all(&json)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io(&path, e))?;
         Ok(info(&file))
     }
 
     /// Loads the signing key called `name`.
     pub fn signing_key(&self, name: &str) -> Result<(SigningKey, KeyInfo)> {
         let file = self.read(name)?;
-        let bad = |reason: &str| Error::BadKeyFile { path: self.path(name), reason: reason.to_string() };
+        let bad = |reason: &str| Error::BadKeyFile {
+            path: self.path(name),
+            reason: reason.to_string(),
+        };
         let seed: [u8; 32] = hex::decode(&file.secret_key)
             .map_err(|_| bad("secret_key is not hex"))?
             .try_into()
@@ -120,7 +127,12 @@ impl Keystore {
         };
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_string))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_string)
+            })
             .collect();
         names.sort();
         names.iter().map(|n| self.show(n)).collect()
@@ -131,23 +143,35 @@ impl Keystore {
         let path = self.path(name);
         let bytes = fs::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NoSuchKey { name: name.to_string(), dir: self.dir.clone() }
+                Error::NoSuchKey {
+                    name: name.to_string(),
+                    dir: self.dir.clone(),
+                }
             } else {
                 Error::io(&path, e)
             }
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::BadKeyFile { path, reason: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| Error::BadKeyFile {
+            path,
+            reason: e.to_string(),
+        })
     }
 }
 
 fn info(file: &KeyFile) -> KeyInfo {
-    KeyInfo { name: file.name.clone(), address: file.address, public_key: file.public_key.clone() }
+    KeyInfo {
+        name: file.name.clone(),
+        address: file.address,
+        public_key: file.public_key.clone(),
+    }
 }
 
 fn validate_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -164,7 +188,10 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let ks = Keystore::open(home.path());
         let alice = ks.add("alice").unwrap();
-        let mode = fs::metadata(home.path().join("keys/alice.json")).unwrap().permissions().mode();
+        let mode = fs::metadata(home.path().join("keys/alice.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(matches!(ks.add("alice"), Err(Error::KeyExists(_))));
         ks.add("bob").unwrap();
@@ -172,7 +199,10 @@ mod tests {
         assert_eq!(names, ["alice", "bob"]);
         let (key, shown) = ks.signing_key("alice").unwrap();
         assert_eq!(shown, alice);
-        assert_eq!(Address::from_pubkey(&key.verification_key().to_bytes()), alice.address);
+        assert_eq!(
+            Address::from_pubkey(&key.verification_key().to_bytes()),
+            alice.address
+        );
         assert!(matches!(ks.show("carol"), Err(Error::NoSuchKey { .. })));
         assert!(matches!(ks.add("../evil"), Err(Error::BadKeyName(_))));
     }

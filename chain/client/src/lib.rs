@@ -16,7 +16,10 @@ pub use rpc::Client;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("a key named `{0}` already exists; pick another name or remove the old file")]
     KeyExists(String),
     #[error("no key named `{name}` in {dir}; create one with `sidechain keys add {name}`")]
@@ -32,9 +35,18 @@ pub enum Error {
     #[error("the node answered with an error: {0}")]
     Rpc(String),
     #[error("query {path} failed with code {code}: {log}")]
-    Query { path: String, code: u32, log: String },
+    Query {
+        path: String,
+        code: u32,
+        log: String,
+    },
     #[error("transaction rejected with code {code} ({name}): {log}")]
-    Rejected { code: u32, name: String, log: String, hash: String },
+    Rejected {
+        code: u32,
+        name: String,
+        log: String,
+        hash: String,
+    },
     #[error("transaction {hash} was accepted into the mempool but not committed within {secs} s; check it later with `sidechain query tx {hash}`")]
     NotCommitted { hash: String, secs: u64 },
     #[error("proof verification failed: {0}")]
@@ -45,7 +57,10 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sidechain_types::{
-    proof, query, state::Proposal, state_key, Account, Address, Code, Params, SignedTx, ValidatorInfo,
+    proof, query, state::Proposal, state_key, Account, Address, Code, Params, SignedTx,
+    ValidatorInfo,
 };
 use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, Url};
 
@@ -54,17 +55,27 @@ pub struct Proven<T> {
 
 impl Client {
     pub fn new(url: &str) -> Result<Self> {
-        let parsed: Url = url
-            .parse()
-            .map_err(|e| Error::Unreachable { url: url.to_string(), reason: format!("not a valid URL: {e}") })?;
+        let parsed: Url = url.parse().map_err(|e| Error::Unreachable {
+            url: url.to_string(),
+            reason: format!("not a valid URL: {e}"),
+        })?;
         let http = HttpClient::builder(parsed.try_into().map_err(|e: tendermint_rpc::Error| {
-            Error::Unreachable { url: url.to_string(), reason: e.to_string() }
+            Error::Unreachable {
+                url: url.to_string(),
+                reason: e.to_string(),
+            }
         })?)
         .compat_mode(CompatMode::V0_38)
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| Error::Unreachable { url: url.to_string(), reason: e.to_string() })?;
-        Ok(Client { url: url.to_string(), http })
+        .map_err(|e| Error::Unreachable {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Client {
+            url: url.to_string(),
+            http,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -73,8 +84,14 @@ impl Client {
 
     fn rpc_err(&self, e: tendermint_rpc::Error) -> Error {
         let text = e.to_string();
-        if text.contains("connect") || text.contains("Connection refused") || text.contains("timed out") {
-            Error::Unreachable { url: self.url.clone(), reason: first_line(&text) }
+        if text.contains("connect")
+            || text.contains("Connection refused")
+            || text.contains("timed out")
+        {
+            Error::Unreachable {
+                url: self.url.clone(),
+                reason: first_line(&text),
+            }
         } else {
             Error::Rpc(first_line(&text))
         }
@@ -100,7 +117,11 @@ impl Client {
             .await
             .map_err(|e| self.rpc_err(e))?;
         if r.code.is_err() {
-            return Err(Error::Query { path: path.to_string(), code: r.code.value(), log: r.log });
+            return Err(Error::Query {
+                path: path.to_string(),
+                code: r.code.value(),
+                log: r.log,
+            });
         }
         Ok(r.value)
     }
@@ -119,11 +140,20 @@ impl Client {
         let header_height = state_height.saturating_add(1);
         let r = self
             .http
-            .abci_query(Some(path.to_string()), data, Some(height(state_height)?), true)
+            .abci_query(
+                Some(path.to_string()),
+                data,
+                Some(height(state_height)?),
+                true,
+            )
             .await
             .map_err(|e| self.rpc_err(e))?;
         if r.code.is_err() {
-            return Err(Error::Query { path: path.to_string(), code: r.code.value(), log: r.log });
+            return Err(Error::Query {
+                path: path.to_string(),
+                code: r.code.value(),
+                log: r.log,
+            });
         }
         if r.key != expected_key {
             return Err(Error::Proof(format!(
@@ -132,14 +162,21 @@ impl Client {
                 hex::encode(expected_key)
             )));
         }
-        let ops = r.proof.ok_or_else(|| Error::Proof("the node returned no proof".into()))?;
+        let ops = r
+            .proof
+            .ok_or_else(|| Error::Proof("the node returned no proof".into()))?;
         let op = ops
             .ops
             .iter()
             .find(|op| op.field_type == query::PROOF_OP_TYPE)
             .ok_or_else(|| Error::Proof(format!("no proof op of type {}", query::PROOF_OP_TYPE)))?;
-        self.wait_for_height(header_height, Duration::from_secs(30)).await?;
-        let commit = self.http.commit(height(header_height)?).await.map_err(|e| self.rpc_err(e))?;
+        self.wait_for_height(header_height, Duration::from_secs(30))
+            .await?;
+        let commit = self
+            .http
+            .commit(height(header_height)?)
+            .await
+            .map_err(|e| self.rpc_err(e))?;
         let app_hash: [u8; 32] = commit
             .signed_header
             .header
@@ -147,24 +184,40 @@ impl Client {
             .as_bytes()
             .try_into()
             .map_err(|_| Error::Proof("header app hash is not 32 bytes".into()))?;
-        let value = if r.value.is_empty() { None } else { Some(r.value) };
+        let value = if r.value.is_empty() {
+            None
+        } else {
+            Some(r.value)
+        };
         proof::verify(&app_hash, expected_key, value.as_deref(), &op.data)
             .map_err(|e| Error::Proof(e.to_string()))?;
-        Ok(Proven { value, height: state_height, app_hash: hex::encode_upper(app_hash) })
+        Ok(Proven {
+            value,
+            height: state_height,
+            app_hash: hex::encode_upper(app_hash),
+        })
     }
 
     /// The account at `address` (a default, empty account when it does not exist yet).
     pub async fn account(&self, address: &Address) -> Result<Account> {
-        let bytes = self.query_raw(query::ACCOUNT, address.as_bytes().to_vec()).await?;
+        let bytes = self
+            .query_raw(query::ACCOUNT, address.as_bytes().to_vec())
+            .await?;
         decode_account(&bytes)
     }
 
     /// The account with a verified proof.
     pub async fn account_proven(&self, address: &Address) -> Result<Proven<Account>> {
         let key = state_key::account(address);
-        let p = self.query_proven_raw(query::ACCOUNT, address.as_bytes().to_vec(), &key).await?;
+        let p = self
+            .query_proven_raw(query::ACCOUNT, address.as_bytes().to_vec(), &key)
+            .await?;
         let value = decode_account(p.value.as_deref().unwrap_or_default())?;
-        Ok(Proven { value, height: p.height, app_hash: p.app_hash })
+        Ok(Proven {
+            value,
+            height: p.height,
+            app_hash: p.app_hash,
+        })
     }
 
     pub async fn params(&self) -> Result<Params> {
@@ -191,7 +244,10 @@ impl Client {
                 return Ok(h);
             }
             if start.elapsed() > timeout {
-                return Err(Error::Rpc(format!("chain stayed at height {h} for {} s; is it producing blocks?", timeout.as_secs())));
+                return Err(Error::Rpc(format!(
+                    "chain stayed at height {h} for {} s; is it producing blocks?",
+                    timeout.as_secs()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -199,20 +255,31 @@ impl Client {
 
     /// Sends `tx` to the mempool; returns its hash, or the CheckTx rejection.
     pub async fn broadcast(&self, tx: &SignedTx) -> Result<String> {
-        let r = self.http.broadcast_tx_sync(tx.encode()).await.map_err(|e| self.rpc_err(e))?;
+        let r = self
+            .http
+            .broadcast_tx_sync(tx.encode())
+            .await
+            .map_err(|e| self.rpc_err(e))?;
         let hash = r.hash.to_string();
         if r.code.is_err() {
             let code = r.code.value();
-            return Err(Error::Rejected { code, name: code_name(code), log: r.log, hash });
+            return Err(Error::Rejected {
+                code,
+                name: code_name(code),
+                log: r.log,
+                hash,
+            });
         }
         Ok(hash)
     }
 
     /// Looks up a committed transaction by hash (`None` while it is not committed).
     pub async fn tx(&self, hash: &str) -> Result<Option<TxOutcome>> {
-        let h: tendermint::Hash = hash
-            .parse()
-            .map_err(|e| Error::Decode(format!("`{hash}` is not a transaction hash (64 hex digits): {e}")))?;
+        let h: tendermint::Hash = hash.parse().map_err(|e| {
+            Error::Decode(format!(
+                "`{hash}` is not a transaction hash (64 hex digits): {e}"
+            ))
+        })?;
         match self.http.tx(h, false).await {
             Ok(r) => Ok(Some(TxOutcome {
                 hash: r.hash.to_string(),
@@ -237,7 +304,10 @@ impl Client {
                 return Ok(outcome);
             }
             if start.elapsed() > timeout {
-                return Err(Error::NotCommitted { hash, secs: timeout.as_secs() });
+                return Err(Error::NotCommitted {
+                    hash,
+                    secs: timeout.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
@@ -256,7 +326,9 @@ fn height(h: u64) -> Result<tendermint::block::Height> {
 }
 
 fn code_name(code: u32) -> String {
-    Code::from_value(code).map(|c| c.name().to_string()).unwrap_or_else(|| format!("code_{code}"))
+    Code::from_value(code)
+        .map(|c| c.name().to_string())
+        .unwrap_or_else(|| format!("code_{code}"))
 }
 
 fn first_line(s: &str) -> String {

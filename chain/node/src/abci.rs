@@ -11,8 +11,8 @@ use tendermint::{
     abci::{self, request, response, types::ExecTxResult, Code},
     merkle::proof::{ProofOp, ProofOps},
     v0_38::abci::{
-        ConsensusRequest, ConsensusResponse, InfoRequest, InfoResponse, MempoolRequest, MempoolResponse,
-        SnapshotRequest, SnapshotResponse,
+        ConsensusRequest, ConsensusResponse, InfoRequest, InfoResponse, MempoolRequest,
+        MempoolResponse, SnapshotRequest, SnapshotResponse,
     },
     validator, vote, AppHash, PublicKey,
 };
@@ -33,7 +33,9 @@ impl Handle {
     fn lock(&self) -> MutexGuard<'_, Node> {
         // A panic while holding the lock cannot leave a half-applied block on disk (commits are
         // atomic), so the data is still usable.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -49,7 +51,14 @@ fn fatal(e: NodeError) -> BoxError {
 fn to_abci_events(events: &[Event]) -> Vec<abci::Event> {
     events
         .iter()
-        .map(|e| abci::Event::new(e.kind.clone(), e.attributes.iter().map(|(k, v)| (k.clone(), v.clone(), true))))
+        .map(|e| {
+            abci::Event::new(
+                e.kind.clone(),
+                e.attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone(), true)),
+            )
+        })
         .collect()
 }
 
@@ -71,7 +80,10 @@ impl Service<ConsensusRequest> for Consensus {
     type Error = BoxError;
     type Future = Ready<Result<ConsensusResponse, BoxError>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -84,21 +96,32 @@ impl Consensus {
     fn handle(&self, req: ConsensusRequest) -> Result<ConsensusResponse, BoxError> {
         match req {
             ConsensusRequest::InitChain(r) => self.init_chain(r).map(ConsensusResponse::InitChain),
-            ConsensusRequest::PrepareProposal(r) => Ok(ConsensusResponse::PrepareProposal(prepare_proposal(r))),
+            ConsensusRequest::PrepareProposal(r) => {
+                Ok(ConsensusResponse::PrepareProposal(prepare_proposal(r)))
+            }
             ConsensusRequest::ProcessProposal(_) => {
                 // Every transaction gets a verdict in FinalizeBlock, so no proposal is refused.
-                Ok(ConsensusResponse::ProcessProposal(response::ProcessProposal::Accept))
+                Ok(ConsensusResponse::ProcessProposal(
+                    response::ProcessProposal::Accept,
+                ))
             }
             ConsensusRequest::ExtendVote(_) => {
-                Ok(ConsensusResponse::ExtendVote(response::ExtendVote { vote_extension: Bytes::new() }))
+                Ok(ConsensusResponse::ExtendVote(response::ExtendVote {
+                    vote_extension: Bytes::new(),
+                }))
             }
-            ConsensusRequest::VerifyVoteExtension(_) => {
-                Ok(ConsensusResponse::VerifyVoteExtension(response::VerifyVoteExtension::Accept))
+            ConsensusRequest::VerifyVoteExtension(_) => Ok(ConsensusResponse::VerifyVoteExtension(
+                response::VerifyVoteExtension::Accept,
+            )),
+            ConsensusRequest::FinalizeBlock(r) => {
+                self.finalize_block(r).map(ConsensusResponse::FinalizeBlock)
             }
-            ConsensusRequest::FinalizeBlock(r) => self.finalize_block(r).map(ConsensusResponse::FinalizeBlock),
             ConsensusRequest::Commit => {
                 self.0.lock().commit().map_err(fatal)?;
-                Ok(ConsensusResponse::Commit(response::Commit { data: Bytes::new(), retain_height: 0u32.into() }))
+                Ok(ConsensusResponse::Commit(response::Commit {
+                    data: Bytes::new(),
+                    retain_height: 0u32.into(),
+                }))
             }
         }
     }
@@ -113,8 +136,14 @@ impl Consensus {
         }
         let mut validators = Vec::with_capacity(r.validators.len());
         for u in &r.validators {
-            let key = u.pub_key.ed25519().ok_or("genesis validators must use ed25519 keys")?;
-            let bytes: [u8; 32] = key.as_bytes().try_into().map_err(|_| "ed25519 key is not 32 bytes")?;
+            let key = u
+                .pub_key
+                .ed25519()
+                .ok_or("genesis validators must use ed25519 keys")?;
+            let bytes: [u8; 32] = key
+                .as_bytes()
+                .try_into()
+                .map_err(|_| "ed25519 key is not 32 bytes")?;
             validators.push((bytes, u.power.value()));
         }
         let (hash, events) = self
@@ -132,8 +161,15 @@ impl Consensus {
         })
     }
 
-    fn finalize_block(&self, r: request::FinalizeBlock) -> Result<response::FinalizeBlock, BoxError> {
-        let answer = self.0.lock().finalize_block(r.height.value(), &r.txs).map_err(fatal)?;
+    fn finalize_block(
+        &self,
+        r: request::FinalizeBlock,
+    ) -> Result<response::FinalizeBlock, BoxError> {
+        let answer = self
+            .0
+            .lock()
+            .finalize_block(r.height.value(), &r.txs)
+            .map_err(fatal)?;
         let tx_results = answer
             .output
             .tx_results
@@ -151,8 +187,12 @@ impl Consensus {
             .collect();
         let mut validator_updates = Vec::with_capacity(answer.output.validator_updates.len());
         for (key, power) in &answer.output.validator_updates {
-            let pub_key = PublicKey::from_raw_ed25519(key).ok_or("validator update with an invalid ed25519 key")?;
-            validator_updates.push(validator::Update { pub_key, power: vote::Power::try_from(*power)? });
+            let pub_key = PublicKey::from_raw_ed25519(key)
+                .ok_or("validator update with an invalid ed25519 key")?;
+            validator_updates.push(validator::Update {
+                pub_key,
+                power: vote::Power::try_from(*power)?,
+            });
         }
         Ok(response::FinalizeBlock {
             events: to_abci_events(&answer.output.events),
@@ -189,7 +229,10 @@ impl Service<MempoolRequest> for Mempool {
     type Error = BoxError;
     type Future = Ready<Result<MempoolResponse, BoxError>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -218,7 +261,10 @@ impl Service<InfoRequest> for Info {
     type Error = BoxError;
     type Future = Ready<Result<InfoResponse, BoxError>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -242,7 +288,10 @@ impl Info {
                 }))
             }
             InfoRequest::Query(q) => {
-                let a = self.0.lock().query(&q.path, &q.data, q.height.value(), q.prove);
+                let a = self
+                    .0
+                    .lock()
+                    .query(&q.path, &q.data, q.height.value(), q.prove);
                 let proof = a.proof.map(|data| ProofOps {
                     ops: vec![ProofOp {
                         field_type: sidechain_types::query::PROOF_OP_TYPE.to_string(),
@@ -274,16 +323,25 @@ impl Service<SnapshotRequest> for Snapshot {
     type Error = BoxError;
     type Future = Ready<Result<SnapshotResponse, BoxError>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
         std::task::Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: SnapshotRequest) -> Self::Future {
         ready(Ok(match req {
             SnapshotRequest::ListSnapshots => SnapshotResponse::ListSnapshots(Default::default()),
-            SnapshotRequest::OfferSnapshot(_) => SnapshotResponse::OfferSnapshot(Default::default()),
-            SnapshotRequest::LoadSnapshotChunk(_) => SnapshotResponse::LoadSnapshotChunk(Default::default()),
-            SnapshotRequest::ApplySnapshotChunk(_) => SnapshotResponse::ApplySnapshotChunk(Default::default()),
+            SnapshotRequest::OfferSnapshot(_) => {
+                SnapshotResponse::OfferSnapshot(Default::default())
+            }
+            SnapshotRequest::LoadSnapshotChunk(_) => {
+                SnapshotResponse::LoadSnapshotChunk(Default::default())
+            }
+            SnapshotRequest::ApplySnapshotChunk(_) => {
+                SnapshotResponse::ApplySnapshotChunk(Default::default())
+            }
         }))
     }
 }

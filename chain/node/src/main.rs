@@ -13,7 +13,11 @@ use sidechaind::{
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
-#[command(name = "sidechaind", version, about = "The sidechain's ABCI 2.0 application for CometBFT v0.38")]
+#[command(
+    name = "sidechaind",
+    version,
+    about = "The sidechain's ABCI 2.0 application for CometBFT v0.38"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,7 +61,9 @@ enum LogFormat {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -65,7 +71,8 @@ fn init_logging(format: LogFormat) {
 }
 
 fn open_store(home: &std::path::Path) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(home).with_context(|| format!("cannot create home directory {}", home.display()))?;
+    std::fs::create_dir_all(home)
+        .with_context(|| format!("cannot create home directory {}", home.display()))?;
     Ok(Store::open(&home.join("db"))?)
 }
 
@@ -84,15 +91,24 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Start { home, abci, metrics, log_format } => {
+        Command::Start {
+            home,
+            abci,
+            metrics,
+            log_format,
+        } => {
             init_logging(log_format);
             let store = open_store(&home)?;
             let committed = store.committed();
             tracing::info!(home = %home.display(), height = committed.height, "database opened");
             let m = Metrics::new();
-            let metrics_listener = tokio::net::TcpListener::bind(metrics)
-                .await
-                .with_context(|| format!("cannot listen for metrics on {metrics}; pick a free port with --metrics"))?;
+            let metrics_listener = tokio::net::TcpListener::bind(metrics).await.with_context(
+                || {
+                    format!(
+                        "cannot listen for metrics on {metrics}; pick a free port with --metrics"
+                    )
+                },
+            )?;
             tokio::spawn(m.clone().serve(metrics_listener));
             let handle = Handle::new(Node::new(store, m));
             let server = tower_abci::v038::Server::builder()
@@ -103,8 +119,9 @@ async fn main() -> anyhow::Result<()> {
                 .finish()
                 .context("ABCI server is missing a service")?;
             // Fail early with a clear message when the port is taken.
-            std::net::TcpListener::bind(abci)
-                .with_context(|| format!("cannot listen for ABCI on {abci}; pick a free port with --abci"))?;
+            std::net::TcpListener::bind(abci).with_context(|| {
+                format!("cannot listen for ABCI on {abci}; pick a free port with --abci")
+            })?;
             tracing::info!(%abci, %metrics, "serving ABCI; waiting for CometBFT");
             tokio::select! {
                 r = server.listen_tcp(abci) => r.map_err(|e| anyhow::anyhow!("ABCI server stopped: {e}")),

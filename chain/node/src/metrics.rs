@@ -36,33 +36,77 @@ pub struct Metrics {
 }
 
 fn seconds_buckets() -> impl Iterator<Item = f64> {
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5].into_iter()
+    [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    ]
+    .into_iter()
 }
 
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("sidechain");
         let height = Gauge::default();
-        registry.register("block_height", "Last committed block height", height.clone());
+        registry.register(
+            "block_height",
+            "Last committed block height",
+            height.clone(),
+        );
         let txs = Family::<ResultLabel, Counter>::default();
-        registry.register("txs", "Transactions executed in blocks, by result (ok or failed)", txs.clone());
+        registry.register(
+            "txs",
+            "Transactions executed in blocks, by result (ok or failed)",
+            txs.clone(),
+        );
         let checktx = Family::<CodeLabel, Counter>::default();
-        registry.register("checktx", "CheckTx verdicts by result code name", checktx.clone());
-        let block_txs = Histogram::new([0.0, 1.0, 10.0, 100.0, 1000.0, 5000.0, 10000.0].into_iter());
-        registry.register("block_txs", "Transactions per finalized block", block_txs.clone());
+        registry.register(
+            "checktx",
+            "CheckTx verdicts by result code name",
+            checktx.clone(),
+        );
+        let block_txs = Histogram::new([0.0, 1.0, 10.0, 100.0, 1000.0, 5000.0, 10000.0]);
+        registry.register(
+            "block_txs",
+            "Transactions per finalized block",
+            block_txs.clone(),
+        );
         let execute_seconds = Histogram::new(seconds_buckets());
-        registry.register("finalize_execute_seconds", "FinalizeBlock decode, signature and execution time", execute_seconds.clone());
+        registry.register(
+            "finalize_execute_seconds",
+            "FinalizeBlock decode, signature and execution time",
+            execute_seconds.clone(),
+        );
         let merkle_seconds = Histogram::new(seconds_buckets());
-        registry.register("finalize_merkle_seconds", "FinalizeBlock Merkle tree update time", merkle_seconds.clone());
+        registry.register(
+            "finalize_merkle_seconds",
+            "FinalizeBlock Merkle tree update time",
+            merkle_seconds.clone(),
+        );
         let commit_seconds = Histogram::new(seconds_buckets());
-        registry.register("commit_seconds", "Commit (synced RocksDB write) time", commit_seconds.clone());
-        Metrics { height, txs, checktx, block_txs, execute_seconds, merkle_seconds, commit_seconds, registry: Arc::new(registry) }
+        registry.register(
+            "commit_seconds",
+            "Commit (synced RocksDB write) time",
+            commit_seconds.clone(),
+        );
+        Metrics {
+            height,
+            txs,
+            checktx,
+            block_txs,
+            execute_seconds,
+            merkle_seconds,
+            commit_seconds,
+            registry: Arc::new(registry),
+        }
     }
 
     pub fn observe_block(&self, txs: usize, ok: usize, execute: Duration, merkle: Duration) {
         let failed = txs.saturating_sub(ok);
-        self.txs.get_or_create(&ResultLabel { result: "ok" }).inc_by(ok as u64);
-        self.txs.get_or_create(&ResultLabel { result: "failed" }).inc_by(failed as u64);
+        self.txs
+            .get_or_create(&ResultLabel { result: "ok" })
+            .inc_by(ok as u64);
+        self.txs
+            .get_or_create(&ResultLabel { result: "failed" })
+            .inc_by(failed as u64);
         self.block_txs.observe(txs as f64);
         self.execute_seconds.observe(execute.as_secs_f64());
         self.merkle_seconds.observe(merkle.as_secs_f64());
@@ -80,11 +124,15 @@ impl Metrics {
     /// Serves `GET /metrics` on `listener` until the process ends.
     pub async fn serve(self, listener: TcpListener) {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { continue };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
             let metrics = self.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
-                let n = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+                let n = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
+                    .await
+                {
                     Ok(Ok(n)) => n,
                     _ => return,
                 };
@@ -92,7 +140,10 @@ impl Metrics {
                 let (status, body) = if request.starts_with("GET /metrics") {
                     ("200 OK", metrics.render())
                 } else {
-                    ("404 Not Found", "only GET /metrics is served here\n".to_string())
+                    (
+                        "404 Not Found",
+                        "only GET /metrics is served here\n".to_string(),
+                    )
                 };
                 let response = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

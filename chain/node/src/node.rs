@@ -61,15 +61,25 @@ pub struct Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("store", &self.store).field("staged_height", &self.staged_height).finish()
+        f.debug_struct("Node")
+            .field("store", &self.store)
+            .field("staged_height", &self.staged_height)
+            .finish()
     }
 }
 
 impl Node {
     pub fn new(store: Store, metrics: Metrics) -> Self {
         let committed = store.committed();
-        metrics.height.set(i64::try_from(committed.height).unwrap_or(i64::MAX));
-        Node { store, mempool: Writes::new(), staged_height: None, metrics }
+        metrics
+            .height
+            .set(i64::try_from(committed.height).unwrap_or(i64::MAX));
+        Node {
+            store,
+            mempool: Writes::new(),
+            staged_height: None,
+            metrics,
+        }
     }
 
     pub fn committed(&self) -> Committed {
@@ -95,7 +105,10 @@ impl Node {
     ) -> Result<([u8; 32], Vec<Event>), NodeError> {
         if self.store.committed().height != 0 {
             return Err(NodeError::Sequence {
-                expected: format!("no InitChain (height {} is committed)", self.store.committed().height),
+                expected: format!(
+                    "no InitChain (height {} is committed)",
+                    self.store.committed().height
+                ),
                 got: "InitChain".into(),
             });
         }
@@ -108,10 +121,17 @@ impl Node {
     }
 
     /// `FinalizeBlock`: executes and stages block `height`.
-    pub fn finalize_block(&mut self, height: u64, txs: &[impl AsRef<[u8]>]) -> Result<FinalizeAnswer, NodeError> {
+    pub fn finalize_block(
+        &mut self,
+        height: u64,
+        txs: &[impl AsRef<[u8]>],
+    ) -> Result<FinalizeAnswer, NodeError> {
         let expected = self.store.committed().height.saturating_add(1);
         if height != expected || self.staged_height.is_some() {
-            return Err(NodeError::Sequence { expected: format!("block {expected}"), got: format!("block {height}") });
+            return Err(NodeError::Sequence {
+                expected: format!("block {expected}"),
+                got: format!("block {height}"),
+            });
         }
         let start = Instant::now();
         let mut output = {
@@ -119,10 +139,17 @@ impl Node {
             block::finalize_block(&view, height, txs)?
         };
         let exec_done = Instant::now();
-        let app_hash = self.store.stage(height, std::mem::take(&mut output.writes))?;
+        let app_hash = self
+            .store
+            .stage(height, std::mem::take(&mut output.writes))?;
         self.staged_height = Some(height);
         let ok = output.tx_results.iter().filter(|r| r.is_ok()).count();
-        self.metrics.observe_block(output.tx_results.len(), ok, exec_done - start, exec_done.elapsed());
+        self.metrics.observe_block(
+            output.tx_results.len(),
+            ok,
+            exec_done - start,
+            exec_done.elapsed(),
+        );
         tracing::debug!(height, txs = txs.len(), ok, app_hash = %hex(&app_hash), "block finalized");
         Ok(FinalizeAnswer { output, app_hash })
     }
@@ -131,12 +158,19 @@ impl Node {
     /// rechecks what is left in its mempool).
     pub fn commit(&mut self) -> Result<Committed, NodeError> {
         let Some(height) = self.staged_height.take() else {
-            return Err(NodeError::Sequence { expected: "FinalizeBlock".into(), got: "Commit".into() });
+            return Err(NodeError::Sequence {
+                expected: "FinalizeBlock".into(),
+                got: "Commit".into(),
+            });
         };
         let start = Instant::now();
         let committed = self.store.commit(height)?;
-        self.metrics.commit_seconds.observe(start.elapsed().as_secs_f64());
-        self.metrics.height.set(i64::try_from(height).unwrap_or(i64::MAX));
+        self.metrics
+            .commit_seconds
+            .observe(start.elapsed().as_secs_f64());
+        self.metrics
+            .height
+            .set(i64::try_from(height).unwrap_or(i64::MAX));
         self.mempool.clear();
         tracing::info!(height, app_hash = %hex(&committed.app_hash), "committed");
         Ok(committed)
@@ -147,26 +181,48 @@ impl Node {
         let next_height = self.store.committed().height.saturating_add(1);
         let view = self.store.committed_view();
         let outcome = check_tx(&view, &mut self.mempool, tx, next_height)?;
-        self.metrics.checktx.get_or_create(&crate::metrics::CodeLabel { code: outcome.code.name() }).inc();
-        Ok(CheckAnswer { code: outcome.code, log: outcome.log, gas_wanted: outcome.gas_wanted, gas_used: outcome.gas_used })
+        self.metrics
+            .checktx
+            .get_or_create(&crate::metrics::CodeLabel {
+                code: outcome.code.name(),
+            })
+            .inc();
+        Ok(CheckAnswer {
+            code: outcome.code,
+            log: outcome.log,
+            gas_wanted: outcome.gas_wanted,
+            gas_used: outcome.gas_used,
+        })
     }
 
     /// `Query`: the paths in `sidechain_types::query`. Height 0 means the latest committed.
     pub fn query(&self, path: &str, data: &[u8], height: u64, prove: bool) -> QueryAnswer {
         match self.query_inner(path, data, height, prove) {
             Ok(a) => a,
-            Err(log) => QueryAnswer { code: 1, log, ..Default::default() },
+            Err(log) => QueryAnswer {
+                code: 1,
+                log,
+                ..Default::default()
+            },
         }
     }
 
-    fn query_inner(&self, path: &str, data: &[u8], height: u64, prove: bool) -> Result<QueryAnswer, String> {
+    fn query_inner(
+        &self,
+        path: &str,
+        data: &[u8],
+        height: u64,
+        prove: bool,
+    ) -> Result<QueryAnswer, String> {
         let latest = self.store.committed().height;
         if latest == 0 {
             return Err("the chain has no committed block yet; wait for height 1".into());
         }
         let height = if height == 0 { latest } else { height };
         if height > latest {
-            return Err(format!("height {height} is not committed yet (latest is {latest})"));
+            return Err(format!(
+                "height {height} is not committed yet (latest is {latest})"
+            ));
         }
         let key = match path {
             query::ACCOUNT => {
@@ -176,7 +232,8 @@ impl Node {
                 state_key::account(&Address(bytes))
             }
             query::SUPPLY => {
-                let denom = std::str::from_utf8(data).map_err(|_| "denom is not UTF-8".to_string())?;
+                let denom =
+                    std::str::from_utf8(data).map_err(|_| "denom is not UTF-8".to_string())?;
                 state_key::supply(&Denom::new(denom).map_err(|e| e.to_string())?)
             }
             query::PARAMS => state_key::PARAMS.to_vec(),
@@ -196,15 +253,34 @@ impl Node {
             }
         };
         let (value, proof) = if prove {
-            let (v, p) = self.store.get_with_proof(&key, height).map_err(|e| e.to_string())?;
+            let (v, p) = self
+                .store
+                .get_with_proof(&key, height)
+                .map_err(|e| e.to_string())?;
             (v, Some(p))
         } else if height == latest {
             use sidechain_app::StateRead;
-            (self.store.committed_view().get(&key).map_err(|e| e.to_string())?, None)
+            (
+                self.store
+                    .committed_view()
+                    .get(&key)
+                    .map_err(|e| e.to_string())?,
+                None,
+            )
         } else {
-            (self.store.get_at(&key, height).map_err(|e| e.to_string())?, None)
+            (
+                self.store.get_at(&key, height).map_err(|e| e.to_string())?,
+                None,
+            )
         };
-        Ok(QueryAnswer { code: 0, log: String::new(), key, value: value.unwrap_or_default(), proof, height })
+        Ok(QueryAnswer {
+            code: 0,
+            log: String::new(),
+            key,
+            value: value.unwrap_or_default(),
+            proof,
+            height,
+        })
     }
 }
 

@@ -4,7 +4,9 @@
 use base64::Engine;
 use ed25519_consensus::SigningKey;
 use sidechain_store::Store;
-use sidechain_types::{proof, query, state_key, tx::build_signed, Account, Address, Code, Denom, Msg};
+use sidechain_types::{
+    proof, query, state_key, tx::build_signed, Account, Address, Code, Denom, Msg,
+};
 use sidechaind::{metrics::Metrics, node::Node};
 
 const CHAIN: &str = "node-test";
@@ -30,7 +32,10 @@ fn app_state() -> (Vec<u8>, Vec<([u8; 32], u64)>) {
             "eth_address": format!("0x{}", "ab".repeat(20)),
         }],
     });
-    (serde_json::to_vec(&json).unwrap(), vec![(val.verification_key().to_bytes(), 10)])
+    (
+        serde_json::to_vec(&json).unwrap(),
+        vec![(val.verification_key().to_bytes(), 10)],
+    )
 }
 
 fn open(dir: &std::path::Path) -> Node {
@@ -38,8 +43,14 @@ fn open(dir: &std::path::Path) -> Node {
 }
 
 fn transfer(nonce: u64, amount: u128) -> Vec<u8> {
-    let msg = Msg::Transfer { to: addr(&key(2)), denom: Denom::new("side").unwrap(), amount };
-    build_signed(&key(1), CHAIN, nonce, 1, vec![msg]).unwrap().encode()
+    let msg = Msg::Transfer {
+        to: addr(&key(2)),
+        denom: Denom::new("side").unwrap(),
+        amount,
+    };
+    build_signed(&key(1), CHAIN, nonce, 1, vec![msg])
+        .unwrap()
+        .encode()
 }
 
 #[test]
@@ -61,11 +72,18 @@ fn restart_reports_the_last_commit_and_replays_to_the_same_hash() {
     let mut node = open(dir.path());
     assert_eq!(node.info(), (2, hash2.to_vec()));
     // CometBFT replays block 3: same result.
-    assert_eq!(node.finalize_block(3, &[transfer(2, 9)]).unwrap().app_hash, staged3);
+    assert_eq!(
+        node.finalize_block(3, &[transfer(2, 9)]).unwrap().app_hash,
+        staged3
+    );
     node.commit().unwrap();
     let a = node.query(query::ACCOUNT, addr(&key(2)).as_bytes(), 0, false);
     let acct: Account = borsh::from_slice(&a.value).unwrap();
-    assert_eq!(acct.balance(&Denom::new("side").unwrap()), 5 + 7 + 9, "each transfer applied once");
+    assert_eq!(
+        acct.balance(&Denom::new("side").unwrap()),
+        5 + 7 + 9,
+        "each transfer applied once"
+    );
 }
 
 #[test]
@@ -80,7 +98,10 @@ fn crash_before_the_first_commit_starts_over_from_init_chain() {
     let mut node = open(dir.path());
     assert_eq!(node.info(), (0, vec![]));
     node.init_chain(CHAIN, &state, &vals).unwrap();
-    assert_eq!(node.finalize_block(1, &[] as &[Vec<u8>]).unwrap().app_hash, first);
+    assert_eq!(
+        node.finalize_block(1, &[] as &[Vec<u8>]).unwrap().app_hash,
+        first
+    );
 }
 
 #[test]
@@ -88,14 +109,25 @@ fn genesis_validators_must_match_cometbft_and_sequence_errors_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (state, _) = app_state();
     let mut node = open(dir.path());
-    let err = node.init_chain(CHAIN, &state, &[([9u8; 32], 10)]).unwrap_err();
-    assert!(err.to_string().contains("differ from app_state.validators"), "{err}");
+    let err = node
+        .init_chain(CHAIN, &state, &[([9u8; 32], 10)])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("differ from app_state.validators"),
+        "{err}"
+    );
     let err = node.init_chain(CHAIN, b"{not json", &[]).unwrap_err();
     assert!(err.to_string().contains("not valid genesis JSON"), "{err}");
     let (state, vals) = app_state();
     node.init_chain(CHAIN, &state, &vals).unwrap();
-    assert!(node.finalize_block(5, &[] as &[Vec<u8>]).is_err(), "heights must follow on");
-    assert!(node.commit().is_err(), "nothing to commit before FinalizeBlock");
+    assert!(
+        node.finalize_block(5, &[] as &[Vec<u8>]).is_err(),
+        "heights must follow on"
+    );
+    assert!(
+        node.commit().is_err(),
+        "nothing to commit before FinalizeBlock"
+    );
 }
 
 #[test]
@@ -144,16 +176,23 @@ async fn metrics_endpoint_serves_the_node_series() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let m = Metrics::new();
     m.height.set(7);
-    m.checktx.get_or_create(&sidechaind::metrics::CodeLabel { code: "bad_nonce" }).inc();
+    m.checktx
+        .get_or_create(&sidechaind::metrics::CodeLabel { code: "bad_nonce" })
+        .inc();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(m.serve(listener));
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).await.unwrap();
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
     assert!(body.contains("sidechain_block_height 7"), "{body}");
-    assert!(body.contains("sidechain_checktx_total{code=\"bad_nonce\"} 1"), "{body}");
+    assert!(
+        body.contains("sidechain_checktx_total{code=\"bad_nonce\"} 1"),
+        "{body}"
+    );
     assert!(body.contains("# HELP sidechain_commit_seconds"), "{body}");
 }

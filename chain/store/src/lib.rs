@@ -36,7 +36,10 @@ const MAX_CACHED_VALUES: usize = 1_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot open the database at {path}: {source}; if another sidechaind uses this home, stop it first")]
-    Open { path: String, source: rocksdb::Error },
+    Open {
+        path: String,
+        source: rocksdb::Error,
+    },
     #[error("database error: {0}")]
     Db(#[from] rocksdb::Error),
     #[error("merkle tree error: {0}")]
@@ -90,7 +93,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("committed", &self.committed).finish()
+        f.debug_struct("Store")
+            .field("committed", &self.committed)
+            .finish()
     }
 }
 
@@ -105,11 +110,16 @@ impl Store {
         let cfs = [CF_STATE, CF_NODES, CF_VALUES, CF_META]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs)
-            .map_err(|source| Error::Open { path: path.display().to_string(), source })?;
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| Error::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut store = Store {
             db,
-            committed: Committed { height: 0, app_hash: [0; 32] },
+            committed: Committed {
+                height: 0,
+                app_hash: [0; 32],
+            },
             pending: None,
             node_cache: BTreeMap::new(),
             flat_cache: Writes::new(),
@@ -119,15 +129,24 @@ impl Store {
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
-        self.db.cf_handle(name).ok_or_else(|| Error::Corrupt(format!("column family {name} is missing")))
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| Error::Corrupt(format!("column family {name} is missing")))
     }
 
     fn read_committed(&self) -> Result<Committed> {
         let meta = self.cf(CF_META)?;
         let height = match self.db.get_cf(meta, META_HEIGHT)? {
-            None => return Ok(Committed { height: 0, app_hash: [0; 32] }),
+            None => {
+                return Ok(Committed {
+                    height: 0,
+                    app_hash: [0; 32],
+                })
+            }
             Some(b) => u64::from_be_bytes(
-                b.as_slice().try_into().map_err(|_| Error::Corrupt("meta height is not 8 bytes".into()))?,
+                b.as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Corrupt("meta height is not 8 bytes".into()))?,
             ),
         };
         let app_hash = self
@@ -169,7 +188,10 @@ impl Store {
         if let Some(v) = self.flat_cache.get(key) {
             return Ok(v.clone());
         }
-        Ok(self.db.get_pinned_cf(self.cf(CF_STATE)?, key)?.map(|v| v.to_vec()))
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_STATE)?, key)?
+            .map(|v| v.to_vec()))
     }
 
     fn tree_reader(&self) -> TreeView<'_> {
@@ -178,9 +200,16 @@ impl Store {
 
     /// Stages `writes` as tree version `version` and returns the new root (the app hash).
     pub fn stage(&mut self, version: Version, writes: Writes) -> Result<[u8; 32]> {
-        if let Some(last) = self.pending.as_ref().and_then(|p| p.versions.last().copied()) {
+        if let Some(last) = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.versions.last().copied())
+        {
             if version <= last {
-                return Err(Error::VersionOrder { version, staged: last });
+                return Err(Error::VersionOrder {
+                    version,
+                    staged: last,
+                });
             }
         }
         let (root, batch) = {
@@ -190,25 +219,40 @@ impl Store {
                 // Inserts and updates only: the batched insertion builds each touched node once
                 // (several times faster for large blocks). The tree's shape, hence its root,
                 // depends only on its content, so both paths agree.
-                let value_set: Vec<(KeyHash, OwnedValue)> =
-                    writes.iter().filter_map(|(k, v)| v.clone().map(|v| (key_hash(k), v))).collect();
+                let value_set: Vec<(KeyHash, OwnedValue)> = writes
+                    .iter()
+                    .filter_map(|(k, v)| v.clone().map(|v| (key_hash(k), v)))
+                    .collect();
                 let (roots, batch) = tree
                     .batch_put_value_sets(vec![value_set], None, version)
                     .map_err(|e| Error::Tree(e.to_string()))?;
-                let root = roots.first().copied().ok_or_else(|| Error::Tree("no root returned".into()))?;
+                let root = roots
+                    .first()
+                    .copied()
+                    .ok_or_else(|| Error::Tree("no root returned".into()))?;
                 (root, batch)
             } else {
-                let value_set: Vec<(KeyHash, Option<OwnedValue>)> =
-                    writes.iter().map(|(k, v)| (key_hash(k), v.clone())).collect();
-                tree.put_value_set(value_set, version).map_err(|e| Error::Tree(e.to_string()))?
+                let value_set: Vec<(KeyHash, Option<OwnedValue>)> = writes
+                    .iter()
+                    .map(|(k, v)| (key_hash(k), v.clone()))
+                    .collect();
+                tree.put_value_set(value_set, version)
+                    .map_err(|e| Error::Tree(e.to_string()))?
             }
         };
         let pending = self.pending.get_or_insert_with(Pending::default);
         pending.versions.push(version);
         pending.flat.extend(writes);
         let node_batch: NodeBatch = batch.node_batch;
-        pending.nodes.extend(node_batch.nodes().iter().map(|(k, n)| (k.clone(), n.clone())));
-        pending.values.extend(node_batch.values().iter().map(|(k, v)| (*k, v.clone())));
+        pending.nodes.extend(
+            node_batch
+                .nodes()
+                .iter()
+                .map(|(k, n)| (k.clone(), n.clone())),
+        );
+        pending
+            .values
+            .extend(node_batch.values().iter().map(|(k, v)| (*k, v.clone())));
         pending.app_hash = root.0;
         Ok(root.0)
     }
@@ -242,7 +286,10 @@ impl Store {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         self.db.write_opt(batch, &opts)?;
-        self.committed = Committed { height, app_hash: pending.app_hash };
+        self.committed = Committed {
+            height,
+            app_hash: pending.app_hash,
+        };
         if self.node_cache.len().saturating_add(pending.nodes.len()) > MAX_CACHED_NODES {
             self.node_cache.clear();
         }
@@ -255,11 +302,17 @@ impl Store {
     }
 
     /// The value of `key` at tree version `version` with its proof (borsh `SparseMerkleProof`).
-    pub fn get_with_proof(&self, key: &[u8], version: Version) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
+    pub fn get_with_proof(
+        &self,
+        key: &[u8],
+        version: Version,
+    ) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
         self.check_version(version)?;
         let reader = self.tree_reader();
         let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
-        let (value, proof) = tree.get_with_proof(key_hash(key), version).map_err(|e| Error::Tree(e.to_string()))?;
+        let (value, proof) = tree
+            .get_with_proof(key_hash(key), version)
+            .map_err(|e| Error::Tree(e.to_string()))?;
         let proof = borsh::to_vec(&proof).map_err(|e| Error::Tree(e.to_string()))?;
         Ok((value, proof))
     }
@@ -269,7 +322,8 @@ impl Store {
         self.check_version(version)?;
         let reader = self.tree_reader();
         let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
-        tree.get(key_hash(key), version).map_err(|e| Error::Tree(e.to_string()))
+        tree.get(key_hash(key), version)
+            .map_err(|e| Error::Tree(e.to_string()))
     }
 
     /// Root hash of tree version `version`.
@@ -277,12 +331,18 @@ impl Store {
         self.check_version(version)?;
         let reader = self.tree_reader();
         let tree: Sha256Jmt<'_, TreeView<'_>> = JellyfishMerkleTree::new(&reader);
-        Ok(tree.get_root_hash(version).map_err(|e| Error::Tree(e.to_string()))?.0)
+        Ok(tree
+            .get_root_hash(version)
+            .map_err(|e| Error::Tree(e.to_string()))?
+            .0)
     }
 
     fn check_version(&self, version: Version) -> Result<()> {
         if self.committed.height == 0 || version > self.committed.height {
-            return Err(Error::NoSuchHeight { requested: version, latest: self.committed.height });
+            return Err(Error::NoSuchHeight {
+                requested: version,
+                latest: self.committed.height,
+            });
         }
         Ok(())
     }
@@ -329,7 +389,12 @@ struct TreeView<'a> {
 
 impl TreeReader for TreeView<'_> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        if let Some(n) = self.store.pending.as_ref().and_then(|p| p.nodes.get(node_key)) {
+        if let Some(n) = self
+            .store
+            .pending
+            .as_ref()
+            .and_then(|p| p.nodes.get(node_key))
+        {
             return Ok(Some(n.clone()));
         }
         if let Some(n) = self.store.node_cache.get(node_key) {
@@ -342,7 +407,11 @@ impl TreeReader for TreeView<'_> {
         }
     }
 
-    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
         if let Some(p) = &self.store.pending {
             for v in p.versions.iter().rev().filter(|v| **v <= max_version) {
                 if let Some(value) = p.values.get(&(*v, key_hash)) {

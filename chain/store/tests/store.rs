@@ -9,7 +9,10 @@ use sidechain_store::Store;
 use sidechain_types::proof;
 
 fn writes(pairs: &[(&str, Option<&str>)]) -> Writes {
-    pairs.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec()))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+        .collect()
 }
 
 #[test]
@@ -18,7 +21,10 @@ fn same_writes_give_the_same_app_hash_on_two_databases() {
     let mut sa = Store::open(a.path()).unwrap();
     let mut sb = Store::open(b.path()).unwrap();
     for v in 0..5u64 {
-        let w = writes(&[("k1", Some(&format!("v{v}"))), ("k2", if v % 2 == 0 { Some("x") } else { None })]);
+        let w = writes(&[
+            ("k1", Some(&format!("v{v}"))),
+            ("k2", if v % 2 == 0 { Some("x") } else { None }),
+        ]);
         let ha = sa.stage(v, w.clone()).unwrap();
         let hb = sb.stage(v, w).unwrap();
         assert_eq!(ha, hb);
@@ -41,7 +47,8 @@ fn staged_changes_vanish_on_reopen_and_commits_survive() {
         s.stage(1, writes(&[("b", Some("2"))])).unwrap();
         let c = s.commit(1).unwrap();
         assert_eq!(c.height, 1);
-        s.stage(2, writes(&[("a", Some("changed")), ("b", None)])).unwrap();
+        s.stage(2, writes(&[("a", Some("changed")), ("b", None)]))
+            .unwrap();
         // Dropped without commit: as if the process was killed after FinalizeBlock.
     }
     let s = Store::open(dir.path()).unwrap();
@@ -72,7 +79,8 @@ fn restaging_the_same_block_after_a_crash_gives_the_same_hash() {
 fn proofs_verify_against_the_root_and_fail_for_wrong_values() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
-    s.stage(0, writes(&[("a", Some("1")), ("b", Some("2"))])).unwrap();
+    s.stage(0, writes(&[("a", Some("1")), ("b", Some("2"))]))
+        .unwrap();
     s.stage(1, writes(&[("a", Some("3"))])).unwrap();
     s.commit(1).unwrap();
     s.stage(2, writes(&[("a", Some("4"))])).unwrap();
@@ -87,7 +95,10 @@ fn proofs_verify_against_the_root_and_fail_for_wrong_values() {
     assert_eq!(none, None);
     proof::verify(&s.root_at(2).unwrap(), b"zzz", None, &p).unwrap();
     assert_eq!(s.get_at(b"a", 1).unwrap().as_deref(), Some(b"3".as_slice()));
-    assert!(s.get_with_proof(b"a", 3).is_err(), "future heights are refused");
+    assert!(
+        s.get_with_proof(b"a", 3).is_err(),
+        "future heights are refused"
+    );
 }
 
 proptest! {
@@ -131,14 +142,30 @@ fn batched_and_general_tree_updates_agree() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut sa = Store::open(a.path()).unwrap();
     let mut sb = Store::open(b.path()).unwrap();
-    let base: Vec<(String, Option<String>)> = (0..300).map(|i| (format!("key{i}"), Some(format!("v{i}")))).collect();
-    let w: Writes = base.iter().map(|(k, v)| (k.clone().into_bytes(), v.clone().map(String::into_bytes))).collect();
+    let base: Vec<(String, Option<String>)> = (0..300)
+        .map(|i| (format!("key{i}"), Some(format!("v{i}"))))
+        .collect();
+    let w: Writes = base
+        .iter()
+        .map(|(k, v)| (k.clone().into_bytes(), v.clone().map(String::into_bytes)))
+        .collect();
     sa.stage(0, w.clone()).unwrap();
     sb.stage(0, w).unwrap();
     // Same final content: A updates key7 (batched path), B deletes a missing key alongside
     // (general path).
-    let ha = sa.stage(1, writes(&[("key7", Some("new")), ("key300", Some("x"))])).unwrap();
-    let hb = sb.stage(1, writes(&[("key7", Some("new")), ("key300", Some("x")), ("absent", None)])).unwrap();
+    let ha = sa
+        .stage(1, writes(&[("key7", Some("new")), ("key300", Some("x"))]))
+        .unwrap();
+    let hb = sb
+        .stage(
+            1,
+            writes(&[
+                ("key7", Some("new")),
+                ("key300", Some("x")),
+                ("absent", None),
+            ]),
+        )
+        .unwrap();
     assert_eq!(ha, hb);
     sa.commit(1).unwrap();
     let (v, p) = sa.get_with_proof(b"key7", 1).unwrap();

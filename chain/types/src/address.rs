@@ -76,12 +76,18 @@ impl FromStr for Address {
             reason: e.to_string(),
         })?;
         if hrp.as_str() != ADDRESS_HRP {
-            return Err(AddressError::Prefix { input: s.to_string(), prefix: hrp.to_string() });
+            return Err(AddressError::Prefix {
+                input: s.to_string(),
+                prefix: hrp.to_string(),
+            });
         }
         let bytes: [u8; 20] = data
             .as_slice()
             .try_into()
-            .map_err(|_| AddressError::Length { input: s.to_string(), len: data.len() })?;
+            .map_err(|_| AddressError::Length {
+                input: s.to_string(),
+                len: data.len(),
+            })?;
         Ok(Address(bytes))
     }
 }
@@ -117,10 +123,19 @@ mod tests {
         let mut broken = a.clone();
         broken.pop();
         broken.push(if a.ends_with('q') { 'p' } else { 'q' });
-        assert!(matches!(broken.parse::<Address>(), Err(AddressError::Bech32 { .. })));
+        assert!(matches!(
+            broken.parse::<Address>(),
+            Err(AddressError::Bech32 { .. })
+        ));
         let other = bech32::encode::<Bech32>(Hrp::parse("cosmos").unwrap(), &[0u8; 20]).unwrap();
-        assert!(matches!(other.parse::<Address>(), Err(AddressError::Prefix { .. })));
+        assert!(matches!(
+            other.parse::<Address>(),
+            Err(AddressError::Prefix { .. })
+        ));
         let short = bech32::encode::<Bech32>(Hrp::parse("side").unwrap(), &[0u8; 19]).unwrap();
-        assert!(matches!(short.parse::<Address>(), Err(AddressError::Length { len: 19, .. })));
+        assert!(matches!(
+            short.parse::<Address>(),
+            Err(AddressError::Length { len: 19, .. })
+        ));
     }
 }

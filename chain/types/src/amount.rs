@@ -28,7 +28,9 @@ pub mod dec_str {
     /// Parses a decimal amount, with an error that names the problem.
     pub fn parse_amount(s: &str) -> Result<u128, String> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("`{s}` is not a whole number of base units (digits only)"));
+            return Err(format!(
+                "`{s}` is not a whole number of base units (digits only)"
+            ));
         }
         s.parse::<u128>()
             .map_err(|_| format!("`{s}` does not fit in 128 bits (max {})", u128::MAX))

@@ -95,7 +95,12 @@ impl Code {
 pub fn markdown_table() -> String {
     let mut out = String::from("| code | name | what to do |\n|---:|---|---|\n");
     for c in Code::ALL {
-        out.push_str(&format!("| {} | `{}` | {} |\n", c.value(), c.name(), c.remedy()));
+        out.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            c.value(),
+            c.name(),
+            c.remedy()
+        ));
     }
     out
 }

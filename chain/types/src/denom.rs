@@ -71,7 +71,8 @@ impl Serialize for Denom {
 
 impl<'de> Deserialize<'de> for Denom {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Denom::new(<String as Deserialize>::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+        Denom::new(<String as Deserialize>::deserialize(deserializer)?)
+            .map_err(serde::de::Error::custom)
     }
 }
 

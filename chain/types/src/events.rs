@@ -13,7 +13,10 @@ pub struct Event {
 
 impl Event {
     pub fn new(kind: &str) -> Self {
-        Event { kind: kind.to_string(), attributes: Vec::new() }
+        Event {
+            kind: kind.to_string(),
+            attributes: Vec::new(),
+        }
     }
 
     pub fn attr(mut self, key: &str, value: impl ToString) -> Self {
@@ -22,7 +25,10 @@ impl Event {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -89,7 +89,9 @@ pub struct GenesisValidator {
 }
 
 /// Bridge parameters known at genesis.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisBridge {
     /// Chain id of the L1 the bridge contract lives on.
@@ -127,11 +129,19 @@ pub enum GenesisError {
     #[error("validators: at least one validator is needed")]
     NoValidators,
     #[error("validators[{index}] ({name}): {reason}")]
-    Validator { index: usize, name: String, reason: String },
+    Validator {
+        index: usize,
+        name: String,
+        reason: String,
+    },
     #[error("validators: total power {0} exceeds CometBFT's limit {MAX_TOTAL_VOTING_POWER}")]
     TotalPower(u128),
     #[error("accounts[{index}] ({address}): {reason}")]
-    Account { index: usize, address: String, reason: String },
+    Account {
+        index: usize,
+        address: String,
+        reason: String,
+    },
     #[error("params.{field}: {reason}")]
     Param { field: &'static str, reason: String },
     #[error("supply of {denom} overflows 128 bits")]
@@ -153,10 +163,16 @@ impl GenesisState {
             });
         }
         if self.params.max_msgs_per_tx == 0 {
-            return Err(GenesisError::Param { field: "max_msgs_per_tx", reason: "must be at least 1".into() });
+            return Err(GenesisError::Param {
+                field: "max_msgs_per_tx",
+                reason: "must be at least 1".into(),
+            });
         }
         if self.params.proposal_ttl_blocks == 0 {
-            return Err(GenesisError::Param { field: "proposal_ttl_blocks", reason: "must be at least 1".into() });
+            return Err(GenesisError::Param {
+                field: "proposal_ttl_blocks",
+                reason: "must be at least 1".into(),
+            });
         }
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
@@ -168,26 +184,40 @@ impl GenesisState {
         let mut total: u128 = 0;
         let mut registry = Vec::with_capacity(self.validators.len());
         for (index, v) in self.validators.iter().enumerate() {
-            let err = |reason: String| GenesisError::Validator { index, name: v.name.clone(), reason };
+            let err = |reason: String| GenesisError::Validator {
+                index,
+                name: v.name.clone(),
+                reason,
+            };
             if v.name.is_empty() || v.name.len() > 64 {
                 return Err(err("name must be 1 to 64 characters".into()));
             }
             if v.power == 0 {
-                return Err(err("power must be positive (a validator with zero power is no validator)".into()));
+                return Err(err(
+                    "power must be positive (a validator with zero power is no validator)".into(),
+                ));
             }
             let consensus_key = decode_pubkey(&v.pub_key).map_err(err)?;
             let eth_address = parse_eth_address(&v.eth_address).map_err(err)?;
             if !keys.insert(consensus_key) {
-                return Err(err("duplicate consensus key: each validator needs its own".into()));
+                return Err(err(
+                    "duplicate consensus key: each validator needs its own".into()
+                ));
             }
             if !names.insert(v.name.clone()) {
                 return Err(err("duplicate name".into()));
             }
             if !operators.insert(v.operator) {
-                return Err(err(format!("operator {} is already another validator's", v.operator)));
+                return Err(err(format!(
+                    "operator {} is already another validator's",
+                    v.operator
+                )));
             }
             if !eths.insert(eth_address) {
-                return Err(err(format!("eth_address {} is already another validator's", v.eth_address)));
+                return Err(err(format!(
+                    "eth_address {} is already another validator's",
+                    v.eth_address
+                )));
             }
             total += u128::from(v.power);
             registry.push(ValidatorInfo {
@@ -203,7 +233,11 @@ impl GenesisState {
         }
         let mut seen = BTreeSet::new();
         for (index, a) in self.accounts.iter().enumerate() {
-            let err = |reason: String| GenesisError::Account { index, address: a.address.to_string(), reason };
+            let err = |reason: String| GenesisError::Account {
+                index,
+                address: a.address.to_string(),
+                reason,
+            };
             if !seen.insert(a.address) {
                 return Err(err("listed twice; merge its balances into one entry".into()));
             }
@@ -224,10 +258,12 @@ impl GenesisState {
                 let s = supplies.entry(&c.denom).or_insert(0);
                 *s = s
                     .checked_add(c.amount)
-                    .ok_or_else(|| GenesisError::SupplyOverflow { denom: c.denom.to_string() })?;
+                    .ok_or_else(|| GenesisError::SupplyOverflow {
+                        denom: c.denom.to_string(),
+                    })?;
             }
         }
-        registry.sort_by(|a, b| a.consensus_key.cmp(&b.consensus_key));
+        registry.sort_by_key(|v| v.consensus_key);
         Ok(registry)
     }
 }
@@ -237,10 +273,12 @@ pub fn decode_pubkey(b64: &str) -> Result<[u8; 32], String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|e| format!("pub_key `{b64}` is not base64: {e}"))?;
-    let key: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("pub_key holds {} bytes, an ed25519 key holds 32", bytes.len()))?;
+    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+        format!(
+            "pub_key holds {} bytes, an ed25519 key holds 32",
+            bytes.len()
+        )
+    })?;
     ed25519_consensus::VerificationKey::try_from(key)
         .map_err(|_| "pub_key is not a valid ed25519 point".to_string())?;
     Ok(key)
@@ -252,10 +290,12 @@ pub fn parse_eth_address(s: &str) -> Result<[u8; 20], String> {
         .strip_prefix("0x")
         .ok_or_else(|| format!("eth_address `{s}` must start with 0x"))?;
     let bytes = hex::decode(hex_part).map_err(|e| format!("eth_address `{s}` is not hex: {e}"))?;
-    bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("eth_address `{s}` holds {} bytes, an address holds 20", bytes.len()))
+    bytes.as_slice().try_into().map_err(|_| {
+        format!(
+            "eth_address `{s}` holds {} bytes, an address holds 20",
+            bytes.len()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -266,7 +306,8 @@ mod tests {
         let key = ed25519_consensus::SigningKey::from([seed; 32]);
         GenesisValidator {
             name: format!("node{seed}"),
-            pub_key: base64::engine::general_purpose::STANDARD.encode(key.verification_key().to_bytes()),
+            pub_key: base64::engine::general_purpose::STANDARD
+                .encode(key.verification_key().to_bytes()),
             power,
             operator: Address::from_pubkey(&[seed; 32]),
             eth_address: format!("0x{}", hex::encode([seed; 20])),
@@ -286,7 +327,9 @@ mod tests {
 
     #[test]
     fn rejects_duplicate_validators_zero_power_and_bad_keys() {
-        assert!(state(vec![validator(1, 1), validator(2, 1)]).validate().is_ok());
+        assert!(state(vec![validator(1, 1), validator(2, 1)])
+            .validate()
+            .is_ok());
         let mut dup = validator(1, 1);
         dup.name = "other".into();
         dup.operator = Address::from_pubkey(&[99; 32]);
@@ -297,16 +340,30 @@ mod tests {
         assert!(e.to_string().contains("power must be positive"), "{e}");
         let mut bad = validator(1, 1);
         bad.pub_key = "not base64!".into();
-        assert!(state(vec![bad]).validate().unwrap_err().to_string().contains("not base64"));
+        assert!(state(vec![bad])
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not base64"));
         let mut bad = validator(1, 1);
         bad.eth_address = "0x1234".into();
-        assert!(state(vec![bad]).validate().unwrap_err().to_string().contains("holds 2 bytes"));
-        assert_eq!(state(vec![]).validate().unwrap_err(), GenesisError::NoValidators);
+        assert!(state(vec![bad])
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("holds 2 bytes"));
+        assert_eq!(
+            state(vec![]).validate().unwrap_err(),
+            GenesisError::NoValidators
+        );
     }
 
     #[test]
     fn unknown_fields_are_refused() {
         let json = br#"{"native_denom":"side","validators":[],"surprise":1}"#;
-        assert!(GenesisState::from_json(json).unwrap_err().to_string().contains("surprise"));
+        assert!(GenesisState::from_json(json)
+            .unwrap_err()
+            .to_string()
+            .contains("surprise"));
     }
 }

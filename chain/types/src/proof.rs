@@ -26,8 +26,10 @@ pub fn verify(
 ) -> Result<(), ProofError> {
     let proof: SparseMerkleProof<Sha256> =
         borsh::from_slice(proof).map_err(|e| ProofError::Malformed(e.to_string()))?;
-    proof.verify(RootHash(*app_hash), key_hash(key), value).map_err(|e| ProofError::Mismatch {
-        app_hash: hex::encode_upper(app_hash),
-        reason: e.to_string(),
-    })
+    proof
+        .verify(RootHash(*app_hash), key_hash(key), value)
+        .map_err(|e| ProofError::Mismatch {
+            app_hash: hex::encode_upper(app_hash),
+            reason: e.to_string(),
+        })
 }

@@ -133,7 +133,8 @@ impl SignedTx {
         let Ok(vk) = VerificationKey::try_from(self.public_key) else {
             return false;
         };
-        vk.verify(&Signature::from(self.signature), &self.body.sign_hash()).is_ok()
+        vk.verify(&Signature::from(self.signature), &self.body.sign_hash())
+            .is_ok()
     }
 
     /// The parts a batch verifier needs.
@@ -169,13 +170,25 @@ pub fn build_signed(
     let draft = TxBody {
         chain_id: chain_id.to_string(),
         nonce,
-        fee: Fee { amount: 0, gas_limit: 0 },
+        fee: Fee {
+            amount: 0,
+            gas_limit: 0,
+        },
         msgs,
     };
     let len = draft.clone().sign(key).encode().len();
     let gas = gas_required(len, draft.msgs.len());
     let fee = u128::from(gas).checked_mul(gas_price)?;
-    Some(TxBody { fee: Fee { amount: fee, gas_limit: gas }, ..draft }.sign(key))
+    Some(
+        TxBody {
+            fee: Fee {
+                amount: fee,
+                gas_limit: gas,
+            },
+            ..draft
+        }
+        .sign(key),
+    )
 }
 
 mod hex_32 {
@@ -212,7 +225,11 @@ mod tests {
     #[test]
     fn built_fee_matches_gas_of_encoded_length() {
         let to = Address::from_pubkey(&[9; 32]);
-        let msg = Msg::Transfer { to, denom: Denom::new("side").unwrap(), amount: 5 };
+        let msg = Msg::Transfer {
+            to,
+            denom: Denom::new("side").unwrap(),
+            amount: 5,
+        };
         let tx = build_signed(&key(2), "c", 3, 7, vec![msg]).unwrap();
         let gas = gas_required(tx.encode().len(), 1);
         assert_eq!(tx.body.fee.gas_limit, gas);
@@ -227,6 +244,9 @@ mod tests {
         ));
         let mut bytes = build_signed(&key(3), "c", 0, 1, vec![]).unwrap().encode();
         bytes.push(0);
-        assert!(matches!(SignedTx::decode(&bytes), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            SignedTx::decode(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 }

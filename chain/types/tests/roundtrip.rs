@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use sidechain_types::{
-    genesis::GenesisBridge, state::Proposal, Account, Address, Denom, Event, Fee, Msg, Params, SignedTx, TxBody,
-    ValidatorChange, ValidatorInfo,
+    genesis::GenesisBridge, state::Proposal, Account, Address, Denom, Event, Fee, Msg, Params,
+    SignedTx, TxBody, ValidatorChange, ValidatorInfo,
 };
 
 fn address() -> impl Strategy<Value = Address> {
@@ -18,20 +18,31 @@ fn denom() -> impl Strategy<Value = Denom> {
 }
 
 fn change() -> impl Strategy<Value = ValidatorChange> {
-    ("[a-z0-9]{1,16}", any::<[u8; 32]>(), any::<u64>(), address(), any::<[u8; 20]>()).prop_map(
-        |(name, consensus_key, power, operator, eth_address)| ValidatorChange {
-            name,
-            consensus_key,
-            power,
-            operator,
-            eth_address,
-        },
+    (
+        "[a-z0-9]{1,16}",
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        address(),
+        any::<[u8; 20]>(),
     )
+        .prop_map(
+            |(name, consensus_key, power, operator, eth_address)| ValidatorChange {
+                name,
+                consensus_key,
+                power,
+                operator,
+                eth_address,
+            },
+        )
 }
 
 fn msg() -> impl Strategy<Value = Msg> {
     prop_oneof![
-        (address(), denom(), any::<u128>()).prop_map(|(to, denom, amount)| Msg::Transfer { to, denom, amount }),
+        (address(), denom(), any::<u128>()).prop_map(|(to, denom, amount)| Msg::Transfer {
+            to,
+            denom,
+            amount
+        }),
         change().prop_map(|change| Msg::ProposeValidatorChange { change }),
         any::<u64>().prop_map(|proposal_id| Msg::VoteValidatorChange { proposal_id }),
     ]
@@ -47,18 +58,31 @@ fn signed_tx() -> impl Strategy<Value = SignedTx> {
         any::<[u8; 32]>(),
         prop::collection::vec(any::<u8>(), 64),
     )
-        .prop_map(|(chain_id, nonce, amount, gas_limit, msgs, public_key, sig)| SignedTx {
-            body: TxBody { chain_id, nonce, fee: Fee { amount, gas_limit }, msgs },
-            public_key,
-            signature: sig.try_into().unwrap(),
-        })
+        .prop_map(
+            |(chain_id, nonce, amount, gas_limit, msgs, public_key, sig)| SignedTx {
+                body: TxBody {
+                    chain_id,
+                    nonce,
+                    fee: Fee { amount, gas_limit },
+                    msgs,
+                },
+                public_key,
+                signature: sig.try_into().unwrap(),
+            },
+        )
 }
 
-fn roundtrip<T: borsh::BorshSerialize + borsh::BorshDeserialize + PartialEq + std::fmt::Debug>(v: &T) {
+fn roundtrip<T: borsh::BorshSerialize + borsh::BorshDeserialize + PartialEq + std::fmt::Debug>(
+    v: &T,
+) {
     let bytes = borsh::to_vec(v).unwrap();
     let back: T = borsh::from_slice(&bytes).unwrap();
     assert_eq!(&back, v);
-    assert_eq!(borsh::to_vec(&back).unwrap(), bytes, "encoding is canonical");
+    assert_eq!(
+        borsh::to_vec(&back).unwrap(),
+        bytes,
+        "encoding is canonical"
+    );
 }
 
 proptest! {
@@ -125,8 +149,18 @@ fn collections_used_in_state_are_ordered() {
 
 #[test]
 fn readme_code_table_matches_the_code() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let start = readme.find("<!-- codes:begin -->\n").expect("README has the codes:begin marker") + 21;
-    let end = readme.find("<!-- codes:end -->").expect("README has the codes:end marker");
-    assert_eq!(&readme[start..end], sidechain_types::codes::markdown_table(), "regenerate the README table from sidechain_types::codes::markdown_table()");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("<!-- codes:begin -->\n")
+        .expect("README has the codes:begin marker")
+        + 21;
+    let end = readme
+        .find("<!-- codes:end -->")
+        .expect("README has the codes:end marker");
+    assert_eq!(
+        &readme[start..end],
+        sidechain_types::codes::markdown_table(),
+        "regenerate the README table from sidechain_types::codes::markdown_table()"
+    );
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use ed25519_consensus::SigningKey;
-use sidechain_app::{block::BlockOutput, check_tx, finalize_block, genesis::init_chain, TxOutcome, Writes};
+use sidechain_app::{
+    block::BlockOutput, check_tx, finalize_block, genesis::init_chain, TxOutcome, Writes,
+};
 use sidechain_types::{
     genesis::{Coin, GenesisBridge},
     tx::build_signed,
@@ -45,12 +47,21 @@ pub struct Chain {
 pub fn genesis(validators: u8, accounts: &[(Address, u128)]) -> GenesisState {
     let mut accts: Vec<GenesisAccount> = accounts
         .iter()
-        .map(|(a, amt)| GenesisAccount { address: *a, balances: vec![Coin { denom: side(), amount: *amt }] })
+        .map(|(a, amt)| GenesisAccount {
+            address: *a,
+            balances: vec![Coin {
+                denom: side(),
+                amount: *amt,
+            }],
+        })
         .collect();
     for i in 0..validators {
         accts.push(GenesisAccount {
             address: addr(&operator_key(i)),
-            balances: vec![Coin { denom: side(), amount: 1_000_000_000 }],
+            balances: vec![Coin {
+                denom: side(),
+                amount: 1_000_000_000,
+            }],
         });
     }
     GenesisState {
@@ -76,7 +87,12 @@ impl Chain {
     pub fn new(g: GenesisState) -> Self {
         let json = serde_json::to_vec(&g).unwrap();
         let out = init_chain(CHAIN_ID, &json, &[]).unwrap();
-        Chain { state: out.writes, height: 0, mempool: Writes::new(), genesis: g }
+        Chain {
+            state: out.writes,
+            height: 0,
+            mempool: Writes::new(),
+            genesis: g,
+        }
     }
 
     /// Executes a block and applies its writes.
@@ -111,12 +127,27 @@ impl Chain {
     }
 
     pub fn read<T: borsh::BorshDeserialize>(&self, key: &[u8]) -> Option<T> {
-        self.state.get(key).cloned().flatten().map(|b| borsh::from_slice(&b).unwrap())
+        self.state
+            .get(key)
+            .cloned()
+            .flatten()
+            .map(|b| borsh::from_slice(&b).unwrap())
     }
 }
 
 pub fn transfer_tx(from: &SigningKey, nonce: u64, to: Address, amount: u128) -> SignedTx {
-    build_signed(from, CHAIN_ID, nonce, 1, vec![Msg::Transfer { to, denom: side(), amount }]).unwrap()
+    build_signed(
+        from,
+        CHAIN_ID,
+        nonce,
+        1,
+        vec![Msg::Transfer {
+            to,
+            denom: side(),
+            amount,
+        }],
+    )
+    .unwrap()
 }
 
 pub fn total_supply(state: &Writes) -> BTreeMap<String, u128> {
