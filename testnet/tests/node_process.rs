@@ -56,7 +56,10 @@ fn transfers_through_the_cli_move_balances_and_the_account_proof_verifies() {
     assert_eq!(sent["code"], 0, "{sent}");
     assert_eq!(net.balance(&rpc, &bob), 1234);
     let alice_left = net.balance(&rpc, &alice);
-    assert!(alice_left < 1_000_000 - 1234, "alice paid no fee: {alice_left}");
+    assert!(
+        alice_left < 1_000_000 - 1234,
+        "alice paid no fee: {alice_left}"
+    );
 
     // The committed transaction is found by hash.
     let hash = sent["hash"].as_str().unwrap();
@@ -81,7 +84,9 @@ fn transfers_through_the_cli_move_balances_and_the_account_proof_verifies() {
     // A proven query: the CLI checks the Merkle proof against a committed app hash. It proves
     // the state below the newest header, so let a block pass after bob's transfer.
     let bob_height = sent["height"].as_u64().expect("height of bob's transfer");
-    wait_for("two blocks after bob's transfer", LONG, || common::height_of(&rpc).filter(|h| *h >= bob_height + 2));
+    wait_for("two blocks after bob's transfer", LONG, || {
+        common::height_of(&rpc).filter(|h| *h >= bob_height + 2)
+    });
     let proven = net.cli_json(&rpc, &["query", "account", &bob, "--prove", "--json"]);
     assert_eq!(proven["proof"]["verified"], true, "{proven}");
     assert_eq!(proven["nonce"], 0, "{proven}");
@@ -129,8 +134,14 @@ fn both_processes_killed_during_a_stream_of_transfers_restart_and_apply_each_onc
     const AMOUNT: u128 = 100;
     let confirmed = Arc::new(AtomicU64::new(0));
     let stream = {
-        let (net, rpc, denom, receiver, confirmed, sender) =
-            (net.clone(), rpc.clone(), denom.clone(), receiver.clone(), confirmed.clone(), sender.clone());
+        let (net, rpc, denom, receiver, confirmed, sender) = (
+            net.clone(),
+            rpc.clone(),
+            denom.clone(),
+            receiver.clone(),
+            confirmed.clone(),
+            sender.clone(),
+        );
         std::thread::spawn(move || {
             // Send until the sender's committed nonce shows every transfer applied. After a
             // failure (node down) the nonce tells whether the last one made it; the chain refuses

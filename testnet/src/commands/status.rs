@@ -96,8 +96,8 @@ pub fn print_table(v: &Value) {
         v["home"].as_str().unwrap_or_default()
     );
     println!(
-        "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} {}",
-        "NODE", "STATE", "HEIGHT", "APP HASH", "PEERS", "POWER", "RPC", "PIDS (cometbft/app)"
+        "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} PIDS (cometbft/app)",
+        "NODE", "STATE", "HEIGHT", "APP HASH", "PEERS", "POWER", "RPC"
     );
     for n in v["nodes"].as_array().into_iter().flatten() {
         let show = |k: &str| match &n[k] {
