@@ -102,13 +102,14 @@ async fn main() -> anyhow::Result<()> {
             let committed = store.committed();
             tracing::info!(home = %home.display(), height = committed.height, "database opened");
             let m = Metrics::new();
-            let metrics_listener = tokio::net::TcpListener::bind(metrics).await.with_context(
-                || {
-                    format!(
+            let metrics_listener =
+                tokio::net::TcpListener::bind(metrics)
+                    .await
+                    .with_context(|| {
+                        format!(
                         "cannot listen for metrics on {metrics}; pick a free port with --metrics"
                     )
-                },
-            )?;
+                    })?;
             tokio::spawn(m.clone().serve(metrics_listener));
             let handle = Handle::new(Node::new(store, m));
             let server = tower_abci::v038::Server::builder()

@@ -196,3 +196,48 @@ async fn metrics_endpoint_serves_the_node_series() {
     );
     assert!(body.contains("# HELP sidechain_commit_seconds"), "{body}");
 }
+
+#[test]
+fn two_fresh_nodes_fed_the_same_blocks_reach_the_same_app_hash_at_every_height() {
+    let (state, vals) = app_state();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut a, mut b) = (open(da.path()), open(db.path()));
+    let (ga, _) = a.init_chain(CHAIN, &state, &vals).unwrap();
+    let (gb, _) = b.init_chain(CHAIN, &state, &vals).unwrap();
+    assert_eq!(ga, gb);
+    let mut nonce = 0;
+    let mut hashes = Vec::new();
+    for height in 1..=12u64 {
+        // A mix of good transfers, a replay, an overdraft and garbage.
+        let mut txs = vec![transfer(nonce, u128::from(height)), transfer(nonce + 1, 3)];
+        nonce += 2;
+        txs.push(transfer(nonce - 1, 3));
+        txs.push(transfer(nonce, 10_000_000_000));
+        nonce += 1;
+        txs.push(vec![height as u8; 40]);
+        let fa = a.finalize_block(height, &txs).unwrap();
+        let fb = b.finalize_block(height, &txs).unwrap();
+        assert_eq!(fa.app_hash, fb.app_hash, "height {height}");
+        let codes: Vec<_> = fa.output.tx_results.iter().map(|r| r.code).collect();
+        assert_eq!(
+            codes,
+            fb.output
+                .tx_results
+                .iter()
+                .map(|r| r.code)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            codes[..4],
+            [Code::Ok, Code::Ok, Code::BadNonce, Code::InsufficientFunds]
+        );
+        assert_eq!(a.commit().unwrap(), b.commit().unwrap());
+        hashes.push(fa.app_hash);
+    }
+    hashes.dedup();
+    assert_eq!(
+        hashes.len(),
+        12,
+        "every block changes the state, so every app hash differs"
+    );
+}
