@@ -15,6 +15,8 @@ CARGO_FLAGS := --locked --profile $(CARGO_PROFILE)
 TARGET_BIN := $(CARGO_TARGET_DIR)/$(CARGO_PROFILE)
 
 COMETBFT_VERSION := v0.38.26
+# FinalizeBlock is measured on one core.
+PIN_ONE_CORE := $(shell command -v taskset >/dev/null 2>&1 && echo "taskset -c 0")
 
 .PHONY: all deps tools build test testnet bench fmt lint clean help
 all: build
@@ -47,7 +49,7 @@ testnet: build
 	$(TARGET_BIN)/testnet up --validators 4
 
 bench: build
-	$(TARGET_BIN)/finalize-bench --out $(ROOT)/bench/results/finalize.json
+	$(PIN_ONE_CORE) $(TARGET_BIN)/finalize-bench --out $(ROOT)/bench/results/finalize.json
 	$(TARGET_BIN)/testnet-bench --out $(ROOT)/bench/results/testnet.json
 
 fmt:
