@@ -279,6 +279,16 @@ fn execute_msg(
     }
 }
 
+/// Whether CheckTx sees a transaction for the first time or rechecks one already admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    New,
+    /// CometBFT re-runs CheckTx on what is left in its mempool after every block. These exact
+    /// bytes passed the signature check when they arrived, so it is not repeated; nonce,
+    /// balance and fee are checked again against the new state.
+    Recheck,
+}
+
 /// Admits a transaction to the mempool: decodes it, checks its signature, and executes it
 /// against the committed state plus the effects of the transactions admitted before it
 /// (`mempool`), which it extends on success. Nothing is written when it fails.
@@ -287,6 +297,7 @@ pub fn check_tx(
     mempool: &mut Writes,
     tx_bytes: &[u8],
     next_height: u64,
+    kind: CheckKind,
 ) -> Result<TxOutcome> {
     let tx = match SignedTx::decode(tx_bytes) {
         Ok(tx) => tx,
@@ -301,7 +312,7 @@ pub fn check_tx(
         }
         Err(e) => return Ok(TxOutcome::rejected(Code::Decode, e.to_string())),
     };
-    let sig_ok = tx.verify_signature();
+    let sig_ok = kind == CheckKind::Recheck || tx.verify_signature();
     let mut view = Overlay::with_writes(base, std::mem::take(mempool));
     let outcome = BlockCtx::load(&view, next_height).and_then(|mut ctx| {
         execute_tx(

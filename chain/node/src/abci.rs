@@ -238,7 +238,11 @@ impl Service<MempoolRequest> for Mempool {
 
     fn call(&mut self, req: MempoolRequest) -> Self::Future {
         let MempoolRequest::CheckTx(r) = req;
-        let result = self.0.lock().check_tx(&r.tx).map_err(fatal).map(|a| {
+        let kind = match r.kind {
+            request::CheckTxKind::Recheck => sidechain_app::CheckKind::Recheck,
+            request::CheckTxKind::New => sidechain_app::CheckKind::New,
+        };
+        let result = self.0.lock().check_tx(&r.tx, kind).map_err(fatal).map(|a| {
             MempoolResponse::CheckTx(response::CheckTx {
                 code: Code::from(a.code.value()),
                 log: a.log,

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use sidechain_app::{block, check_tx, genesis, Writes};
+use sidechain_app::{block, check_tx, genesis, CheckKind, Writes};
 use sidechain_store::{Committed, Store};
 use sidechain_types::{query, state_key, Address, Code, Denom, Event};
 
@@ -177,10 +177,10 @@ impl Node {
     }
 
     /// `CheckTx`, for new transactions and rechecks alike.
-    pub fn check_tx(&mut self, tx: &[u8]) -> Result<CheckAnswer, NodeError> {
+    pub fn check_tx(&mut self, tx: &[u8], kind: CheckKind) -> Result<CheckAnswer, NodeError> {
         let next_height = self.store.committed().height.saturating_add(1);
         let view = self.store.committed_view();
-        let outcome = check_tx(&view, &mut self.mempool, tx, next_height)?;
+        let outcome = check_tx(&view, &mut self.mempool, tx, next_height, kind)?;
         self.metrics
             .checktx
             .get_or_create(&crate::metrics::CodeLabel {

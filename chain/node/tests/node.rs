@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use ed25519_consensus::SigningKey;
+use sidechain_app::CheckKind;
 use sidechain_store::Store;
 use sidechain_types::{
     proof, query, state_key, tx::build_signed, Account, Address, Code, Denom, Msg,
@@ -160,15 +161,30 @@ fn checktx_accepts_consecutive_nonces_until_commit_then_rechecks_from_state() {
     node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
     node.commit().unwrap();
     for n in 0..3 {
-        assert_eq!(node.check_tx(&transfer(n, 1)).unwrap().code, Code::Ok);
+        assert_eq!(
+            node.check_tx(&transfer(n, 1), CheckKind::New).unwrap().code,
+            Code::Ok
+        );
     }
-    assert_eq!(node.check_tx(&transfer(1, 1)).unwrap().code, Code::BadNonce);
+    assert_eq!(
+        node.check_tx(&transfer(1, 1), CheckKind::New).unwrap().code,
+        Code::BadNonce
+    );
     node.finalize_block(2, &[transfer(0, 1)]).unwrap();
     node.commit().unwrap();
     // CometBFT rechecks what is left (nonces 1 and 2) against the new state.
-    assert_eq!(node.check_tx(&transfer(1, 1)).unwrap().code, Code::Ok);
-    assert_eq!(node.check_tx(&transfer(2, 1)).unwrap().code, Code::Ok);
-    assert_eq!(node.check_tx(&transfer(0, 1)).unwrap().code, Code::BadNonce);
+    assert_eq!(
+        node.check_tx(&transfer(1, 1), CheckKind::New).unwrap().code,
+        Code::Ok
+    );
+    assert_eq!(
+        node.check_tx(&transfer(2, 1), CheckKind::New).unwrap().code,
+        Code::Ok
+    );
+    assert_eq!(
+        node.check_tx(&transfer(0, 1), CheckKind::New).unwrap().code,
+        Code::BadNonce
+    );
 }
 
 #[tokio::test]
@@ -239,5 +255,37 @@ fn two_fresh_nodes_fed_the_same_blocks_reach_the_same_app_hash_at_every_height()
         hashes.len(),
         12,
         "every block changes the state, so every app hash differs"
+    );
+}
+
+#[test]
+fn recheck_repeats_state_checks_but_not_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, vals) = app_state();
+    let mut node = open(dir.path());
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    node.finalize_block(1, &[transfer(0, 1)]).unwrap();
+    node.commit().unwrap();
+    // A stale nonce fails on recheck too.
+    assert_eq!(
+        node.check_tx(&transfer(0, 1), CheckKind::Recheck)
+            .unwrap()
+            .code,
+        Code::BadNonce
+    );
+    // A forged signature is caught when the transaction first arrives.
+    let mut forged = sidechain_types::SignedTx::decode(&transfer(1, 1)).unwrap();
+    forged.signature[5] ^= 0x40;
+    assert_eq!(
+        node.check_tx(&forged.encode(), CheckKind::New)
+            .unwrap()
+            .code,
+        Code::BadSignature
+    );
+    assert_eq!(
+        node.check_tx(&transfer(1, 1), CheckKind::Recheck)
+            .unwrap()
+            .code,
+        Code::Ok
     );
 }

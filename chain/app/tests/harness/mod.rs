@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use ed25519_consensus::SigningKey;
 use sidechain_app::{
-    block::BlockOutput, check_tx, finalize_block, genesis::init_chain, TxOutcome, Writes,
+    block::BlockOutput, check_tx, finalize_block, genesis::init_chain, CheckKind, TxOutcome, Writes,
 };
 use sidechain_types::{
     genesis::{Coin, GenesisBridge},
@@ -110,7 +110,14 @@ impl Chain {
     }
 
     pub fn check(&mut self, tx: &[u8]) -> TxOutcome {
-        check_tx(&self.state, &mut self.mempool, tx, self.height + 1).unwrap()
+        check_tx(
+            &self.state,
+            &mut self.mempool,
+            tx,
+            self.height + 1,
+            CheckKind::New,
+        )
+        .unwrap()
     }
 
     pub fn account(&self, a: &Address) -> Account {
