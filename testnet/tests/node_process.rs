@@ -219,3 +219,51 @@ fn both_processes_killed_during_a_stream_of_transfers_restart_and_apply_each_onc
     let receiver_account = net.account(&rpc, &receiver);
     assert_eq!(receiver_account["nonce"], 0, "{receiver_account}");
 }
+
+#[test]
+fn down_then_up_resumes_the_same_chain_and_a_different_shape_is_refused() {
+    let _serial = common::serial();
+    let net = Net::up(1, 21_200);
+    let rpc = net.rpc_of("node0");
+    let denom = net.denom();
+    let carol = net.new_account("carol");
+    let sent = net.cli_json(
+        &rpc,
+        &[
+            "tx",
+            "transfer",
+            "--from",
+            &net.faucet(),
+            "--to",
+            &carol,
+            "--amount",
+            "4242",
+            "--denom",
+            &denom,
+            "--json",
+        ],
+    );
+    let at = sent["height"].as_u64().expect("height");
+
+    net.testnet_ok(&["down"]);
+    let st = net.status();
+    assert_eq!(Net::node(&st, "node0")["running"], false, "{st}");
+    assert!(common::height_of(&rpc).is_none(), "RPC answers after down");
+
+    let out = net.testnet(&["up", "--detach", "--validators", "3"]);
+    assert!(
+        !out.status.success(),
+        "a 3-validator up over a 1-validator home was accepted"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("testnet reset"),
+        "{}",
+        common::text(&out)
+    );
+
+    net.testnet_ok(&["up", "--detach"]);
+    wait_for("blocks after the second up", LONG, || {
+        common::height_of(&rpc).filter(|h| *h > at + 1)
+    });
+    assert_eq!(net.balance(&rpc, &carol), 4242);
+}

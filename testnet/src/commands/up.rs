@@ -72,15 +72,6 @@ impl UpArgs {
         }
         Ok(spec)
     }
-
-    /// Flags that only shape a new network; given for an existing one they would be ignored.
-    fn shapes_network(&self) -> bool {
-        self.validators.is_some()
-            || self.config.is_some()
-            || self.chain_id.is_some()
-            || self.block_time_ms.is_some()
-            || self.base_port.is_some()
-    }
 }
 
 /// Opens the network in `home`, generating it first when there is none.
@@ -93,25 +84,31 @@ fn prepare(home: &Path, args: &UpArgs) -> Result<Network> {
                 home.display()
             )));
         }
-        if args.shapes_network() {
-            let spec = args.spec()?;
-            let same = spec.validators.len()
-                == net
-                    .manifest
-                    .nodes
-                    .iter()
-                    .filter(|n| n.genesis_power > 0)
-                    .count()
-                && spec.base_port == net.manifest.base_port;
-            if !same {
-                return Err(Error::State(format!(
-                    "{} already holds a network of {} nodes from port {}; start it as it is with `testnet up --home {}`, or remove it with `testnet reset` to make a new one",
-                    home.display(),
-                    net.manifest.nodes.len(),
-                    net.manifest.base_port,
-                    home.display()
-                )));
-            }
+        let genesis_validators = net
+            .manifest
+            .nodes
+            .iter()
+            .filter(|n| n.genesis_power > 0)
+            .count();
+        let differs = args.validators.is_some_and(|v| v != genesis_validators)
+            || args.base_port.is_some_and(|p| p != net.manifest.base_port)
+            || args
+                .chain_id
+                .as_ref()
+                .is_some_and(|c| *c != net.manifest.chain_id)
+            || args
+                .block_time_ms
+                .is_some_and(|b| b != net.manifest.block_time_ms)
+            || args.config.is_some();
+        if differs {
+            return Err(Error::State(format!(
+                "{} already holds a network ({} nodes, chain {}, ports from {}); start it as it is with `testnet up --home {}`, or remove it with `testnet reset` to make a new one",
+                home.display(),
+                net.manifest.nodes.len(),
+                net.manifest.chain_id,
+                net.manifest.base_port,
+                home.display()
+            )));
         }
         ports::ensure_free(
             net.manifest
