@@ -50,6 +50,60 @@ struct Args {
     base_port: u16,
     #[arg(long, default_value_t = sidechain_genesis::spec::DEFAULT_BLOCK_TIME_MS)]
     block_time_ms: u64,
+    /// Offered load (tx/s over all validators) of the latency phase that runs before the
+    /// saturation phase, well below capacity so that latency is not queueing.
+    #[arg(long, default_value_t = 200.0)]
+    latency_rate: f64,
+    /// Seconds of the latency phase.
+    #[arg(long, default_value_t = 20)]
+    latency_seconds: u64,
+}
+
+/// Accounts that send during the latency phase (apart from the saturation accounts).
+const LATENCY_ACCOUNTS: usize = 40;
+
+/// A paced phase measuring latency, then a saturation phase measuring throughput.
+#[derive(Debug)]
+struct Phases {
+    paced: LoadReport,
+    saturated: LoadReport,
+}
+
+impl Args {
+    fn latency_txs_per_account(&self) -> u64 {
+        (self.latency_rate * self.latency_seconds as f64 / LATENCY_ACCOUNTS as f64).ceil() as u64
+            + 5
+    }
+}
+
+async fn run_phases(
+    args: &Args,
+    rpc0: &str,
+    paced: Vec<Lane>,
+    saturating: Vec<Lane>,
+) -> anyhow::Result<Phases> {
+    eprintln!(
+        "latency phase: {} tx/s for {} s",
+        args.latency_rate, args.latency_seconds
+    );
+    let paced = load::run(
+        paced,
+        rpc0,
+        Duration::from_secs(args.latency_seconds),
+        Duration::from_secs(args.drain),
+        Some(args.latency_rate),
+    )
+    .await?;
+    eprintln!("saturation phase: {} s", args.seconds);
+    let saturated = load::run(
+        saturating,
+        rpc0,
+        Duration::from_secs(args.seconds),
+        Duration::from_secs(args.drain),
+        None,
+    )
+    .await?;
+    Ok(Phases { paced, saturated })
 }
 
 /// Runs `testnet down` for a home when dropped.
@@ -117,8 +171,8 @@ async fn wait_for_blocks(rpcs: &[String], min: u64) -> anyhow::Result<()> {
 }
 
 /// Our chain: funded accounts in genesis, then transfers to a sink.
-async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<(LoadReport, usize)> {
-    let keys: Vec<SigningKey> = (0..args.accounts)
+async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<(Phases, usize)> {
+    let keys: Vec<SigningKey> = (0..args.accounts + LATENCY_ACCOUNTS)
         .map(|_| SigningKey::new(rand_core::OsRng))
         .collect();
     let mut spec = spec(args, args.base_port);
@@ -150,45 +204,45 @@ async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<(LoadReport, usi
     let rpcs: Vec<String> = manifest.nodes.iter().map(|n| n.rpc_url()).collect();
     wait_for_blocks(&rpcs, 2).await?;
 
-    eprintln!(
-        "signing {} transfers",
-        args.accounts as u64 * args.txs_per_account
-    );
     let sink = Address::from_pubkey(&[7; 32]);
     let price = spec.params.min_gas_price;
-    let mut tx_len = 0;
-    let lanes: Vec<Lane> = keys
+    let lane = |i: usize, key: &SigningKey, count: u64| {
+        let txs: Vec<Vec<u8>> = (0..count)
+            .filter_map(|nonce| {
+                let msg = Msg::Transfer {
+                    to: sink,
+                    denom: denom.clone(),
+                    amount: 1,
+                };
+                build_signed(key, &manifest.chain_id, nonce, price, vec![msg]).map(|t| t.encode())
+            })
+            .collect();
+        Lane {
+            rpc: rpcs[i % rpcs.len()].clone(),
+            txs,
+        }
+    };
+    eprintln!("signing transfers");
+    let (saturating_keys, latency_keys) = keys.split_at(args.accounts);
+    let saturating: Vec<Lane> = saturating_keys
         .iter()
         .enumerate()
-        .map(|(i, key)| {
-            let txs: Vec<Vec<u8>> = (0..args.txs_per_account)
-                .filter_map(|nonce| {
-                    let msg = Msg::Transfer {
-                        to: sink,
-                        denom: denom.clone(),
-                        amount: 1,
-                    };
-                    build_signed(key, &manifest.chain_id, nonce, price, vec![msg])
-                        .map(|t| t.encode())
-                })
-                .collect();
-            tx_len = txs.first().map(Vec::len).unwrap_or(0);
-            Lane {
-                rpc: rpcs[i % rpcs.len()].clone(),
-                txs,
-            }
-        })
+        .map(|(i, k)| lane(i, k, args.txs_per_account))
         .collect();
-    eprintln!("sending to our chain for {} s", args.seconds);
-    let report = load::run(
-        lanes,
-        &rpcs[0],
-        Duration::from_secs(args.seconds),
-        Duration::from_secs(args.drain),
-    )
-    .await?;
+    let paced: Vec<Lane> = latency_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| lane(i, k, args.latency_txs_per_account()))
+        .collect();
+    let tx_len = saturating
+        .first()
+        .and_then(|l| l.txs.first())
+        .map(Vec::len)
+        .unwrap_or(0);
+    eprintln!("our chain:");
+    let phases = run_phases(args, &rpcs[0], paced, saturating).await?;
     drop(down);
-    Ok((report, tx_len))
+    Ok((phases, tx_len))
 }
 
 /// CometBFT's kvstore in the same network shape: the same generated configuration, the
@@ -198,7 +252,7 @@ async fn bench_kvstore(
     work: &Path,
     bins: &Binaries,
     tx_len: usize,
-) -> anyhow::Result<LoadReport> {
+) -> anyhow::Result<Phases> {
     let spec = spec(args, args.base_port + 200);
     let home = work.join("kvstore");
     let manifest = sidechain_genesis::generate(&spec, &home)?;
@@ -218,27 +272,29 @@ async fn bench_kvstore(
     }
     let rpcs: Vec<String> = manifest.nodes.iter().map(|n| n.rpc_url()).collect();
     wait_for_blocks(&rpcs, 2).await?;
-    let lanes: Vec<Lane> = (0..args.accounts)
-        .map(|i| {
-            let txs = (0..args.txs_per_account)
-                .map(|j| {
-                    let mut tx = format!("k{i}-{j}=").into_bytes();
-                    tx.resize(tx_len.max(tx.len() + 1), b'v');
-                    tx
-                })
-                .collect();
-            Lane {
-                rpc: rpcs[i % rpcs.len()].clone(),
-                txs,
-            }
-        })
-        .collect();
-    eprintln!("sending to kvstore for {} s", args.seconds);
-    let report = load::run(
-        lanes,
+    let lanes = |prefix: &str, accounts: usize, count: u64| -> Vec<Lane> {
+        (0..accounts)
+            .map(|i| {
+                let txs = (0..count)
+                    .map(|j| {
+                        let mut tx = format!("{prefix}{i}-{j}=").into_bytes();
+                        tx.resize(tx_len.max(tx.len() + 1), b'v');
+                        tx
+                    })
+                    .collect();
+                Lane {
+                    rpc: rpcs[i % rpcs.len()].clone(),
+                    txs,
+                }
+            })
+            .collect()
+    };
+    eprintln!("kvstore:");
+    let report = run_phases(
+        args,
         &rpcs[0],
-        Duration::from_secs(args.seconds),
-        Duration::from_secs(args.drain),
+        lanes("p", LATENCY_ACCOUNTS, args.latency_txs_per_account()),
+        lanes("s", args.accounts, args.txs_per_account),
     )
     .await?;
     drop(nodes);
@@ -259,17 +315,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await;
     let _ = fs::remove_dir_all(&work);
     let (ours, kv, tx_len) = result?;
-    let ratio = if kv.tps > 0.0 { ours.tps / kv.tps } else { 0.0 };
+    let ratio = if kv.saturated.tps > 0.0 {
+        ours.saturated.tps / kv.saturated.tps
+    } else {
+        0.0
+    };
     let out = json!({
-        "ours_tps": round(ours.tps),
-        "kvstore_tps": round(kv.tps),
+        "ours_tps": round(ours.saturated.tps),
+        "kvstore_tps": round(kv.saturated.tps),
         "ratio": round(ratio),
-        "p50_ms": round(ours.p50_ms),
-        "p99_ms": round(ours.p99_ms),
-        "kvstore_p50_ms": round(kv.p50_ms),
-        "kvstore_p99_ms": round(kv.p99_ms),
-        "ours": ours,
-        "kvstore": kv,
+        "p50_ms": round(ours.paced.p50_ms),
+        "p99_ms": round(ours.paced.p99_ms),
+        "latency_offered_tps": args.latency_rate,
+        "saturated_p50_ms": round(ours.saturated.p50_ms),
+        "saturated_p99_ms": round(ours.saturated.p99_ms),
+        "kvstore_p50_ms": round(kv.paced.p50_ms),
+        "kvstore_p99_ms": round(kv.paced.p99_ms),
+        "kvstore_saturated_p50_ms": round(kv.saturated.p50_ms),
+        "kvstore_saturated_p99_ms": round(kv.saturated.p99_ms),
+        "ours": { "paced": ours.paced, "saturated": ours.saturated },
+        "kvstore": { "paced": kv.paced, "saturated": kv.saturated },
         "validators": args.validators,
         "accounts": args.accounts,
         "send_seconds": args.seconds,

@@ -66,13 +66,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Sends every lane for at most `send_for`, then waits up to `drain` for the submitted
-/// transactions to commit. Blocks are read from `watch_rpc`.
+/// transactions to commit. Blocks are read from `watch_rpc`. With `rate` (transactions per
+/// second over all lanes) submissions are paced; without it every lane sends as fast as its
+/// node accepts (saturation).
 pub async fn run(
     lanes: Vec<Lane>,
     watch_rpc: &str,
     send_for: Duration,
     drain: Duration,
+    rate: Option<f64>,
 ) -> Result<LoadReport> {
+    let slots = Arc::new(AtomicU64::new(0));
     let submitted_at: Arc<Mutex<HashMap<[u8; 32], Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let accepted = Arc::new(AtomicU64::new(0));
     let sending = Arc::new(AtomicBool::new(true));
@@ -97,12 +101,21 @@ pub async fn run(
                 c
             }
         };
-        let (submitted_at, accepted, sending) =
-            (submitted_at.clone(), accepted.clone(), sending.clone());
+        let (submitted_at, accepted, sending, slots) = (
+            submitted_at.clone(),
+            accepted.clone(),
+            sending.clone(),
+            slots.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             'txs: for tx in lane.txs {
                 let hash = tx_hash(&tx);
                 let mut attempts = 0u32;
+                if let Some(rate) = rate.filter(|r| *r > 0.0) {
+                    let slot = slots.fetch_add(1, Ordering::Relaxed);
+                    let at = start + Duration::from_secs_f64(slot as f64 / rate);
+                    tokio::time::sleep_until(at.into()).await;
+                }
                 loop {
                     if !sending.load(Ordering::Relaxed) {
                         break 'txs;
