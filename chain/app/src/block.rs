@@ -47,10 +47,19 @@ pub fn decode_txs<T: AsRef<[u8]>>(txs: &[T]) -> Vec<DecodedTx> {
 /// one. The random batch coefficients only affect how unlikely a forged batch is to pass, never
 /// which transactions are valid, so every node reaches the same verdicts.
 pub fn verify_signatures(decoded: &[DecodedTx]) -> Vec<bool> {
+    verify_signatures_except(decoded, &[])
+}
+
+/// [`verify_signatures`], taking `already_verified[i] == true` as the verdict for transaction
+/// `i` without checking it again (the node passes the transactions whose exact bytes passed
+/// its own CheckTx). Verification is a pure function of the bytes, so the verdicts are the
+/// same as checking everything.
+pub fn verify_signatures_except(decoded: &[DecodedTx], already_verified: &[bool]) -> Vec<bool> {
+    let known = |i: usize| already_verified.get(i).copied().unwrap_or(false);
     let mut verifier = batch::Verifier::new();
     let mut any = false;
-    for d in decoded {
-        if let Ok(tx) = &d.tx {
+    for (i, d) in decoded.iter().enumerate() {
+        if let (Ok(tx), false) = (&d.tx, known(i)) {
             let (vk, sig, msg) = tx.verification_item();
             verifier.queue((vk, sig, &msg[..]));
             any = true;
@@ -61,7 +70,11 @@ pub fn verify_signatures(decoded: &[DecodedTx]) -> Vec<bool> {
     }
     decoded
         .iter()
-        .map(|d| d.tx.as_ref().is_ok_and(|tx| tx.verify_signature()))
+        .enumerate()
+        .map(|(i, d)| {
+            d.tx.as_ref()
+                .is_ok_and(|tx| known(i) || tx.verify_signature())
+        })
         .collect()
 }
 
@@ -98,7 +111,18 @@ pub fn finalize_block<T: AsRef<[u8]>>(
     height: u64,
     txs: &[T],
 ) -> Result<BlockOutput> {
+    finalize_block_except(base, height, txs, &[])
+}
+
+/// [`finalize_block`] with signatures already verified by this node's CheckTx skipped (see
+/// [`verify_signatures_except`]).
+pub fn finalize_block_except<T: AsRef<[u8]>>(
+    base: &dyn StateRead,
+    height: u64,
+    txs: &[T],
+    already_verified: &[bool],
+) -> Result<BlockOutput> {
     let decoded = decode_txs(txs);
-    let sig_ok = verify_signatures(&decoded);
+    let sig_ok = verify_signatures_except(&decoded, already_verified);
     execute_block(base, height, &decoded, &sig_ok)
 }

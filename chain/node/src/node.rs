@@ -1,6 +1,9 @@
 //! The node's core: the ABCI methods as plain functions over the store and the state machine.
 
-use std::time::Instant;
+use std::{collections::BTreeSet, time::Instant};
+
+/// Most entries kept in the CheckTx signature cache.
+const MAX_VERIFIED: usize = 200_000;
 
 use sidechain_app::{block, check_tx, genesis, CheckKind, Writes};
 use sidechain_store::{Committed, Store};
@@ -56,6 +59,9 @@ pub struct Node {
     mempool: Writes,
     /// Height of the block staged by FinalizeBlock, awaiting Commit.
     staged_height: Option<u64>,
+    /// SHA-256 of transactions whose signature this node's CheckTx verified; FinalizeBlock does
+    /// not verify those bytes again. Bounded; forgetting an entry only costs a verification.
+    verified: BTreeSet<[u8; 32]>,
     metrics: Metrics,
 }
 
@@ -78,6 +84,7 @@ impl Node {
             store,
             mempool: Writes::new(),
             staged_height: None,
+            verified: BTreeSet::new(),
             metrics,
         }
     }
@@ -136,7 +143,11 @@ impl Node {
         let start = Instant::now();
         let mut output = {
             let view = self.store.pending_view();
-            block::finalize_block(&view, height, txs)?
+            let known: Vec<bool> = txs
+                .iter()
+                .map(|tx| self.verified.remove(&sidechain_types::sha256(tx.as_ref())))
+                .collect();
+            block::finalize_block_except(&view, height, txs, &known)?
         };
         let exec_done = Instant::now();
         let app_hash = self
@@ -181,6 +192,17 @@ impl Node {
         let next_height = self.store.committed().height.saturating_add(1);
         let view = self.store.committed_view();
         let outcome = check_tx(&view, &mut self.mempool, tx, next_height, kind)?;
+        // Any verdict but a bad signature means the signature checked out.
+        if kind == CheckKind::New
+            && outcome.code != Code::BadSignature
+            && outcome.code != Code::Decode
+            && outcome.code != Code::TxTooLarge
+        {
+            if self.verified.len() >= MAX_VERIFIED {
+                self.verified.clear();
+            }
+            self.verified.insert(sidechain_types::sha256(tx));
+        }
         self.metrics
             .checktx
             .get_or_create(&crate::metrics::CodeLabel {

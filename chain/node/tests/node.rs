@@ -289,3 +289,23 @@ fn recheck_repeats_state_checks_but_not_the_signature() {
         Code::Ok
     );
 }
+
+#[test]
+fn signatures_checked_in_checktx_are_trusted_only_for_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, vals) = app_state();
+    let mut node = open(dir.path());
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
+    node.commit().unwrap();
+    let good = transfer(0, 1);
+    assert_eq!(node.check_tx(&good, CheckKind::New).unwrap().code, Code::Ok);
+    // A proposer's forged variant of the same transfer is still caught in the block.
+    let mut forged = sidechain_types::SignedTx::decode(&good).unwrap();
+    forged.body.fee.amount += 1;
+    let out = node
+        .finalize_block(2, &[forged.encode(), good.clone()])
+        .unwrap();
+    let codes: Vec<_> = out.output.tx_results.iter().map(|r| r.code).collect();
+    assert_eq!(codes, [Code::BadSignature, Code::Ok]);
+}
