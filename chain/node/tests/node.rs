@@ -43,6 +43,16 @@ fn open(dir: &std::path::Path) -> Node {
     Node::new(Store::open(dir).unwrap(), Metrics::new())
 }
 
+/// A node past genesis and one empty block.
+fn started(dir: &std::path::Path) -> Node {
+    let (state, vals) = app_state();
+    let mut node = open(dir);
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
+    node.commit().unwrap();
+    node
+}
+
 fn transfer(nonce: u64, amount: u128) -> Vec<u8> {
     let msg = Msg::Transfer {
         to: addr(&key(2)),
@@ -155,11 +165,7 @@ fn proven_queries_verify_against_the_committed_root() {
 #[test]
 fn checktx_accepts_consecutive_nonces_until_commit_then_rechecks_from_state() {
     let dir = tempfile::tempdir().unwrap();
-    let (state, vals) = app_state();
-    let mut node = open(dir.path());
-    node.init_chain(CHAIN, &state, &vals).unwrap();
-    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
-    node.commit().unwrap();
+    let mut node = started(dir.path());
     for n in 0..3 {
         assert_eq!(
             node.check_tx(&transfer(n, 1), CheckKind::New).unwrap().code,
@@ -293,11 +299,7 @@ fn recheck_repeats_state_checks_but_not_the_signature() {
 #[test]
 fn signatures_checked_in_checktx_are_trusted_only_for_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let (state, vals) = app_state();
-    let mut node = open(dir.path());
-    node.init_chain(CHAIN, &state, &vals).unwrap();
-    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
-    node.commit().unwrap();
+    let mut node = started(dir.path());
     let good = transfer(0, 1);
     assert_eq!(node.check_tx(&good, CheckKind::New).unwrap().code, Code::Ok);
     // A proposer's forged variant of the same transfer is still caught in the block.
