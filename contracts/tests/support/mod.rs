@@ -59,6 +59,20 @@ impl Failure {
     }
 }
 
+/// `result.rejected()`: the Bridge error a call that must fail reverted with.
+pub trait Rejected {
+    fn rejected(self) -> Bridge::BridgeErrors;
+}
+
+impl<T: std::fmt::Debug> Rejected for Result<T, Failure> {
+    fn rejected(self) -> Bridge::BridgeErrors {
+        match self {
+            Ok(ok) => panic!("expected a Bridge error, the call succeeded: {ok:?}"),
+            Err(failure) => failure.expect_bridge_error(),
+        }
+    }
+}
+
 pub struct Evm {
     evm: MainnetEvm<MainnetContext<Db>>,
 }
