@@ -25,34 +25,13 @@ fn transfers_through_the_cli_move_balances_and_the_account_proof_verifies() {
     let alice = net.new_account("alice");
     let bob = net.new_account("bob");
 
-    let sent = net.cli_json(
-        &rpc,
-        &[
-            "tx",
-            "transfer",
-            "--from",
-            &net.faucet(),
-            "--to",
-            &alice,
-            "--amount",
-            "1000000",
-            "--denom",
-            &denom,
-            "--json",
-        ],
-    );
+    let sent = net.transfer(&rpc, &net.faucet(), &alice, "1000000");
     assert_eq!(sent["code"], 0, "{sent}");
     assert!(sent["height"].as_u64().unwrap_or(0) >= 1, "{sent}");
     assert_eq!(sent["hash"].as_str().map(str::len), Some(64), "{sent}");
     assert_eq!(net.balance(&rpc, &alice), 1_000_000);
 
-    let sent = net.cli_json(
-        &rpc,
-        &[
-            "tx", "transfer", "--from", "alice", "--to", &bob, "--amount", "1234", "--denom",
-            &denom, "--json",
-        ],
-    );
+    let sent = net.transfer(&rpc, "alice", &bob, "1234");
     assert_eq!(sent["code"], 0, "{sent}");
     assert_eq!(net.balance(&rpc, &bob), 1234);
     let alice_left = net.balance(&rpc, &alice);
@@ -81,8 +60,8 @@ fn transfers_through_the_cli_move_balances_and_the_account_proof_verifies() {
     );
     assert_eq!(net.balance(&rpc, &bob), 1234);
 
-    // A proven query: the CLI checks the Merkle proof against a committed app hash. It proves
-    // the state below the newest header, so let a block pass after bob's transfer.
+    // A proven query: the CLI proves the latest committed state and checks the proof against
+    // the app hash in the next block's header.
     let bob_height = sent["height"].as_u64().expect("height of bob's transfer");
     wait_for("two blocks after bob's transfer", LONG, || {
         common::height_of(&rpc).filter(|h| *h >= bob_height + 2)
@@ -112,22 +91,7 @@ fn both_processes_killed_during_a_stream_of_transfers_restart_and_apply_each_onc
     let sender = net.new_account("sender");
     let receiver = net.new_account("receiver");
     let funded = 10_000_000u128;
-    let sent = net.cli_json(
-        &rpc,
-        &[
-            "tx",
-            "transfer",
-            "--from",
-            &net.faucet(),
-            "--to",
-            &sender,
-            "--amount",
-            &funded.to_string(),
-            "--denom",
-            &denom,
-            "--json",
-        ],
-    );
+    let sent = net.transfer(&rpc, &net.faucet(), &sender, &funded.to_string());
     assert_eq!(sent["code"], 0);
 
     const TRANSFERS: u64 = 24;
@@ -225,24 +189,8 @@ fn down_then_up_resumes_the_same_chain_and_a_different_shape_is_refused() {
     let _serial = common::serial();
     let net = Net::up(1, 21_200);
     let rpc = net.rpc_of("node0");
-    let denom = net.denom();
     let carol = net.new_account("carol");
-    let sent = net.cli_json(
-        &rpc,
-        &[
-            "tx",
-            "transfer",
-            "--from",
-            &net.faucet(),
-            "--to",
-            &carol,
-            "--amount",
-            "4242",
-            "--denom",
-            &denom,
-            "--json",
-        ],
-    );
+    let sent = net.transfer(&rpc, &net.faucet(), &carol, "4242");
     let at = sent["height"].as_u64().expect("height");
 
     net.testnet_ok(&["down"]);

@@ -282,6 +282,18 @@ impl Net {
         json_of(&out)
     }
 
+    /// `sidechain tx transfer` of the native denom that must succeed; returns its JSON.
+    pub fn transfer(&self, node_rpc: &str, from: &str, to: &str, amount: &str) -> Value {
+        let denom = self.denom();
+        self.cli_json(
+            node_rpc,
+            &[
+                "tx", "transfer", "--from", from, "--to", to, "--amount", amount, "--denom",
+                &denom, "--json",
+            ],
+        )
+    }
+
     /// Creates a key in the client home and returns its address.
     pub fn new_account(&self, name: &str) -> String {
         let rpc = self.rpc_of("node0");
