@@ -3,7 +3,7 @@
 use sidechain_types::{events::kinds, Address, Code, Denom, Event};
 
 use crate::{
-    exec::{fail, Fail},
+    exec::{fail, Fail, Signer},
     Overlay,
 };
 
@@ -34,25 +34,37 @@ pub(crate) fn move_funds(
             format!("balance of {to} in {denom} would exceed 128 bits"),
         );
     };
-    set_balance(&mut sender, denom, left);
-    set_balance(&mut recipient, denom, new_balance);
+    sender.set_balance(denom, left);
+    recipient.set_balance(denom, new_balance);
     view.put_account(from, &sender);
     view.put_account(to, &recipient);
     Ok(())
 }
 
-fn set_balance(account: &mut sidechain_types::Account, denom: &Denom, amount: u128) {
-    if amount == 0 {
-        account.balances.remove(denom);
-    } else {
-        account.balances.insert(denom.clone(), amount);
-    }
+/// Adds `amount` of `denom` to `to` (fees into the pool). Fails without writing when the
+/// balance would overflow.
+pub(crate) fn credit(
+    view: &mut Overlay<'_>,
+    to: &Address,
+    denom: &Denom,
+    amount: u128,
+) -> Result<(), Fail> {
+    let mut account = view.account(to)?;
+    let Some(new_balance) = account.balance(denom).checked_add(amount) else {
+        return fail(
+            Code::AmountOverflow,
+            format!("balance of {to} in {denom} would exceed 128 bits"),
+        );
+    };
+    account.set_balance(denom, new_balance);
+    view.put_account(to, &account);
+    Ok(())
 }
 
 /// The transfer message.
 pub(crate) fn transfer(
     view: &mut Overlay<'_>,
-    from: &Address,
+    from: &Signer,
     to: &Address,
     denom: &Denom,
     amount: u128,
@@ -66,9 +78,9 @@ pub(crate) fn transfer(
             format!("denom `{denom}` does not exist on this chain"),
         );
     }
-    move_funds(view, from, to, denom, amount)?;
+    move_funds(view, &from.address, to, denom, amount)?;
     Ok(vec![Event::new(kinds::TRANSFER)
-        .attr("from", from)
+        .attr("from", &from.text)
         .attr("to", to)
         .attr("denom", denom)
         .attr("amount", amount)])

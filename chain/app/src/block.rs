@@ -95,6 +95,7 @@ pub fn execute_block(
         };
         tx_results.push(outcome);
     }
+    ctx.pay_fees(&mut view)?;
     let events = validators::expire(&mut view, height)?;
     view.put(state_key::LAST_HEIGHT.to_vec(), &height);
     Ok(BlockOutput {

@@ -8,7 +8,7 @@ use sidechain_types::{
     events::kinds, tx::gas_required, Address, Code, Denom, Event, Msg, Params, SignedTx,
 };
 
-use crate::{bank, validators, view::Writes, AppError, Overlay, Result, StateRead};
+use crate::{bank, validators, view::PendingWrites, AppError, Overlay, Result, StateRead};
 
 /// Name of the module account that collects fees.
 pub const FEE_POOL: &str = "fee_pool";
@@ -70,6 +70,11 @@ pub struct BlockCtx {
     pub chain_id: String,
     pub params: Params,
     pub native: Denom,
+    /// The module account that collects fees.
+    pub fee_pool: Address,
+    /// Fees taken by this block's transactions so far; [`BlockCtx::pay_fees`] credits them to
+    /// the pool once, at the end of the block.
+    pub fees: u128,
     /// Validator power changes approved in this block, by consensus key (last one wins).
     pub validator_updates: BTreeMap<[u8; 32], u64>,
 }
@@ -81,8 +86,28 @@ impl BlockCtx {
             chain_id: view.chain_id()?,
             params: view.params()?,
             native: view.native_denom()?,
+            fee_pool: Address::module(FEE_POOL),
+            fees: 0,
             validator_updates: BTreeMap::new(),
         })
+    }
+
+    /// Credits the fees collected by the block to the fee pool. The fees were debited from
+    /// accounts of the same denom, so the pool cannot exceed the total supply; an overflow
+    /// means the stored state is corrupt.
+    pub fn pay_fees(&mut self, view: &mut Overlay<'_>) -> Result<()> {
+        let fees = std::mem::take(&mut self.fees);
+        if fees == 0 {
+            return Ok(());
+        }
+        match bank::credit(view, &self.fee_pool, &self.native, fees) {
+            Ok(()) => Ok(()),
+            Err(Fail::App(e)) => Err(e),
+            Err(Fail::Tx(_, reason)) => Err(AppError::Corrupt {
+                key: format!("fee pool balance in {}", self.native),
+                reason,
+            }),
+        }
     }
 }
 
@@ -104,35 +129,42 @@ pub fn execute_tx(
     mode: Mode,
 ) -> Result<TxOutcome> {
     let gas = gas_required(tx_len, tx.body.msgs.len());
-    let mut tx_view = view.child();
-    let mut events = match ante(&mut tx_view, ctx, tx, gas, sig_ok) {
+    let signer = Signer::of(tx);
+    let ante_cp = view.checkpoint();
+    let mut events = match ante(view, ctx, tx, &signer, gas, sig_ok) {
         Ok(events) => events,
-        Err(Fail::Tx(code, log)) => return Ok(TxOutcome::rejected(code, log)),
-        Err(Fail::App(e)) => return Err(e),
+        Err(fail) => {
+            view.revert(ante_cp);
+            return match fail {
+                Fail::Tx(code, log) => Ok(TxOutcome::rejected(code, log)),
+                Fail::App(e) => Err(e),
+            };
+        }
     };
 
-    // Messages run in a child of the ante's writes: on failure only the ante's writes remain.
-    let mut msg_view = tx_view.child();
+    // Messages run under their own checkpoint: on failure only the ante's writes remain.
+    let msgs_cp = view.checkpoint();
     let mut updates = Vec::new();
-    let signer = tx.signer();
     let mut result = Ok(());
     for (index, msg) in tx.body.msgs.iter().enumerate() {
-        match execute_msg(&mut msg_view, ctx, &signer, msg, &mut updates) {
+        match execute_msg(view, ctx, &signer, msg, &mut updates) {
             Ok(mut evs) => events.append(&mut evs),
             Err(Fail::Tx(code, log)) => {
                 result = Err((code, format!("message {index}: {log}")));
                 break;
             }
-            Err(Fail::App(e)) => return Err(e),
+            Err(Fail::App(e)) => {
+                view.revert(msgs_cp);
+                view.revert(ante_cp);
+                return Err(e);
+            }
         }
     }
-    let msg_writes = msg_view.into_writes();
     let gas_wanted = tx.body.fee.gas_limit;
     match result {
         Ok(()) => {
-            tx_view.merge(msg_writes);
-            let writes = tx_view.into_writes();
-            view.merge(writes);
+            view.keep(msgs_cp);
+            view.keep(ante_cp);
             ctx.validator_updates.extend(updates);
             Ok(TxOutcome {
                 code: Code::Ok,
@@ -144,8 +176,8 @@ pub fn execute_tx(
         }
         Err((code, log)) if mode == Mode::Deliver => {
             // The fee is paid and the nonce used; the messages' effects are dropped.
-            let writes = tx_view.into_writes();
-            view.merge(writes);
+            view.revert(msgs_cp);
+            view.keep(ante_cp);
             events.retain(|e| e.kind == kinds::TX || e.kind == kinds::FEE);
             Ok(TxOutcome {
                 code,
@@ -155,15 +187,38 @@ pub fn execute_tx(
                 events,
             })
         }
-        Err((code, log)) => Ok(TxOutcome::rejected(code, log)),
+        Err((code, log)) => {
+            view.revert(msgs_cp);
+            view.revert(ante_cp);
+            Ok(TxOutcome::rejected(code, log))
+        }
+    }
+}
+
+/// The account that signed a transaction, with its bech32 form (computed once: events and
+/// messages name the signer several times).
+#[derive(Debug, Clone)]
+pub(crate) struct Signer {
+    pub address: Address,
+    pub text: String,
+}
+
+impl Signer {
+    fn of(tx: &SignedTx) -> Self {
+        let address = tx.signer();
+        Signer {
+            text: address.to_string(),
+            address,
+        }
     }
 }
 
 /// Checks that cost nothing to fail, then takes the fee and bumps the nonce.
 fn ante(
     view: &mut Overlay<'_>,
-    ctx: &BlockCtx,
+    ctx: &mut BlockCtx,
     tx: &SignedTx,
+    signer: &Signer,
     gas: u64,
     sig_ok: bool,
 ) -> Result<Vec<Event>, Fail> {
@@ -217,8 +272,11 @@ fn ante(
             ),
         );
     }
-    let signer = tx.signer();
-    let mut account = view.account(&signer)?;
+    let Signer {
+        address: signer,
+        text: signer_text,
+    } = signer;
+    let mut account = view.account(signer)?;
     if body.nonce != account.nonce {
         return fail(
             Code::BadNonce,
@@ -232,25 +290,27 @@ fn ante(
         Some(n) => n,
         None => return fail(Code::BadNonce, "account nonce is exhausted"),
     };
-    view.put_account(&signer, &account);
-    let signer_text = signer.to_string();
     let mut events = vec![Event::new(kinds::TX)
-        .attr("signer", &signer_text)
+        .attr("signer", signer_text)
         .attr("nonce", body.nonce)];
     if body.fee.amount > 0 {
-        let pool = Address::module(FEE_POOL);
-        bank::move_funds(view, &signer, &pool, &ctx.native, body.fee.amount).map_err(
-            |f| match f {
-                Fail::Tx(Code::InsufficientFunds, _) => Fail::Tx(
-                    Code::InsufficientFunds,
-                    format!(
-                        "account {signer} cannot pay the fee of {} {}",
-                        body.fee.amount, ctx.native
-                    ),
+        // The fee leaves the account record already in hand; the pool is credited below.
+        let have = account.balance(&ctx.native);
+        let Some(left) = have.checked_sub(body.fee.amount) else {
+            return fail(
+                Code::InsufficientFunds,
+                format!(
+                    "account {signer} cannot pay the fee of {} {} (holds {have})",
+                    body.fee.amount, ctx.native
                 ),
-                other => other,
-            },
-        )?;
+            );
+        };
+        // Fees are bounded by the supply, which fits in 128 bits.
+        let Some(fees) = ctx.fees.checked_add(body.fee.amount) else {
+            return fail(Code::AmountOverflow, "the block's fees exceed 128 bits");
+        };
+        account.set_balance(&ctx.native, left);
+        ctx.fees = fees;
         events.push(
             Event::new(kinds::FEE)
                 .attr("payer", signer_text)
@@ -258,23 +318,24 @@ fn ante(
                 .attr("denom", &ctx.native),
         );
     }
+    view.put_account(signer, &account);
     Ok(events)
 }
 
 fn execute_msg(
     view: &mut Overlay<'_>,
     ctx: &BlockCtx,
-    signer: &Address,
+    signer: &Signer,
     msg: &Msg,
     updates: &mut Vec<([u8; 32], u64)>,
 ) -> Result<Vec<Event>, Fail> {
     match msg {
         Msg::Transfer { to, denom, amount } => bank::transfer(view, signer, to, denom, *amount),
         Msg::ProposeValidatorChange { change } => {
-            validators::propose(view, ctx, signer, change, updates)
+            validators::propose(view, ctx, &signer.address, change, updates)
         }
         Msg::VoteValidatorChange { proposal_id } => {
-            validators::vote(view, ctx, signer, *proposal_id, updates)
+            validators::vote(view, ctx, &signer.address, *proposal_id, updates)
         }
     }
 }
@@ -294,7 +355,7 @@ pub enum CheckKind {
 /// (`mempool`), which it extends on success. Nothing is written when it fails.
 pub fn check_tx(
     base: &dyn StateRead,
-    mempool: &mut Writes,
+    mempool: &mut PendingWrites,
     tx_bytes: &[u8],
     next_height: u64,
     kind: CheckKind,
@@ -313,7 +374,7 @@ pub fn check_tx(
         Err(e) => return Ok(TxOutcome::rejected(Code::Decode, e.to_string())),
     };
     let sig_ok = kind == CheckKind::Recheck || tx.verify_signature();
-    let mut view = Overlay::with_writes(base, std::mem::take(mempool));
+    let mut view = Overlay::with_pending(base, std::mem::take(mempool));
     let outcome = BlockCtx::load(&view, next_height).and_then(|mut ctx| {
         execute_tx(
             &mut view,
@@ -324,6 +385,6 @@ pub fn check_tx(
             Mode::Check,
         )
     });
-    *mempool = view.into_writes();
+    *mempool = view.into_pending();
     outcome
 }

@@ -30,7 +30,7 @@ pub mod view;
 
 pub use block::{finalize_block, BlockOutput, DecodedTx};
 pub use exec::{check_tx, CheckKind, TxOutcome};
-pub use view::{Overlay, StateRead, Writes};
+pub use view::{Overlay, PendingWrites, StateRead, Writes};
 
 /// A storage failure under the state machine. It is never caused by transaction content; the
 /// node stops rather than risk diverging from its peers.

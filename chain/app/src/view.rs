@@ -1,7 +1,9 @@
 //! Layered state: a read-only base (committed storage) under an ordered overlay of writes.
-//! Transactions execute in a child overlay that is merged on success and dropped on failure.
+//! Transactions execute inside checkpoints of the overlay: writes go straight into it and a
+//! journal remembers what each one replaced, so a failed transaction or message set is undone
+//! by replaying the journal backwards, and a successful one costs nothing more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use sidechain_types::{state_key, Account, Address, Denom, Params, ValidatorInfo};
@@ -13,15 +15,66 @@ pub trait StateRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
 }
 
-/// Pending writes: `None` deletes. A `BTreeMap`, so iteration order is the key order on every
-/// node.
+/// Writes in key order, as storage takes them: `None` deletes. A `BTreeMap`, so iteration
+/// order is the key order on every node.
 pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// The writes of an overlay while it executes: a hash map, because execution only looks keys
+/// up. It offers no iteration; the only way out is [`Overlay::into_writes`], which puts the
+/// entries in key order, so the hash order never reaches the state.
+#[derive(Default)]
+pub struct PendingWrites(HashMap<Vec<u8>, Entry, foldhash::quality::RandomState>);
+
+impl PendingWrites {
+    pub fn new() -> Self {
+        PendingWrites::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The entry for `key`: `Some(None)` is a pending deletion.
+    pub fn entry(&self, key: &[u8]) -> Option<&Entry> {
+        self.0.get(key)
+    }
+}
+
+impl std::fmt::Debug for PendingWrites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingWrites")
+            .field("len", &self.0.len())
+            .finish()
+    }
+}
+
+/// One key's pending write: `None` deletes.
+type Entry = Option<Vec<u8>>;
 
 /// Writes layered over a base.
 pub struct Overlay<'a> {
     base: &'a dyn StateRead,
-    writes: Writes,
+    writes: PendingWrites,
+    /// For every write since the oldest open checkpoint: the key and the overlay's entry it
+    /// replaced (`None`: the key was not in the overlay).
+    journal: Vec<(Vec<u8>, Option<Entry>)>,
+    /// Checkpoints opened and not yet kept or reverted.
+    open: usize,
 }
+
+/// A point to return to: the journal length when it was taken. Consumed by
+/// [`Overlay::keep`] or [`Overlay::revert`]; checkpoints nest.
+#[derive(Debug)]
+#[must_use = "a checkpoint must be kept or reverted"]
+pub struct Checkpoint(usize);
 
 impl StateRead for Writes {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
@@ -31,44 +84,87 @@ impl StateRead for Writes {
 
 impl<'a> Overlay<'a> {
     pub fn new(base: &'a dyn StateRead) -> Self {
-        Overlay {
-            base,
-            writes: Writes::new(),
-        }
+        Overlay::with_pending(base, PendingWrites::new())
     }
 
     /// An overlay pre-filled with `writes` (the mempool keeps its overlay between calls).
-    pub fn with_writes(base: &'a dyn StateRead, writes: Writes) -> Self {
-        Overlay { base, writes }
-    }
-
-    pub fn into_writes(self) -> Writes {
-        self.writes
-    }
-
-    pub fn writes(&self) -> &Writes {
-        &self.writes
-    }
-
-    /// A child overlay for one transaction.
-    pub fn child(&self) -> Overlay<'_> {
+    pub fn with_pending(base: &'a dyn StateRead, writes: PendingWrites) -> Self {
         Overlay {
-            base: self,
-            writes: Writes::new(),
+            base,
+            writes,
+            journal: Vec::new(),
+            open: 0,
         }
     }
 
-    /// Applies a child's writes.
-    pub fn merge(&mut self, writes: Writes) {
-        self.writes.extend(writes);
+    /// The writes in key order, for storage (an open checkpoint is kept).
+    pub fn into_writes(self) -> Writes {
+        // Collecting into a BTreeMap orders by key whatever order the hash map yields.
+        self.writes.0.into_iter().collect()
+    }
+
+    /// The writes as they are, to continue later with [`Overlay::with_pending`].
+    pub fn into_pending(self) -> PendingWrites {
+        self.writes
+    }
+
+    pub fn writes(&self) -> &PendingWrites {
+        &self.writes
+    }
+
+    /// Opens a checkpoint: everything written from now on can be undone with
+    /// [`Overlay::revert`].
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        self.open = self.open.saturating_add(1);
+        Checkpoint(self.journal.len())
+    }
+
+    /// Keeps the writes made since `cp` (an enclosing checkpoint can still undo them).
+    pub fn keep(&mut self, cp: Checkpoint) {
+        self.close(cp);
+    }
+
+    /// Undoes every write made since `cp`, newest first.
+    pub fn revert(&mut self, cp: Checkpoint) {
+        while self.journal.len() > cp.0 {
+            let Some((key, previous)) = self.journal.pop() else {
+                break;
+            };
+            match previous {
+                Some(entry) => {
+                    self.writes.0.insert(key, entry);
+                }
+                None => {
+                    self.writes.0.remove(&key);
+                }
+            }
+        }
+        self.close(cp);
+    }
+
+    fn close(&mut self, cp: Checkpoint) {
+        let Checkpoint(_) = cp;
+        self.open = self.open.saturating_sub(1);
+        if self.open == 0 {
+            self.journal.clear();
+        }
+    }
+
+    fn write(&mut self, key: Vec<u8>, entry: Option<Vec<u8>>) {
+        if self.open == 0 {
+            self.writes.0.insert(key, entry);
+        } else {
+            let previous = self.writes.0.insert(key.clone(), entry);
+            self.journal.push((key, previous));
+        }
     }
 
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert(key, Some(value));
+        self.write(key, Some(value));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        self.writes.insert(key, None);
+        self.write(key, None);
     }
 
     /// Reads and decodes a record; `None` when absent.
@@ -130,9 +226,68 @@ impl<'a> Overlay<'a> {
 
 impl StateRead for Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        match self.writes.get(key) {
+        match self.writes.0.get(key) {
             Some(v) => Ok(v.clone()),
             None => self.base.get(key),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Writes {
+        let mut w = Writes::new();
+        w.insert(b"a".to_vec(), Some(b"base-a".to_vec()));
+        w
+    }
+
+    fn value(view: &Overlay<'_>, key: &[u8]) -> Option<Vec<u8>> {
+        view.get(key).unwrap()
+    }
+
+    #[test]
+    fn revert_restores_every_key_to_its_value_at_the_checkpoint() {
+        let base = base();
+        let mut view = Overlay::new(&base);
+        view.put_raw(b"b".to_vec(), b"before".to_vec());
+        let cp = view.checkpoint();
+        view.put_raw(b"a".to_vec(), b"1".to_vec());
+        view.put_raw(b"a".to_vec(), b"2".to_vec());
+        view.delete(b"b".to_vec());
+        view.put_raw(b"c".to_vec(), b"new".to_vec());
+        view.revert(cp);
+        assert_eq!(value(&view, b"a"), Some(b"base-a".to_vec()));
+        assert_eq!(value(&view, b"b"), Some(b"before".to_vec()));
+        assert_eq!(value(&view, b"c"), None);
+        // Nothing of the reverted writes is left in the overlay itself.
+        assert_eq!(view.writes().len(), 1);
+        assert_eq!(view.writes().entry(b"b"), Some(&Some(b"before".to_vec())));
+    }
+
+    #[test]
+    fn nested_checkpoints_keep_inner_writes_until_the_outer_one_reverts() {
+        let base = base();
+        let mut view = Overlay::new(&base);
+        let outer = view.checkpoint();
+        view.put_raw(b"x".to_vec(), b"outer".to_vec());
+        let inner = view.checkpoint();
+        view.put_raw(b"y".to_vec(), b"inner".to_vec());
+        view.keep(inner);
+        assert_eq!(value(&view, b"y"), Some(b"inner".to_vec()));
+        view.revert(outer);
+        assert!(view.writes().is_empty());
+
+        let outer = view.checkpoint();
+        view.put_raw(b"x".to_vec(), b"kept".to_vec());
+        let inner = view.checkpoint();
+        view.put_raw(b"x".to_vec(), b"dropped".to_vec());
+        view.revert(inner);
+        view.keep(outer);
+        assert_eq!(value(&view, b"x"), Some(b"kept".to_vec()));
+        // With no checkpoint open, nothing is journaled.
+        view.put_raw(b"z".to_vec(), b"1".to_vec());
+        assert!(view.journal.is_empty());
     }
 }

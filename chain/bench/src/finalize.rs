@@ -7,6 +7,10 @@
 
 use std::{path::PathBuf, time::Instant};
 
+/// The node's allocator, so the figures are the node's (ADR 6).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use base64::Engine;
 use clap::Parser;

@@ -12,6 +12,10 @@ use sidechaind::{
 };
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: block execution and tree updates allocate and free many small objects (ADR 6).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "sidechaind",

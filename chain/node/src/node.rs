@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, time::Instant};
 /// Most entries kept in the CheckTx signature cache.
 const MAX_VERIFIED: usize = 200_000;
 
-use sidechain_app::{block, check_tx, genesis, CheckKind, Writes};
+use sidechain_app::{block, check_tx, genesis, CheckKind, PendingWrites};
 use sidechain_store::{Committed, Store};
 use sidechain_types::{query, state_key, Address, Code, Denom, Event};
 
@@ -56,7 +56,7 @@ pub enum NodeError {
 pub struct Node {
     store: Store,
     /// Effects of the transactions admitted to the mempool since the last commit.
-    mempool: Writes,
+    mempool: PendingWrites,
     /// Height of the block staged by FinalizeBlock, awaiting Commit.
     staged_height: Option<u64>,
     /// SHA-256 of transactions whose signature this node's CheckTx verified; FinalizeBlock does
@@ -82,7 +82,7 @@ impl Node {
             .set(i64::try_from(committed.height).unwrap_or(i64::MAX));
         Node {
             store,
-            mempool: Writes::new(),
+            mempool: PendingWrites::new(),
             staged_height: None,
             verified: BTreeSet::new(),
             metrics,

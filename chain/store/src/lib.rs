@@ -1,17 +1,21 @@
 //! Storage of the sidechain, on RocksDB.
 //!
-//! * `state`: the flat key/value state of the latest committed height, for fast reads.
 //! * `jmt_nodes`, `jmt_values`: a Jellyfish Merkle Tree with one version per height; its root
-//!   is the app hash and it answers historical and proven queries.
+//!   is the app hash. Values are keyed by key hash and version, so the latest value of a key is
+//!   one reverse seek, and historical and proven queries read the same records.
 //! * `meta`: the last committed height and app hash.
+//!
+//! In memory, the nodes of the latest tree and recently written values are cached, so block
+//! execution and tree updates rarely touch the disk.
 //!
 //! Changes are staged in memory (InitChain, then FinalizeBlock) and written by
 //! [`Store::commit`] in one synced `WriteBatch`, so a crash at any point leaves either the
 //! previous block or the new one on disk, never a mix. `Info` reports what is on disk and
 //! CometBFT replays anything after it.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::HashMap, path::Path};
 
+use borsh::BorshSerialize;
 use jmt::{
     storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader},
     JellyfishMerkleTree, KeyHash, OwnedValue, Sha256Jmt, Version,
@@ -20,17 +24,24 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use sidechain_app::{StateRead, StorageError, Writes};
 use sidechain_types::proof::key_hash;
 
-const CF_STATE: &str = "state";
 const CF_NODES: &str = "jmt_nodes";
+/// The flat state family of earlier versions, dropped on open.
+const CF_LEGACY_STATE: &str = "state";
 const CF_VALUES: &str = "jmt_values";
 const CF_META: &str = "meta";
 const META_HEIGHT: &[u8] = b"height";
 const META_APP_HASH: &[u8] = b"app_hash";
-/// Tree nodes kept in memory after a commit. Nodes never change once written (their key holds
-/// the version), so the cache is always right; when it grows past this it starts over.
+/// Tree nodes kept in memory after a commit: the nodes of the latest version (replaced ones
+/// are evicted). Nodes never change once written (their key holds the version), so the cache is
+/// always right; if the live tree outgrows this the cache starts over.
 const MAX_CACHED_NODES: usize = 2_000_000;
-/// Flat state entries kept in memory after a commit, on the same terms.
+/// Recently committed values (by key, including deletions) kept in memory; when the cache grows
+/// past this it starts over.
 const MAX_CACHED_VALUES: usize = 1_000_000;
+
+/// Hashing of the in-memory caches: randomly seeded per process (keys derive from user-chosen
+/// addresses) and several times faster than the standard SipHash on these short keys.
+type FastHash = foldhash::quality::RandomState;
 
 /// Storage failures. Each is fatal for the node: it stops instead of diverging.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +86,10 @@ pub struct Committed {
 struct Pending {
     versions: Vec<Version>,
     flat: Writes,
-    nodes: BTreeMap<NodeKey, Node>,
-    values: BTreeMap<(Version, KeyHash), Option<OwnedValue>>,
+    /// New tree nodes and values of every staged version.
+    tree: NodeBatch,
+    /// Nodes the staged versions replaced: dropped from the node cache at commit.
+    stale: Vec<NodeKey>,
     app_hash: [u8; 32],
 }
 
@@ -86,9 +99,11 @@ pub struct Store {
     committed: Committed,
     pending: Option<Pending>,
     /// Recently committed tree nodes, so block updates rarely read and decode nodes from disk.
-    node_cache: BTreeMap<NodeKey, Node>,
-    /// Recently committed flat state (including deletions), read before the database.
-    flat_cache: Writes,
+    /// Only looked up, never iterated, so its order cannot reach the state.
+    node_cache: HashMap<NodeKey, Node, FastHash>,
+    /// Recently committed values by key (including deletions), read before the database. Only
+    /// looked up, never iterated.
+    flat_cache: HashMap<Vec<u8>, Option<Vec<u8>>, FastHash>,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,13 +122,23 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.increase_parallelism(2);
-        let cfs = [CF_STATE, CF_NODES, CF_VALUES, CF_META]
+        // A database written before values lived only in the tree also has a flat `state`
+        // family: open it so RocksDB accepts the database, then drop it (its contents are all
+        // in the tree).
+        let legacy = DB::list_cf(&opts, path)
+            .map(|names| names.iter().any(|n| n == CF_LEGACY_STATE))
+            .unwrap_or(false);
+        let cfs = [CF_NODES, CF_VALUES, CF_META]
             .into_iter()
+            .chain(legacy.then_some(CF_LEGACY_STATE))
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| Error::Open {
+        let mut db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| Error::Open {
             path: path.display().to_string(),
             source,
         })?;
+        if legacy {
+            db.drop_cf(CF_LEGACY_STATE)?;
+        }
         let mut store = Store {
             db,
             committed: Committed {
@@ -121,8 +146,8 @@ impl Store {
                 app_hash: [0; 32],
             },
             pending: None,
-            node_cache: BTreeMap::new(),
-            flat_cache: Writes::new(),
+            node_cache: HashMap::default(),
+            flat_cache: HashMap::default(),
         };
         store.committed = store.read_committed()?;
         Ok(store)
@@ -184,14 +209,30 @@ impl Store {
         PendingView { store: self }
     }
 
+    /// The committed value of `key`: from the cache, else the newest tree value on disk.
     fn db_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(v) = self.flat_cache.get(key) {
             return Ok(v.clone());
         }
-        Ok(self
-            .db
-            .get_pinned_cf(self.cf(CF_STATE)?, key)?
-            .map(|v| v.to_vec()))
+        self.disk_value(self.committed.height, key_hash(key))
+    }
+
+    /// The newest value of `kh` at a version <= `max_version` on disk.
+    fn disk_value(&self, max_version: Version, kh: KeyHash) -> Result<Option<OwnedValue>> {
+        let cf = self.cf(CF_VALUES)?;
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek_for_prev(value_key(&kh, max_version));
+        if it.valid() {
+            if let (Some(k), Some(v)) = (it.key(), it.value()) {
+                if k.len() == 40 && k.starts_with(&kh.0) {
+                    return borsh::from_slice(v).map_err(|e| {
+                        Error::Corrupt(format!("tree value of key hash {}: {e}", hex(&kh.0)))
+                    });
+                }
+            }
+        }
+        it.status()?;
+        Ok(None)
     }
 
     fn tree_reader(&self) -> TreeView<'_> {
@@ -242,17 +283,23 @@ impl Store {
         };
         let pending = self.pending.get_or_insert_with(Pending::default);
         pending.versions.push(version);
-        pending.flat.extend(writes);
-        let node_batch: NodeBatch = batch.node_batch;
-        pending.nodes.extend(
-            node_batch
-                .nodes()
-                .iter()
-                .map(|(k, n)| (k.clone(), n.clone())),
+        // Usually a single version is staged: take its maps as they are.
+        if pending.flat.is_empty() {
+            pending.flat = writes;
+        } else {
+            pending.flat.extend(writes);
+        }
+        pending.stale.extend(
+            batch
+                .stale_node_index_batch
+                .into_iter()
+                .map(|index| index.node_key),
         );
-        pending
-            .values
-            .extend(node_batch.values().iter().map(|(k, v)| (*k, v.clone())));
+        if pending.tree.is_empty() {
+            pending.tree = batch.node_batch;
+        } else {
+            pending.tree.merge(batch.node_batch);
+        }
         pending.app_hash = root.0;
         Ok(root.0)
     }
@@ -262,23 +309,24 @@ impl Store {
     pub fn commit(&mut self, height: u64) -> Result<Committed> {
         let pending = self.pending.take().ok_or(Error::NothingStaged)?;
         let mut batch = WriteBatch::default();
-        let state = self.cf(CF_STATE)?;
-        for (k, v) in &pending.flat {
-            match v {
-                Some(v) => batch.put_cf(state, k, v),
-                None => batch.delete_cf(state, k),
-            }
-        }
         let nodes = self.cf(CF_NODES)?;
-        for (key, node) in &pending.nodes {
-            let k = borsh::to_vec(key).map_err(|e| Error::Tree(e.to_string()))?;
-            let v = borsh::to_vec(node).map_err(|e| Error::Tree(e.to_string()))?;
-            batch.put_cf(nodes, k, v);
+        let (mut k, mut v) = (Vec::new(), Vec::new());
+        for (key, node) in pending.tree.nodes() {
+            k.clear();
+            v.clear();
+            key.serialize(&mut k)
+                .map_err(|e| Error::Tree(e.to_string()))?;
+            node.serialize(&mut v)
+                .map_err(|e| Error::Tree(e.to_string()))?;
+            batch.put_cf(nodes, &k, &v);
         }
         let values = self.cf(CF_VALUES)?;
-        for ((version, kh), v) in &pending.values {
-            let v = borsh::to_vec(v).map_err(|e| Error::Tree(e.to_string()))?;
-            batch.put_cf(values, value_key(kh, *version), v);
+        for ((version, kh), value) in pending.tree.values() {
+            v.clear();
+            value
+                .serialize(&mut v)
+                .map_err(|e| Error::Tree(e.to_string()))?;
+            batch.put_cf(values, value_key(kh, *version), &v);
         }
         let meta = self.cf(CF_META)?;
         batch.put_cf(meta, META_HEIGHT, height.to_be_bytes());
@@ -290,10 +338,16 @@ impl Store {
             height,
             app_hash: pending.app_hash,
         };
-        if self.node_cache.len().saturating_add(pending.nodes.len()) > MAX_CACHED_NODES {
+        // The cache holds the live tree: replaced nodes leave it (historical reads go to disk).
+        for key in &pending.stale {
+            self.node_cache.remove(key);
+        }
+        let new_nodes = pending.tree.nodes();
+        if self.node_cache.len().saturating_add(new_nodes.len()) > MAX_CACHED_NODES {
             self.node_cache.clear();
         }
-        self.node_cache.extend(pending.nodes);
+        self.node_cache
+            .extend(new_nodes.iter().map(|(k, n)| (k.clone(), n.clone())));
         if self.flat_cache.len().saturating_add(pending.flat.len()) > MAX_CACHED_VALUES {
             self.flat_cache.clear();
         }
@@ -393,7 +447,7 @@ impl TreeReader for TreeView<'_> {
             .store
             .pending
             .as_ref()
-            .and_then(|p| p.nodes.get(node_key))
+            .and_then(|p| p.tree.get_node(node_key))
         {
             return Ok(Some(n.clone()));
         }
@@ -414,26 +468,19 @@ impl TreeReader for TreeView<'_> {
     ) -> anyhow::Result<Option<OwnedValue>> {
         if let Some(p) = &self.store.pending {
             for v in p.versions.iter().rev().filter(|v| **v <= max_version) {
-                if let Some(value) = p.values.get(&(*v, key_hash)) {
+                if let Some(value) = p.tree.values().get(&(*v, key_hash)) {
                     return Ok(value.clone());
                 }
             }
         }
-        let cf = self.store.cf(CF_VALUES)?;
-        let mut it = self.store.db.raw_iterator_cf(cf);
-        it.seek_for_prev(value_key(&key_hash, max_version));
-        if it.valid() {
-            if let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if k.len() == 40 && k.starts_with(&key_hash.0) {
-                    return Ok(borsh::from_slice(v)?);
-                }
-            }
-        }
-        it.status()?;
-        Ok(None)
+        Ok(self.store.disk_value(max_version, key_hash)?)
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         anyhow::bail!("restoring a tree from chunks is not supported by this store")
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

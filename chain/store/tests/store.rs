@@ -171,3 +171,45 @@ fn batched_and_general_tree_updates_agree() {
     let (v, p) = sa.get_with_proof(b"key7", 1).unwrap();
     sidechain_types::proof::verify(&ha, b"key7", v.as_deref(), &p).unwrap();
 }
+
+#[test]
+fn cold_reads_after_reopen_see_the_latest_value_and_deletions() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.stage(0, writes(&[("a", Some("1")), ("b", Some("2"))]))
+            .unwrap();
+        s.commit(0).unwrap();
+        s.stage(1, writes(&[("a", Some("3"))])).unwrap();
+        s.commit(1).unwrap();
+        s.stage(2, writes(&[("b", None)])).unwrap();
+        s.commit(2).unwrap();
+    }
+    // A fresh process has empty caches: every read goes to the tree values on disk.
+    let s = Store::open(dir.path()).unwrap();
+    let view = s.committed_view();
+    assert_eq!(view.get(b"a").unwrap(), Some(b"3".to_vec()));
+    assert_eq!(view.get(b"b").unwrap(), None);
+    assert_eq!(view.get(b"never").unwrap(), None);
+    assert_eq!(s.get_at(b"b", 1).unwrap(), Some(b"2".to_vec()));
+}
+
+#[test]
+fn a_database_with_the_old_flat_state_family_opens_and_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = rocksdb::DB::open_cf(&opts, dir.path(), ["state", "meta"]).unwrap();
+        db.put_cf(db.cf_handle("state").unwrap(), b"k", b"v").unwrap();
+    }
+    let mut s = Store::open(dir.path()).unwrap();
+    s.stage(0, writes(&[("a", Some("1"))])).unwrap();
+    s.commit(0).unwrap();
+    drop(s);
+    let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+    assert!(!families.iter().any(|f| f == "state"), "{families:?}");
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.committed_view().get(b"a").unwrap(), Some(b"1".to_vec()));
+}

@@ -18,6 +18,15 @@ impl Account {
     pub fn balance(&self, denom: &Denom) -> Amount {
         self.balances.get(denom).copied().unwrap_or(0)
     }
+
+    /// Sets the balance of `denom`; a zero balance is removed, so equal states encode equally.
+    pub fn set_balance(&mut self, denom: &Denom, amount: Amount) {
+        if amount == 0 {
+            self.balances.remove(denom);
+        } else {
+            self.balances.insert(denom.clone(), amount);
+        }
+    }
 }
 
 /// A member of the validator registry.

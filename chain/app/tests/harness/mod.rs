@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use ed25519_consensus::SigningKey;
 use sidechain_app::{
-    block::BlockOutput, check_tx, finalize_block, genesis::init_chain, CheckKind, TxOutcome, Writes,
+    block::BlockOutput, check_tx, finalize_block, genesis::init_chain, CheckKind, PendingWrites,
+    TxOutcome, Writes,
 };
 use sidechain_types::{
     genesis::{Coin, GenesisBridge},
@@ -40,7 +41,7 @@ pub fn operator_key(i: u8) -> SigningKey {
 pub struct Chain {
     pub state: Writes,
     pub height: u64,
-    pub mempool: Writes,
+    pub mempool: PendingWrites,
     pub genesis: GenesisState,
 }
 
@@ -90,7 +91,7 @@ impl Chain {
         Chain {
             state: out.writes,
             height: 0,
-            mempool: Writes::new(),
+            mempool: PendingWrites::new(),
             genesis: g,
         }
     }
