@@ -163,6 +163,10 @@ impl GenesisDoc {
     }
 }
 
+/// CometBFT's `[mempool] size` in the networks this crate writes; each node's `sidechaind` is
+/// started with the same `--mempool-size`.
+pub const MEMPOOL_SIZE: usize = 10_000;
+
 /// What a node's `config.toml` needs to know.
 #[derive(Debug, Clone)]
 pub struct NodeConfig<'a> {
@@ -186,6 +190,7 @@ impl NodeConfig<'_> {
         } = self.ports;
         let peers = self.persistent_peers.join(",");
         let commit = self.block_time_ms;
+        let mempool_size = MEMPOOL_SIZE;
         let moniker = &self.moniker;
         format!(
             r#"# CometBFT configuration of {moniker}, written by sidechain-genesis for a local network.
@@ -229,10 +234,12 @@ handshake_timeout = "10s"
 dial_timeout = "2s"
 
 [mempool]
+# sidechaind replays waiting transactions against each new state itself and is started with
+# --mempool-size equal to `size`, so CometBFT need not recheck over the socket.
 type = "flood"
-recheck = true
+recheck = false
 broadcast = true
-size = 10000
+size = {mempool_size}
 max_txs_bytes = 1073741824
 cache_size = 20000
 

@@ -77,6 +77,8 @@ impl ProcessKind {
                     format!("127.0.0.1:{}", entry.ports.app_metrics),
                     "--log-format".into(),
                     "text".into(),
+                    "--mempool-size".into(),
+                    sidechain_genesis::cometbft::MEMPOOL_SIZE.to_string(),
                 ],
             ),
             ProcessKind::Consensus => (

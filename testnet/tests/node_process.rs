@@ -44,6 +44,16 @@ fn transfers_through_the_cli_move_balances_and_the_account_proof_verifies() {
     let hash = sent["hash"].as_str().unwrap();
     let found = net.cli_json(&rpc, &["query", "tx", hash, "--json"]);
     assert_eq!(found["code"], 0, "{found}");
+    // And by the indexed recipient, through CometBFT's tx_search; amounts are not indexed.
+    let search = |query: &str| {
+        common::rpc(&rpc, &format!("/tx_search?query=%22{query}%22"))
+            .and_then(|r| r["total_count"].as_str().map(str::to_owned))
+    };
+    assert_eq!(
+        search(&format!("transfer.to=%27{bob}%27")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(search("transfer.amount=%271234%27").as_deref(), Some("0"));
 
     // Spending more than the balance is refused with a non-zero exit.
     let out = net.cli(

@@ -178,7 +178,7 @@ pub fn execute_tx(
             // The fee is paid and the nonce used; the messages' effects are dropped.
             view.revert(msgs_cp);
             view.keep(ante_cp);
-            events.retain(|e| e.kind == kinds::TX || e.kind == kinds::FEE);
+            events.retain(|e| e.kind == kinds::TX);
             Ok(TxOutcome {
                 code,
                 log,
@@ -290,9 +290,9 @@ fn ante(
         Some(n) => n,
         None => return fail(Code::BadNonce, "account nonce is exhausted"),
     };
-    let mut events = vec![Event::new(kinds::TX)
+    let mut tx_event = Event::new(kinds::TX)
         .attr("signer", signer_text)
-        .attr("nonce", body.nonce)];
+        .attr("nonce", body.nonce);
     if body.fee.amount > 0 {
         // The fee leaves the account record already in hand; the pool is credited below.
         let have = account.balance(&ctx.native);
@@ -311,15 +311,11 @@ fn ante(
         };
         account.set_balance(&ctx.native, left);
         ctx.fees = fees;
-        events.push(
-            Event::new(kinds::FEE)
-                .attr("payer", signer_text)
-                .attr("amount", body.fee.amount)
-                .attr("denom", &ctx.native),
-        );
+        // The fee as a coin (`<amount><denom>`); the pool is credited at the end of the block.
+        tx_event = tx_event.attr("fee", format!("{}{}", body.fee.amount, ctx.native));
     }
     view.put_account(signer, &account);
-    Ok(events)
+    Ok(vec![tx_event])
 }
 
 fn execute_msg(

@@ -42,7 +42,16 @@ fn transfer_moves_funds_and_charges_the_fee_to_the_pool() {
         .iter()
         .map(|e| e.kind.as_str())
         .collect();
-    assert_eq!(kinds, ["tx", "fee", "transfer"]);
+    assert_eq!(kinds, ["tx", "transfer"]);
+    let tx_event = &out.tx_results[0].events[0];
+    assert_eq!(
+        tx_event.get("signer"),
+        Some(addr(&alice).to_string().as_str())
+    );
+    assert_eq!(
+        tx_event.get("fee"),
+        Some(format!("{}side", fee_of(&tx)).as_str())
+    );
 }
 
 #[test]

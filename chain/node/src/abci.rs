@@ -56,7 +56,7 @@ fn to_abci_events(events: &[Event]) -> Vec<abci::Event> {
                 e.kind.clone(),
                 e.attributes
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone(), true)),
+                    .map(|(k, v)| (k.clone(), v.clone(), sidechain_types::events::is_indexed(k))),
             )
         })
         .collect()

@@ -46,6 +46,11 @@ enum Command {
         /// Log format; the level comes from RUST_LOG (default: info).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Most transactions the node admits to the mempool at once. Set it to CometBFT's
+        /// `[mempool] size` (networks written by `sidechain-genesis` use 10000); the node then
+        /// answers `mempool_full` itself, so CometBFT never drops a transaction it admitted.
+        #[arg(long, default_value_t = sidechaind::node::DEFAULT_MEMPOOL_SIZE)]
+        mempool_size: usize,
     },
     /// Print the last committed height and app hash of a database, without starting.
     Info {
@@ -103,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
             abci,
             metrics,
             log_format,
+            mempool_size,
         } => {
             init_logging(log_format);
             let store = open_store(&home)?;
@@ -118,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
                     )
                     })?;
             tokio::spawn(m.clone().serve(metrics_listener));
-            let handle = Handle::new(Node::new(store, m));
+            let handle = Handle::new(Node::new(store, m).with_mempool_limit(mempool_size));
             let server = tower_abci::v038::Server::builder()
                 .consensus(Consensus(handle.clone()))
                 .mempool(Mempool(handle.clone()))

@@ -26,6 +26,7 @@ pub struct ResultLabel {
 #[derive(Clone, Debug)]
 pub struct Metrics {
     pub height: Gauge,
+    pub mempool_txs: Gauge,
     pub txs: Family<ResultLabel, Counter>,
     pub checktx: Family<CodeLabel, Counter>,
     pub block_txs: Histogram,
@@ -50,6 +51,12 @@ impl Metrics {
             "block_height",
             "Last committed block height",
             height.clone(),
+        );
+        let mempool_txs = Gauge::default();
+        registry.register(
+            "mempool_txs",
+            "Transactions admitted by CheckTx and waiting for a block (after the last commit)",
+            mempool_txs.clone(),
         );
         let txs = Family::<ResultLabel, Counter>::default();
         registry.register(
@@ -89,6 +96,7 @@ impl Metrics {
         );
         Metrics {
             height,
+            mempool_txs,
             txs,
             checktx,
             block_txs,

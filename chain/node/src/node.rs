@@ -4,6 +4,13 @@ use std::{collections::BTreeSet, time::Instant};
 
 /// Most entries kept in the CheckTx signature cache.
 const MAX_VERIFIED: usize = 200_000;
+/// CometBFT's default `[mempool] size`, the node's default admission limit.
+pub const DEFAULT_MEMPOOL_SIZE: usize = 5_000;
+/// Blocks after which an admitted transaction that no block included is forgotten (its effects
+/// leave the mempool overlay). CometBFT only drops a transaction it holds by including it, so
+/// this only matters if CometBFT dropped one the node admitted, say because its own mempool
+/// was configured smaller than the node's limit.
+pub const ADMITTED_TX_BLOCKS: u64 = 50;
 
 use sidechain_app::{block, check_tx, genesis, CheckKind, PendingWrites};
 use sidechain_store::{Committed, Store};
@@ -52,11 +59,35 @@ pub enum NodeError {
     Sequence { expected: String, got: String },
 }
 
+/// A transaction CheckTx admitted, waiting in CometBFT's mempool for a block.
+#[derive(Debug, Clone)]
+struct Admitted {
+    hash: [u8; 32],
+    tx: Vec<u8>,
+    /// Height of the block being built when it was admitted.
+    since: u64,
+}
+
 /// The state a node keeps between ABCI calls.
+///
+/// The node mirrors CometBFT's mempool: every transaction CheckTx admits stays in `admitted`
+/// until a block includes it, and the mempool overlay holds their effects over the committed
+/// state. After each commit the node replays what is still waiting against the new state
+/// (without signatures, which passed on arrival), so CometBFT does not have to recheck its
+/// mempool over the socket (`recheck = false`). If CometBFT does recheck, a waiting transaction
+/// is answered from that replay.
 pub struct Node {
     store: Store,
-    /// Effects of the transactions admitted to the mempool since the last commit.
+    /// Effects of the admitted transactions over the committed state.
     mempool: PendingWrites,
+    /// Admitted transactions no block has included yet, in admission order.
+    admitted: Vec<Admitted>,
+    /// Hashes of `admitted`.
+    admitted_hashes: BTreeSet<[u8; 32]>,
+    /// Most transactions admitted at once (CometBFT's `[mempool] size`).
+    mempool_limit: usize,
+    /// Hashes of the transactions of the staged block.
+    in_block: BTreeSet<[u8; 32]>,
     /// Height of the block staged by FinalizeBlock, awaiting Commit.
     staged_height: Option<u64>,
     /// SHA-256 of transactions whose signature this node's CheckTx verified; FinalizeBlock does
@@ -83,10 +114,26 @@ impl Node {
         Node {
             store,
             mempool: PendingWrites::new(),
+            admitted: Vec::new(),
+            admitted_hashes: BTreeSet::new(),
+            mempool_limit: DEFAULT_MEMPOOL_SIZE,
+            in_block: BTreeSet::new(),
             staged_height: None,
             verified: BTreeSet::new(),
             metrics,
         }
+    }
+
+    /// Sets the most transactions the node admits at once: CometBFT's `[mempool] size`, so
+    /// that CometBFT never drops a transaction the node admitted for lack of room.
+    pub fn with_mempool_limit(mut self, limit: usize) -> Self {
+        self.mempool_limit = limit.max(1);
+        self
+    }
+
+    /// Transactions admitted and not yet included in a block.
+    pub fn mempool_len(&self) -> usize {
+        self.admitted.len()
     }
 
     pub fn committed(&self) -> Committed {
@@ -141,12 +188,13 @@ impl Node {
             });
         }
         let start = Instant::now();
+        let hashes: Vec<[u8; 32]> = txs
+            .iter()
+            .map(|tx| sidechain_types::sha256(tx.as_ref()))
+            .collect();
         let mut output = {
             let view = self.store.pending_view();
-            let known: Vec<bool> = txs
-                .iter()
-                .map(|tx| self.verified.remove(&sidechain_types::sha256(tx.as_ref())))
-                .collect();
+            let known: Vec<bool> = hashes.iter().map(|h| self.verified.remove(h)).collect();
             block::finalize_block_except(&view, height, txs, &known)?
         };
         let exec_done = Instant::now();
@@ -154,6 +202,7 @@ impl Node {
             .store
             .stage(height, std::mem::take(&mut output.writes))?;
         self.staged_height = Some(height);
+        self.in_block = hashes.into_iter().collect();
         let ok = output.tx_results.iter().filter(|r| r.is_ok()).count();
         self.metrics.observe_block(
             output.tx_results.len(),
@@ -165,8 +214,8 @@ impl Node {
         Ok(FinalizeAnswer { output, app_hash })
     }
 
-    /// `Commit`: makes the staged block durable and resets the mempool overlay (CometBFT then
-    /// rechecks what is left in its mempool).
+    /// `Commit`: makes the staged block durable, then rebuilds the mempool overlay from the
+    /// admitted transactions the block did not include.
     pub fn commit(&mut self) -> Result<Committed, NodeError> {
         let Some(height) = self.staged_height.take() else {
             return Err(NodeError::Sequence {
@@ -182,16 +231,69 @@ impl Node {
         self.metrics
             .height
             .set(i64::try_from(height).unwrap_or(i64::MAX));
-        self.mempool.clear();
-        tracing::info!(height, app_hash = %hex(&committed.app_hash), "committed");
+        self.rebase_mempool(height)?;
+        self.metrics
+            .mempool_txs
+            .set(i64::try_from(self.admitted.len()).unwrap_or(i64::MAX));
+        tracing::info!(height, app_hash = %hex(&committed.app_hash), mempool = self.admitted.len(), "committed");
         Ok(committed)
+    }
+
+    /// Drops the transactions block `height` included, and replays the rest in admission order
+    /// against the newly committed state; those that no longer pass (a nonce another
+    /// transaction used, funds spent meanwhile) or waited too long leave the overlay.
+    fn rebase_mempool(&mut self, height: u64) -> Result<(), NodeError> {
+        let in_block = std::mem::take(&mut self.in_block);
+        let waiting = std::mem::take(&mut self.admitted);
+        self.admitted_hashes.clear();
+        let mut overlay = PendingWrites::new();
+        let next_height = height.saturating_add(1);
+        let view = self.store.committed_view();
+        for a in waiting {
+            if in_block.contains(&a.hash)
+                || next_height.saturating_sub(a.since) > ADMITTED_TX_BLOCKS
+            {
+                continue;
+            }
+            let outcome = check_tx(&view, &mut overlay, &a.tx, next_height, CheckKind::Recheck)?;
+            if outcome.code == Code::Ok {
+                self.admitted_hashes.insert(a.hash);
+                self.admitted.push(a);
+            }
+        }
+        self.mempool = overlay;
+        Ok(())
     }
 
     /// `CheckTx`, for new transactions and rechecks alike.
     pub fn check_tx(&mut self, tx: &[u8], kind: CheckKind) -> Result<CheckAnswer, NodeError> {
+        let hash = sidechain_types::sha256(tx);
+        if kind == CheckKind::Recheck && self.admitted_hashes.contains(&hash) {
+            // Still waiting and already replayed against the latest state at commit.
+            return Ok(self.answer(Code::Ok, String::new(), 0, 0));
+        }
+        if kind == CheckKind::New && self.admitted.len() >= self.mempool_limit {
+            return Ok(self.answer(
+                Code::MempoolFull,
+                format!(
+                    "the mempool holds {} transactions, the most this node admits; send again after the next block",
+                    self.admitted.len()
+                ),
+                0,
+                0,
+            ));
+        }
         let next_height = self.store.committed().height.saturating_add(1);
         let view = self.store.committed_view();
         let outcome = check_tx(&view, &mut self.mempool, tx, next_height, kind)?;
+        if outcome.code == Code::Ok {
+            self.admitted_hashes.insert(hash);
+            self.admitted.push(Admitted {
+                hash,
+                tx: tx.to_vec(),
+                since: next_height,
+            });
+        }
         // Any verdict but a bad signature means the signature checked out.
         if kind == CheckKind::New
             && outcome.code != Code::BadSignature
@@ -201,20 +303,27 @@ impl Node {
             if self.verified.len() >= MAX_VERIFIED {
                 self.verified.clear();
             }
-            self.verified.insert(sidechain_types::sha256(tx));
+            self.verified.insert(hash);
         }
+        Ok(self.answer(
+            outcome.code,
+            outcome.log,
+            outcome.gas_wanted,
+            outcome.gas_used,
+        ))
+    }
+
+    fn answer(&self, code: Code, log: String, gas_wanted: u64, gas_used: u64) -> CheckAnswer {
         self.metrics
             .checktx
-            .get_or_create(&crate::metrics::CodeLabel {
-                code: outcome.code.name(),
-            })
+            .get_or_create(&crate::metrics::CodeLabel { code: code.name() })
             .inc();
-        Ok(CheckAnswer {
-            code: outcome.code,
-            log: outcome.log,
-            gas_wanted: outcome.gas_wanted,
-            gas_used: outcome.gas_used,
-        })
+        CheckAnswer {
+            code,
+            log,
+            gas_wanted,
+            gas_used,
+        }
     }
 
     /// `Query`: the paths in `sidechain_types::query`. Height 0 means the latest committed.

@@ -163,7 +163,7 @@ fn proven_queries_verify_against_the_committed_root() {
 }
 
 #[test]
-fn checktx_accepts_consecutive_nonces_until_commit_then_rechecks_from_state() {
+fn checktx_accepts_consecutive_nonces_and_keeps_waiting_ones_across_commits() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = started(dir.path());
     for n in 0..3 {
@@ -176,20 +176,88 @@ fn checktx_accepts_consecutive_nonces_until_commit_then_rechecks_from_state() {
         node.check_tx(&transfer(1, 1), CheckKind::New).unwrap().code,
         Code::BadNonce
     );
+    assert_eq!(node.mempool_len(), 3);
+    // A block includes nonce 0 only: nonces 1 and 2 are still waiting, replayed on the new
+    // state, so the next new nonce is 3 (CometBFT does not recheck them).
     node.finalize_block(2, &[transfer(0, 1)]).unwrap();
     node.commit().unwrap();
-    // CometBFT rechecks what is left (nonces 1 and 2) against the new state.
+    assert_eq!(node.mempool_len(), 2);
+    assert_eq!(
+        node.check_tx(&transfer(1, 1), CheckKind::New).unwrap().code,
+        Code::BadNonce
+    );
+    assert_eq!(
+        node.check_tx(&transfer(3, 1), CheckKind::New).unwrap().code,
+        Code::Ok
+    );
+    // If CometBFT rechecks anyway, waiting transactions pass and used nonces fail.
+    assert_eq!(
+        node.check_tx(&transfer(2, 1), CheckKind::Recheck)
+            .unwrap()
+            .code,
+        Code::Ok
+    );
+    assert_eq!(
+        node.check_tx(&transfer(0, 1), CheckKind::Recheck)
+            .unwrap()
+            .code,
+        Code::BadNonce
+    );
+    node.finalize_block(3, &[transfer(1, 1), transfer(2, 1), transfer(3, 1)])
+        .unwrap();
+    node.commit().unwrap();
+    assert_eq!(node.mempool_len(), 0);
+    assert_eq!(
+        node.check_tx(&transfer(4, 1), CheckKind::New).unwrap().code,
+        Code::Ok
+    );
+}
+
+#[test]
+fn a_waiting_transaction_that_a_block_made_invalid_leaves_the_mempool() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = started(dir.path());
+    // Admitted here: nonce 0 moving almost everything, then nonce 1.
+    let big = transfer(0, 999_000_000);
+    assert_eq!(node.check_tx(&big, CheckKind::New).unwrap().code, Code::Ok);
     assert_eq!(
         node.check_tx(&transfer(1, 1), CheckKind::New).unwrap().code,
         Code::Ok
+    );
+    // Another validator's block used nonce 0 for a different transaction.
+    node.finalize_block(2, &[transfer(0, 2)]).unwrap();
+    node.commit().unwrap();
+    // `big` now has a used nonce, and nonce 1 is replayed on the new state and still valid.
+    assert_eq!(node.mempool_len(), 1);
+    assert_eq!(
+        node.check_tx(&big, CheckKind::Recheck).unwrap().code,
+        Code::BadNonce
     );
     assert_eq!(
         node.check_tx(&transfer(2, 1), CheckKind::New).unwrap().code,
         Code::Ok
     );
+}
+
+#[test]
+fn the_node_refuses_new_transactions_beyond_its_mempool_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = started(dir.path()).with_mempool_limit(2);
+    for n in 0..2 {
+        assert_eq!(
+            node.check_tx(&transfer(n, 1), CheckKind::New).unwrap().code,
+            Code::Ok
+        );
+    }
+    let full = node.check_tx(&transfer(2, 1), CheckKind::New).unwrap();
+    assert_eq!(full.code, Code::MempoolFull);
+    assert!(full.log.contains("next block"), "{}", full.log);
+    node.finalize_block(2, &[transfer(0, 1), transfer(1, 1)])
+        .unwrap();
+    node.commit().unwrap();
     assert_eq!(
-        node.check_tx(&transfer(0, 1), CheckKind::New).unwrap().code,
-        Code::BadNonce
+        node.check_tx(&transfer(2, 1), CheckKind::New).unwrap().code,
+        Code::Ok
     );
 }
 

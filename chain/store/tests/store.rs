@@ -202,7 +202,8 @@ fn a_database_with_the_old_flat_state_family_opens_and_drops_it() {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let db = rocksdb::DB::open_cf(&opts, dir.path(), ["state", "meta"]).unwrap();
-        db.put_cf(db.cf_handle("state").unwrap(), b"k", b"v").unwrap();
+        db.put_cf(db.cf_handle("state").unwrap(), b"k", b"v")
+            .unwrap();
     }
     let mut s = Store::open(dir.path()).unwrap();
     s.stage(0, writes(&[("a", Some("1"))])).unwrap();

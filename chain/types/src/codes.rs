@@ -21,11 +21,12 @@ pub enum Code {
     InvalidProposal = 11,
     GasLimitTooLow = 12,
     TxTooLarge = 13,
+    MempoolFull = 14,
 }
 
 impl Code {
     /// Every code, in numeric order (used to render the documented table).
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 15] = [
         Code::Ok,
         Code::Decode,
         Code::BadSignature,
@@ -40,6 +41,7 @@ impl Code {
         Code::InvalidProposal,
         Code::GasLimitTooLow,
         Code::TxTooLarge,
+        Code::MempoolFull,
     ];
 
     pub fn value(self) -> u32 {
@@ -67,6 +69,7 @@ impl Code {
             Code::InvalidProposal => "invalid_proposal",
             Code::GasLimitTooLow => "gas_limit_too_low",
             Code::TxTooLarge => "tx_too_large",
+            Code::MempoolFull => "mempool_full",
         }
     }
 
@@ -87,6 +90,7 @@ impl Code {
             Code::InvalidProposal => "check the proposal id and its state (`sidechain query proposals`)",
             Code::GasLimitTooLow => "raise the gas limit to what the error says the transaction needs",
             Code::TxTooLarge => "split the work into smaller transactions",
+            Code::MempoolFull => "send again after the next block: the node's mempool holds as many transactions as it admits",
         }
     }
 }

@@ -32,10 +32,32 @@ impl Event {
     }
 }
 
+/// Attributes CometBFT's transaction indexer indexes, so `tx_search` can find transactions by
+/// them (for example `transfer.to='side1...'` or `tx.signer='side1...'`): the accounts and
+/// identifiers a wallet, relayer or explorer looks transactions up by. Amounts, denoms and
+/// nonces are in every event but not indexed, which keeps each node's index small.
+pub const INDEXED_ATTRIBUTES: &[&str] = &[
+    "signer",
+    "from",
+    "to",
+    "address",
+    "id",
+    "proposal",
+    "proposer",
+    "voter",
+    "consensus_key",
+];
+
+/// Whether CometBFT should index attribute `key` (see [`INDEXED_ATTRIBUTES`]).
+pub fn is_indexed(key: &str) -> bool {
+    INDEXED_ATTRIBUTES.contains(&key)
+}
+
 /// Event kinds the application emits.
 pub mod kinds {
+    /// Every transaction that paid its fee: `signer`, `nonce`, and `fee` as a coin
+    /// (`<amount><denom>`) when non-zero.
     pub const TX: &str = "tx";
-    pub const FEE: &str = "fee";
     pub const TRANSFER: &str = "transfer";
     pub const GENESIS_ACCOUNT: &str = "genesis_account";
     pub const VALIDATOR_PROPOSAL: &str = "validator_proposal";
