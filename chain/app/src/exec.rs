@@ -356,31 +356,77 @@ pub fn check_tx(
     next_height: u64,
     kind: CheckKind,
 ) -> Result<TxOutcome> {
-    let tx = match SignedTx::decode(tx_bytes) {
-        Ok(tx) => tx,
-        Err(sidechain_types::tx::DecodeError::TooLarge { len }) => {
-            return Ok(TxOutcome::rejected(
-                Code::TxTooLarge,
-                format!(
-                    "transaction is {len} bytes, the limit is {}",
-                    sidechain_types::tx::MAX_TX_BYTES
-                ),
-            ))
-        }
-        Err(e) => return Ok(TxOutcome::rejected(Code::Decode, e.to_string())),
+    let signature = match kind {
+        CheckKind::New => None,
+        CheckKind::Recheck => Some(true),
     };
-    let sig_ok = kind == CheckKind::Recheck || tx.verify_signature();
-    let mut view = Overlay::with_pending(base, std::mem::take(mempool));
-    let outcome = BlockCtx::load(&view, next_height).and_then(|mut ctx| {
-        execute_tx(
+    check_tx_with_signature(base, mempool, tx_bytes, next_height, signature)
+}
+
+/// [`check_tx`] with the signature verdict given (`Some`, from a batch verification of
+/// several incoming transactions) or checked here (`None`).
+pub fn check_tx_with_signature(
+    base: &dyn StateRead,
+    mempool: &mut PendingWrites,
+    tx_bytes: &[u8],
+    next_height: u64,
+    signature: Option<bool>,
+) -> Result<TxOutcome> {
+    MempoolChecker::new(base, next_height)?.check(base, mempool, tx_bytes, signature)
+}
+
+/// Checks mempool transactions one after another against the same committed state, reading
+/// the chain's parameters once (a CheckTx batch, or the replay after a commit).
+#[derive(Debug, Clone)]
+pub struct MempoolChecker {
+    ctx: BlockCtx,
+}
+
+impl MempoolChecker {
+    /// Reads the parameters of `base`, the committed state the block `next_height` will build
+    /// on. Transactions cannot change them, so the mempool overlay is not consulted.
+    pub fn new(base: &dyn StateRead, next_height: u64) -> Result<Self> {
+        Ok(MempoolChecker {
+            ctx: BlockCtx::load(&Overlay::new(base), next_height)?,
+        })
+    }
+
+    /// Admits `tx_bytes` to `mempool` (the overlay over `base`) or says why not; see
+    /// [`check_tx_with_signature`].
+    pub fn check(
+        &mut self,
+        base: &dyn StateRead,
+        mempool: &mut PendingWrites,
+        tx_bytes: &[u8],
+        signature: Option<bool>,
+    ) -> Result<TxOutcome> {
+        let tx = match SignedTx::decode(tx_bytes) {
+            Ok(tx) => tx,
+            Err(sidechain_types::tx::DecodeError::TooLarge { len }) => {
+                return Ok(TxOutcome::rejected(
+                    Code::TxTooLarge,
+                    format!(
+                        "transaction is {len} bytes, the limit is {}",
+                        sidechain_types::tx::MAX_TX_BYTES
+                    ),
+                ))
+            }
+            Err(e) => return Ok(TxOutcome::rejected(Code::Decode, e.to_string())),
+        };
+        let sig_ok = signature.unwrap_or_else(|| tx.verify_signature());
+        // Nothing accumulates between mempool checks: fees are never paid from the mempool.
+        self.ctx.fees = 0;
+        self.ctx.validator_updates.clear();
+        let mut view = Overlay::with_pending(base, std::mem::take(mempool));
+        let outcome = execute_tx(
             &mut view,
-            &mut ctx,
+            &mut self.ctx,
             &tx,
             tx_bytes.len(),
             sig_ok,
             Mode::Check,
-        )
-    });
-    *mempool = view.into_pending();
-    outcome
+        );
+        *mempool = view.into_pending();
+        outcome
+    }
 }

@@ -88,7 +88,9 @@ fn open_store(home: &std::path::Path) -> anyhow::Result<Store> {
     Ok(Store::open(&home.join("db"))?)
 }
 
-#[tokio::main]
+/// One thread: every ABCI call takes the node's lock in turn anyway, and on a machine shared
+/// with CometBFT extra runtime threads only add wake-ups and context switches.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -127,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
             let handle = Handle::new(Node::new(store, m).with_mempool_limit(mempool_size));
             let server = tower_abci::v038::Server::builder()
                 .consensus(Consensus(handle.clone()))
-                .mempool(Mempool(handle.clone()))
+                .mempool(Mempool::new(handle.clone()))
                 .info(Info(handle.clone()))
                 .snapshot(Snapshot)
                 .finish()

@@ -240,6 +240,51 @@ fn a_waiting_transaction_that_a_block_made_invalid_leaves_the_mempool() {
 }
 
 #[test]
+fn a_batch_of_checktx_gives_the_verdicts_of_one_by_one_checks() {
+    let mut forged = sidechain_types::SignedTx::decode(&transfer(2, 1)).unwrap();
+    forged.signature[3] ^= 0x10;
+    let batch: Vec<(Vec<u8>, CheckKind)> = vec![
+        (transfer(0, 1), CheckKind::New),
+        (transfer(1, 1), CheckKind::New),
+        (forged.encode(), CheckKind::New),
+        (b"not a transaction".to_vec(), CheckKind::New),
+        (transfer(2, 1), CheckKind::New),
+        (transfer(2, 1), CheckKind::New),
+        (transfer(3, 1), CheckKind::New),
+        (transfer(4, 1), CheckKind::New),
+    ];
+    let one_dir = tempfile::tempdir().unwrap();
+    let mut one = started(one_dir.path()).with_mempool_limit(4);
+    let expected: Vec<Code> = batch
+        .iter()
+        .map(|(tx, kind)| one.check_tx(tx, *kind).unwrap().code)
+        .collect();
+    assert_eq!(
+        expected,
+        [
+            Code::Ok,
+            Code::Ok,
+            Code::BadSignature,
+            Code::Decode,
+            Code::Ok,
+            Code::BadNonce,
+            Code::Ok,
+            Code::MempoolFull
+        ]
+    );
+    let batch_dir = tempfile::tempdir().unwrap();
+    let mut batched = started(batch_dir.path()).with_mempool_limit(4);
+    let got: Vec<Code> = batched
+        .check_txs(&batch)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.code)
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(batched.mempool_len(), 4);
+}
+
+#[test]
 fn the_node_refuses_new_transactions_beyond_its_mempool_limit() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = started(dir.path()).with_mempool_limit(2);

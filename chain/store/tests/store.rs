@@ -105,7 +105,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// Any sequence of blocks, staged in one store with commits and replayed into another in
-    /// one go, ends at the same root; the flat state always equals the tree's content.
+    /// one go, ends at the same root; reads by key always equal the tree's content.
     #[test]
     fn app_hash_depends_only_on_the_writes(blocks in prop::collection::vec(prop::collection::btree_map("[a-e]{1,2}", prop::option::of("[0-9]{1,3}"), 1..6), 1..6)) {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
