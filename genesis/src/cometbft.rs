@@ -175,6 +175,8 @@ pub struct NodeConfig<'a> {
     /// `id@127.0.0.1:port` of every other node.
     pub persistent_peers: Vec<String>,
     pub block_time_ms: u64,
+    /// Where the application serves ABCI.
+    pub abci: crate::AbciEndpoint,
 }
 
 impl NodeConfig<'_> {
@@ -184,19 +186,19 @@ impl NodeConfig<'_> {
         let NodePorts {
             p2p,
             rpc,
-            abci,
             cometbft_metrics,
             ..
         } = self.ports;
         let peers = self.persistent_peers.join(",");
         let commit = self.block_time_ms;
+        let proxy_app = self.abci.proxy_app();
         let mempool_size = MEMPOOL_SIZE;
         let moniker = &self.moniker;
         format!(
             r#"# CometBFT configuration of {moniker}, written by sidechain-genesis for a local network.
 # Keys left out take CometBFT's defaults.
 
-proxy_app = "tcp://127.0.0.1:{abci}"
+proxy_app = "{proxy_app}"
 moniker = "{moniker}"
 abci = "socket"
 db_backend = "goleveldb"
@@ -318,9 +320,25 @@ mod tests {
             ports,
             persistent_peers: vec!["ab@127.0.0.1:30000".into()],
             block_time_ms: 700,
+            abci: crate::AbciEndpoint::Tcp(ports.abci),
         };
         let parsed: toml::Value = toml::from_str(&cfg.render()).unwrap();
         assert_eq!(parsed["proxy_app"].as_str(), Some("tcp://127.0.0.1:30012"));
+        let socket = NodeConfig {
+            abci: crate::NodePaths::new("/srv/net/nodes/node1").abci_endpoint(ports.abci),
+            ..cfg
+        };
+        let parsed: toml::Value = toml::from_str(&socket.render()).unwrap();
+        assert_eq!(
+            parsed["proxy_app"].as_str(),
+            Some("unix:///srv/net/nodes/node1/run/abci.sock")
+        );
+        let deep = crate::NodePaths::new(format!("/{}", "d".repeat(120)));
+        assert_eq!(
+            deep.abci_endpoint(30_012),
+            crate::AbciEndpoint::Tcp(30_012),
+            "a socket path the kernel cannot take falls back to TCP"
+        );
         assert_eq!(
             parsed["rpc"]["laddr"].as_str(),
             Some("tcp://127.0.0.1:30011")

@@ -90,6 +90,7 @@ fn now_rfc3339() -> String {
 /// Writes one node's directories: keys, config.toml, the shared genesis.
 fn write_node(
     paths: &NodePaths,
+    final_paths: &NodePaths,
     entry: &NodeEntry,
     keys: &NodeKeys,
     peers: Vec<String>,
@@ -104,6 +105,8 @@ fn write_node(
         ports: entry.ports,
         persistent_peers: peers,
         block_time_ms,
+        // The socket path is where the node will live, not the staging directory.
+        abci: final_paths.abci_endpoint(entry.ports.abci),
     };
     let config_path = cometbft.join("config/config.toml");
     fs::write(&config_path, config.render()).map_err(|e| Error::io(&config_path, e))?;
@@ -212,6 +215,7 @@ pub fn generate(spec: &NetworkSpec, home: &Path) -> Result<Manifest> {
             .collect();
         write_node(
             &layout.node(&entry.name),
+            &Layout::new(home).node(&entry.name),
             entry,
             keys,
             peers,
@@ -299,6 +303,7 @@ pub fn add_node(home: &Path, name: Option<&str>) -> Result<JoiningNode> {
     let peers = manifest.nodes.iter().map(NodeEntry::peer_address).collect();
     write_node(
         &NodePaths::new(&staging.path),
+        &NodePaths::new(&target),
         &entry,
         &keys,
         peers,
@@ -370,9 +375,14 @@ mod tests {
         let mut s = spec(2, 41_100);
         s.validators[1].name = "node0".into();
         assert!(generate(&s, &home).is_err());
-        let held = std::net::TcpListener::bind(("127.0.0.1", 41_201)).unwrap();
-        let e = generate(&spec(2, 41_200), &home).unwrap_err();
-        assert!(matches!(e, Error::PortInUse { port: 41_201, .. }), "{e}");
+        // A port the system picked is certainly taken; the network's base port is set so that
+        // node0's RPC port is that one. (Another program may hold a neighbouring port of this
+        // ephemeral range too: any port in use must give the same error.)
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let taken = held.local_addr().unwrap().port();
+        let e = generate(&spec(2, taken - 1), &home).unwrap_err();
+        assert!(matches!(e, Error::PortInUse { .. }), "{e}");
+        assert!(e.to_string().contains("--base-port"), "{e}");
         drop(held);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }

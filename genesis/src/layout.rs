@@ -173,4 +173,50 @@ impl NodePaths {
     pub fn run(&self) -> PathBuf {
         self.dir.join("run")
     }
+
+    /// Where the node's `sidechaind` serves ABCI when it uses a Unix socket.
+    pub fn abci_socket(&self) -> PathBuf {
+        self.run().join("abci.sock")
+    }
+
+    /// How CometBFT reaches this node's application: a Unix socket in the run directory (the
+    /// many small ABCI messages cost less CPU than over loopback TCP), or the node's ABCI port
+    /// when the socket's absolute path is too long for the kernel.
+    pub fn abci_endpoint(&self, port: u16) -> AbciEndpoint {
+        let socket = self.abci_socket();
+        let socket = std::path::absolute(&socket).unwrap_or(socket);
+        if socket.as_os_str().len() <= MAX_SOCKET_PATH {
+            AbciEndpoint::Unix(socket)
+        } else {
+            AbciEndpoint::Tcp(port)
+        }
+    }
+}
+
+/// Longest Unix socket path used (the kernel's limit is 107 bytes).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// Where `sidechaind` serves ABCI and CometBFT connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AbciEndpoint {
+    Unix(PathBuf),
+    Tcp(u16),
+}
+
+impl AbciEndpoint {
+    /// CometBFT's `proxy_app`.
+    pub fn proxy_app(&self) -> String {
+        match self {
+            AbciEndpoint::Unix(path) => format!("unix://{}", path.display()),
+            AbciEndpoint::Tcp(port) => format!("tcp://127.0.0.1:{port}"),
+        }
+    }
+
+    /// `sidechaind start --abci`.
+    pub fn listen_arg(&self) -> String {
+        match self {
+            AbciEndpoint::Unix(path) => format!("unix:{}", path.display()),
+            AbciEndpoint::Tcp(port) => format!("127.0.0.1:{port}"),
+        }
+    }
 }

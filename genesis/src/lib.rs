@@ -16,7 +16,7 @@ pub mod spec;
 use std::path::{Path, PathBuf};
 
 pub use generate::{add_node, generate, JoiningNode};
-pub use layout::{Layout, Manifest, NodeEntry, NodePaths};
+pub use layout::{AbciEndpoint, Layout, Manifest, NodeEntry, NodePaths};
 pub use ports::NodePorts;
 pub use spec::NetworkSpec;
 

@@ -14,7 +14,7 @@ use std::{
 };
 
 use nix::{sys::signal::Signal, unistd::Pid};
-use sidechain_genesis::{NodeEntry, NodePaths};
+use sidechain_genesis::{AbciEndpoint, NodeEntry, NodePaths};
 
 use crate::{bins::Binaries, Error, Result};
 
@@ -72,7 +72,7 @@ impl ProcessKind {
                     "--home".into(),
                     home,
                     "--abci".into(),
-                    format!("127.0.0.1:{}", entry.ports.abci),
+                    node.abci_endpoint(entry.ports.abci).listen_arg(),
                     "--metrics".into(),
                     format!("127.0.0.1:{}", entry.ports.app_metrics),
                     "--log-format".into(),
@@ -88,11 +88,21 @@ impl ProcessKind {
         }
     }
 
-    /// The port that shows the process is ready.
-    pub fn ready_port(self, entry: &NodeEntry) -> u16 {
+    /// Whether the process accepts connections yet (the application on its ABCI socket or
+    /// port, CometBFT on its RPC port), and a description of where, for errors.
+    pub fn readiness(self, node: &NodePaths, entry: &NodeEntry) -> (bool, String) {
         match self {
-            ProcessKind::App => entry.ports.abci,
-            ProcessKind::Consensus => entry.ports.rpc,
+            ProcessKind::App => match node.abci_endpoint(entry.ports.abci) {
+                AbciEndpoint::Unix(path) => (
+                    is_listening_unix(&path),
+                    format!("socket {}", path.display()),
+                ),
+                AbciEndpoint::Tcp(port) => (is_listening(port), format!("port {port}")),
+            },
+            ProcessKind::Consensus => (
+                is_listening(entry.ports.rpc),
+                format!("port {}", entry.ports.rpc),
+            ),
         }
     }
 }
@@ -191,6 +201,19 @@ pub fn is_listening(port: u16) -> bool {
     })
 }
 
+/// Whether a Unix socket at `path` is listening, read from `/proc/net/unix` (flag
+/// `__SO_ACCEPTCON`), so that checking opens no connection to the process.
+pub fn is_listening_unix(path: &Path) -> bool {
+    let want = path.as_os_str().to_string_lossy();
+    fs::read_to_string("/proc/net/unix").is_ok_and(|text| {
+        text.lines().skip(1).any(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            cols.get(3).is_some_and(|flags| flags.ends_with("10000"))
+                && cols.get(7).is_some_and(|p| *p == want)
+        })
+    })
+}
+
 /// Starts one process of a node in its own session, output appended to its log file; waits
 /// until it listens on its ready port. Returns the child handle (the launcher reaps it in
 /// foreground mode; dropping it leaves the process running).
@@ -233,7 +256,6 @@ pub fn start(
     fs::write(&pid_file, format!("{pid}\n")).map_err(|e| Error::io(&pid_file, e))?;
     tracing::debug!(node = %entry.name, process = kind.name(), pid, "started");
 
-    let port = kind.ready_port(entry);
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -245,14 +267,15 @@ pub fn start(
                 tail(&log_path, 15)
             )));
         }
-        if is_listening(port) {
+        let (ready, place) = kind.readiness(node, entry);
+        if ready {
             return Ok(child);
         }
         if started.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
             return Err(Error::Process(format!(
-                "{} of {} did not listen on port {port} within {} s; its log {} ends with:\n{}",
+                "{} of {} did not listen on {place} within {} s; its log {} ends with:\n{}",
                 kind.name(),
                 entry.name,
                 timeout.as_secs(),
@@ -324,5 +347,16 @@ mod tests {
         assert!(is_listening(port));
         drop(l);
         assert!(!is_listening(port));
+    }
+
+    #[test]
+    fn sees_a_listening_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abci.sock");
+        assert!(!is_listening_unix(&path));
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(is_listening_unix(&path));
+        drop(l);
+        assert!(!is_listening_unix(&path));
     }
 }

@@ -37,9 +37,10 @@ enum Command {
         /// Directory holding the node's database (created if missing).
         #[arg(long, env = "SIDECHAIND_HOME")]
         home: PathBuf,
-        /// Address the ABCI server listens on.
-        #[arg(long, default_value = "127.0.0.1:26658")]
-        abci: SocketAddr,
+        /// Where the ABCI server listens: HOST:PORT, or unix:PATH for a Unix socket (cheaper for
+        /// CometBFT on the same machine: proxy_app = "unix://PATH").
+        #[arg(long, default_value = "127.0.0.1:26658", value_parser = parse_abci)]
+        abci: AbciListen,
         /// Address the Prometheus metrics endpoint (GET /metrics) listens on.
         #[arg(long, default_value = "127.0.0.1:26660")]
         metrics: SocketAddr,
@@ -80,6 +81,55 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Where `sidechaind start` serves ABCI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AbciListen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for AbciListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AbciListen::Tcp(addr) => write!(f, "{addr}"),
+            AbciListen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+fn parse_abci(s: &str) -> Result<AbciListen, String> {
+    if let Some(path) = s
+        .strip_prefix("unix://")
+        .or_else(|| s.strip_prefix("unix:"))
+    {
+        if path.is_empty() {
+            return Err(
+                "unix: needs a socket path, for example unix:/var/run/sidechaind.sock".into(),
+            );
+        }
+        return Ok(AbciListen::Unix(PathBuf::from(path)));
+    }
+    s.parse()
+        .map(AbciListen::Tcp)
+        .map_err(|_| format!("`{s}` is neither HOST:PORT (127.0.0.1:26658) nor unix:PATH"))
+}
+
+/// Makes `path` free for a new socket: a file left by a stopped sidechaind is removed; a socket
+/// another process still serves is an error.
+fn claim_socket(path: &std::path::Path) -> anyhow::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        anyhow::bail!(
+            "another process serves ABCI on {}; stop it or pick another --abci",
+            path.display()
+        );
+    }
+    std::fs::remove_file(path)
+        .with_context(|| format!("cannot remove the stale socket {}", path.display()))
 }
 
 fn open_store(home: &std::path::Path) -> anyhow::Result<Store> {
@@ -134,18 +184,33 @@ async fn main() -> anyhow::Result<()> {
                 .snapshot(Snapshot)
                 .finish()
                 .context("ABCI server is missing a service")?;
-            // Fail early with a clear message when the port is taken.
-            std::net::TcpListener::bind(abci).with_context(|| {
-                format!("cannot listen for ABCI on {abci}; pick a free port with --abci")
-            })?;
+            // Fail early with a clear message when the address is taken.
+            match &abci {
+                AbciListen::Tcp(addr) => {
+                    std::net::TcpListener::bind(addr).with_context(|| {
+                        format!("cannot listen for ABCI on {addr}; pick a free port with --abci")
+                    })?;
+                }
+                AbciListen::Unix(path) => claim_socket(path)?,
+            }
             tracing::info!(%abci, %metrics, "serving ABCI; waiting for CometBFT");
-            tokio::select! {
-                r = server.listen_tcp(abci) => r.map_err(|e| anyhow::anyhow!("ABCI server stopped: {e}")),
+            let serve = async {
+                match &abci {
+                    AbciListen::Tcp(addr) => server.listen_tcp(*addr).await,
+                    AbciListen::Unix(path) => server.listen_unix(path).await,
+                }
+            };
+            let result = tokio::select! {
+                r = serve => r.map_err(|e| anyhow::anyhow!("ABCI server stopped: {e}")),
                 _ = shutdown_signal() => {
                     tracing::info!("shutting down");
                     Ok(())
                 }
+            };
+            if let AbciListen::Unix(path) = &abci {
+                let _ = std::fs::remove_file(path);
             }
+            result
         }
     }
 }
@@ -163,5 +228,44 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abci_addresses_parse_as_tcp_or_unix() {
+        assert_eq!(
+            parse_abci("127.0.0.1:26658"),
+            Ok(AbciListen::Tcp("127.0.0.1:26658".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_abci("unix:/run/s.sock"),
+            Ok(AbciListen::Unix("/run/s.sock".into()))
+        );
+        assert_eq!(
+            parse_abci("unix:///run/s.sock"),
+            Ok(AbciListen::Unix("/run/s.sock".into()))
+        );
+        assert!(parse_abci("unix:").unwrap_err().contains("socket path"));
+        assert!(parse_abci("localhost").unwrap_err().contains("HOST:PORT"));
+    }
+
+    #[test]
+    fn a_stale_socket_is_removed_and_a_served_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abci.sock");
+        let served = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(claim_socket(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("another process"));
+        drop(served);
+        // The file stays behind, as after a SIGKILL.
+        assert!(path.exists());
+        claim_socket(&path).unwrap();
+        assert!(!path.exists());
     }
 }
