@@ -245,10 +245,26 @@ struct CheckQueue {
 /// answers, so under load many are in flight at once: requests are queued and run together
 /// after at most [`CHECK_BATCH_WAIT`] (or at [`CHECK_BATCH_MAX`]), in arrival order, with the
 /// new transactions' signatures verified in one batch. Answers go back in request order.
-#[derive(Clone)]
 pub struct Mempool {
     node: Handle,
     queue: Arc<Mutex<CheckQueue>>,
+}
+
+/// The ABCI server clones each service for every connection CometBFT opens, which happens when
+/// a CometBFT process starts. A starting CometBFT has an empty mempool, so the node forgets
+/// what it had admitted for the previous one (otherwise those transactions' nonces would stay
+/// taken), and each connection gets its own request queue.
+impl Clone for Mempool {
+    fn clone(&self) -> Self {
+        let forgotten = self.node.lock().reset_mempool();
+        if forgotten > 0 {
+            tracing::info!(
+                forgotten,
+                "CometBFT connected anew: its mempool is empty, so is the node's"
+            );
+        }
+        Mempool::new(self.node.clone())
+    }
 }
 
 impl Mempool {

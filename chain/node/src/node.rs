@@ -136,6 +136,17 @@ impl Node {
         self.admitted.len()
     }
 
+    /// Forgets every admitted transaction (a new CometBFT process starts with an empty
+    /// mempool); returns how many there were.
+    pub fn reset_mempool(&mut self) -> usize {
+        let forgotten = self.admitted.len();
+        self.admitted.clear();
+        self.admitted_hashes.clear();
+        self.mempool.clear();
+        self.metrics.mempool_txs.set(0);
+        forgotten
+    }
+
     pub fn committed(&self) -> Committed {
         self.store.committed()
     }

@@ -285,6 +285,23 @@ fn a_batch_of_checktx_gives_the_verdicts_of_one_by_one_checks() {
 }
 
 #[test]
+fn a_reset_mempool_frees_the_nonces_of_forgotten_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = started(dir.path());
+    assert_eq!(
+        node.check_tx(&transfer(0, 1), CheckKind::New).unwrap().code,
+        Code::Ok
+    );
+    // CometBFT restarted and lost its mempool: the same nonce must be accepted again.
+    assert_eq!(node.reset_mempool(), 1);
+    assert_eq!(node.mempool_len(), 0);
+    assert_eq!(
+        node.check_tx(&transfer(0, 5), CheckKind::New).unwrap().code,
+        Code::Ok
+    );
+}
+
+#[test]
 fn the_node_refuses_new_transactions_beyond_its_mempool_limit() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = started(dir.path()).with_mempool_limit(2);
