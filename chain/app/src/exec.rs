@@ -360,18 +360,6 @@ pub fn check_tx(
         CheckKind::New => None,
         CheckKind::Recheck => Some(true),
     };
-    check_tx_with_signature(base, mempool, tx_bytes, next_height, signature)
-}
-
-/// [`check_tx`] with the signature verdict given (`Some`, from a batch verification of
-/// several incoming transactions) or checked here (`None`).
-pub fn check_tx_with_signature(
-    base: &dyn StateRead,
-    mempool: &mut PendingWrites,
-    tx_bytes: &[u8],
-    next_height: u64,
-    signature: Option<bool>,
-) -> Result<TxOutcome> {
     MempoolChecker::new(base, next_height)?.check(base, mempool, tx_bytes, signature)
 }
 
@@ -391,8 +379,9 @@ impl MempoolChecker {
         })
     }
 
-    /// Admits `tx_bytes` to `mempool` (the overlay over `base`) or says why not; see
-    /// [`check_tx_with_signature`].
+    /// Admits `tx_bytes` to `mempool` (the overlay over `base`) or says why not, with the
+    /// signature verdict given (`Some`, from a batch verification of several incoming
+    /// transactions or a check on arrival) or checked here (`None`).
     pub fn check(
         &mut self,
         base: &dyn StateRead,

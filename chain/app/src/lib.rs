@@ -29,7 +29,7 @@ pub mod validators;
 pub mod view;
 
 pub use block::{finalize_block, BlockOutput, DecodedTx};
-pub use exec::{check_tx, check_tx_with_signature, CheckKind, MempoolChecker, TxOutcome};
+pub use exec::{check_tx, CheckKind, MempoolChecker, TxOutcome};
 pub use view::{Overlay, PendingWrites, StateRead, Writes};
 
 /// A storage failure under the state machine. It is never caused by transaction content; the

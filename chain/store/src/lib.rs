@@ -226,7 +226,7 @@ impl Store {
             if let (Some(k), Some(v)) = (it.key(), it.value()) {
                 if k.len() == 40 && k.starts_with(&kh.0) {
                     return borsh::from_slice(v).map_err(|e| {
-                        Error::Corrupt(format!("tree value of key hash {}: {e}", hex(&kh.0)))
+                        Error::Corrupt(format!("tree value of key hash {}: {e}", hex::encode(kh.0)))
                     });
                 }
             }
@@ -240,7 +240,7 @@ impl Store {
     }
 
     /// Stages `writes` as tree version `version` and returns the new root (the app hash).
-    pub fn stage(&mut self, version: Version, writes: Writes) -> Result<[u8; 32]> {
+    pub fn stage(&mut self, version: Version, mut writes: Writes) -> Result<[u8; 32]> {
         if let Some(last) = self
             .pending
             .as_ref()
@@ -283,12 +283,8 @@ impl Store {
         };
         let pending = self.pending.get_or_insert_with(Pending::default);
         pending.versions.push(version);
-        // Usually a single version is staged: take its maps as they are.
-        if pending.flat.is_empty() {
-            pending.flat = writes;
-        } else {
-            pending.flat.extend(writes);
-        }
+        // Usually a single version is staged: `append` then takes the map as it is.
+        pending.flat.append(&mut writes);
         pending.stale.extend(
             batch
                 .stale_node_index_batch
@@ -479,8 +475,4 @@ impl TreeReader for TreeView<'_> {
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         anyhow::bail!("restoring a tree from chunks is not supported by this store")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
