@@ -57,6 +57,15 @@ struct Args {
     /// Seconds of the latency phase.
     #[arg(long, default_value_t = 20)]
     latency_seconds: u64,
+    /// Measure only one application (no ratio is written); for profiling one side.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    Ours,
+    Kvstore,
 }
 
 /// Accounts that send during the latency phase (apart from the saturation accounts).
@@ -171,7 +180,7 @@ async fn wait_for_blocks(rpcs: &[String], min: u64) -> anyhow::Result<()> {
 }
 
 /// Our chain: funded accounts in genesis, then transfers to a sink.
-async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<(Phases, usize)> {
+async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<Phases> {
     let keys: Vec<SigningKey> = (0..args.accounts + LATENCY_ACCOUNTS)
         .map(|_| SigningKey::new(rand_core::OsRng))
         .collect();
@@ -204,23 +213,11 @@ async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<(Phases, usize)>
     let rpcs: Vec<String> = manifest.nodes.iter().map(|n| n.rpc_url()).collect();
     wait_for_blocks(&rpcs, 2).await?;
 
-    let sink = Address::from_pubkey(&[7; 32]);
-    let price = spec.params.min_gas_price;
-    let lane = |i: usize, key: &SigningKey, count: u64| {
-        let txs: Vec<Vec<u8>> = (0..count)
-            .filter_map(|nonce| {
-                let msg = Msg::Transfer {
-                    to: sink,
-                    denom: denom.clone(),
-                    amount: 1,
-                };
-                build_signed(key, &manifest.chain_id, nonce, price, vec![msg]).map(|t| t.encode())
-            })
-            .collect();
-        Lane {
-            rpc: rpcs[i % rpcs.len()].clone(),
-            txs,
-        }
+    let lane = |i: usize, key: &SigningKey, count: u64| Lane {
+        rpc: rpcs[i % rpcs.len()].clone(),
+        txs: (0..count)
+            .filter_map(|nonce| transfer(&spec, &denom, key, nonce))
+            .collect(),
     };
     eprintln!("signing transfers");
     let (saturating_keys, latency_keys) = keys.split_at(args.accounts);
@@ -234,15 +231,37 @@ async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<(Phases, usize)>
         .enumerate()
         .map(|(i, k)| lane(i, k, args.latency_txs_per_account()))
         .collect();
-    let tx_len = saturating
-        .first()
-        .and_then(|l| l.txs.first())
-        .map(Vec::len)
-        .unwrap_or(0);
     eprintln!("our chain:");
     let phases = run_phases(args, &rpcs[0], paced, saturating).await?;
     drop(down);
-    Ok((phases, tx_len))
+    Ok(phases)
+}
+
+/// One signed transfer of 1 unit to a sink account: the transaction both applications carry.
+fn transfer(spec: &NetworkSpec, denom: &Denom, key: &SigningKey, nonce: u64) -> Option<Vec<u8>> {
+    let msg = Msg::Transfer {
+        to: Address::from_pubkey(&[7; 32]),
+        denom: denom.clone(),
+        amount: 1,
+    };
+    build_signed(
+        key,
+        &spec.chain_id,
+        nonce,
+        spec.params.min_gas_price,
+        vec![msg],
+    )
+    .map(|t| t.encode())
+}
+
+/// The size of our transfers, which kvstore's transactions are padded to.
+fn transfer_len(args: &Args) -> anyhow::Result<usize> {
+    let spec = spec(args, args.base_port);
+    let denom = Denom::new(spec.native_denom.clone())?;
+    let key = SigningKey::new(rand_core::OsRng);
+    transfer(&spec, &denom, &key, 0)
+        .map(|t| t.len())
+        .context("building a sample transfer")
 }
 
 /// CometBFT's kvstore in the same network shape: the same generated configuration, the
@@ -303,38 +322,27 @@ async fn bench_kvstore(
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let bins = Binaries::locate()?;
+    let tx_len = transfer_len(&args)?;
     let work = std::env::temp_dir().join(format!("sidechain-bench-{}", std::process::id()));
     fs::create_dir_all(&work)?;
     let result = async {
-        let (ours, tx_len) = bench_ours(&args, &work).await?;
+        let ours = match args.only {
+            Some(Only::Kvstore) => None,
+            _ => Some(bench_ours(&args, &work).await?),
+        };
         eprintln!("ours: {ours:?}");
-        let kv = bench_kvstore(&args, &work, &bins, tx_len).await?;
+        let kv = match args.only {
+            Some(Only::Ours) => None,
+            _ => Some(bench_kvstore(&args, &work, &bins, tx_len).await?),
+        };
         eprintln!("kvstore: {kv:?}");
-        anyhow::Ok((ours, kv, tx_len))
+        anyhow::Ok((ours, kv))
     }
     .await;
     let _ = fs::remove_dir_all(&work);
-    let (ours, kv, tx_len) = result?;
-    let ratio = if kv.saturated.tps > 0.0 {
-        ours.saturated.tps / kv.saturated.tps
-    } else {
-        0.0
-    };
-    let out = json!({
-        "ours_tps": round(ours.saturated.tps),
-        "kvstore_tps": round(kv.saturated.tps),
-        "ratio": round(ratio),
-        "p50_ms": round(ours.paced.p50_ms),
-        "p99_ms": round(ours.paced.p99_ms),
+    let (ours, kv) = result?;
+    let mut out = json!({
         "latency_offered_tps": args.latency_rate,
-        "saturated_p50_ms": round(ours.saturated.p50_ms),
-        "saturated_p99_ms": round(ours.saturated.p99_ms),
-        "kvstore_p50_ms": round(kv.paced.p50_ms),
-        "kvstore_p99_ms": round(kv.paced.p99_ms),
-        "kvstore_saturated_p50_ms": round(kv.saturated.p50_ms),
-        "kvstore_saturated_p99_ms": round(kv.saturated.p99_ms),
-        "ours": { "paced": ours.paced, "saturated": ours.saturated },
-        "kvstore": { "paced": kv.paced, "saturated": kv.saturated },
         "validators": args.validators,
         "accounts": args.accounts,
         "send_seconds": args.seconds,
@@ -342,6 +350,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "tx_bytes": tx_len,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });
+    if let Some(ours) = &ours {
+        out["ours_tps"] = json!(round(ours.saturated.tps));
+        out["p50_ms"] = json!(round(ours.paced.p50_ms));
+        out["p99_ms"] = json!(round(ours.paced.p99_ms));
+        out["saturated_p50_ms"] = json!(round(ours.saturated.p50_ms));
+        out["saturated_p99_ms"] = json!(round(ours.saturated.p99_ms));
+        out["ours"] = json!({ "paced": ours.paced, "saturated": ours.saturated });
+    }
+    if let Some(kv) = &kv {
+        out["kvstore_tps"] = json!(round(kv.saturated.tps));
+        out["kvstore_p50_ms"] = json!(round(kv.paced.p50_ms));
+        out["kvstore_p99_ms"] = json!(round(kv.paced.p99_ms));
+        out["kvstore_saturated_p50_ms"] = json!(round(kv.saturated.p50_ms));
+        out["kvstore_saturated_p99_ms"] = json!(round(kv.saturated.p99_ms));
+        out["kvstore"] = json!({ "paced": kv.paced, "saturated": kv.saturated });
+    }
+    if let (Some(ours), Some(kv)) = (&ours, &kv) {
+        if kv.saturated.tps > 0.0 {
+            out["ratio"] = json!(round(ours.saturated.tps / kv.saturated.tps));
+        }
+    }
     if let Some(parent) = args.out.parent() {
         fs::create_dir_all(parent)?;
     }

@@ -37,6 +37,10 @@ pub struct LoadReport {
     pub p99_ms: f64,
     pub seconds: f64,
     pub blocks: u64,
+    /// Transactions in the blocks read, whatever their result (ours and other senders').
+    pub included: u64,
+    /// Of `included`, those whose result code was not 0.
+    pub failed: u64,
 }
 
 fn http(url: &str) -> Result<HttpClient> {
@@ -153,6 +157,7 @@ pub async fn run(
     let mut last_commit = start;
     let mut next = start_height + 1;
     let mut blocks = 0u64;
+    let (mut included, mut failed) = (0u64, 0u64);
     let mut drain_deadline = None;
     loop {
         let now = Instant::now();
@@ -175,7 +180,10 @@ pub async fn run(
             blocks += 1;
             let codes = results.txs_results.unwrap_or_default();
             for (i, tx) in block.block.data.iter().enumerate() {
-                if codes.get(i).is_some_and(|r| r.code.is_ok()) {
+                included += 1;
+                if !codes.get(i).is_some_and(|r| r.code.is_ok()) {
+                    failed += 1;
+                } else {
                     let sent = submitted_at
                         .lock()
                         .ok()
@@ -214,6 +222,8 @@ pub async fn run(
         p99_ms: percentile(&latencies, 99.0),
         seconds,
         blocks,
+        included,
+        failed,
     })
 }
 

@@ -53,7 +53,14 @@ fn transfers_through_the_cli_move_balances_and_the_account_proof_verifies() {
         search(&format!("transfer.to=%27{bob}%27")).as_deref(),
         Some("1")
     );
-    assert_eq!(search("transfer.amount=%271234%27").as_deref(), Some("0"));
+    assert_eq!(
+        search(&format!("tx.signer=%27{alice}%27")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        search("transfer.amount=%271234side%27").as_deref(),
+        Some("0")
+    );
 
     // Spending more than the balance is refused with a non-zero exit.
     let out = net.cli(

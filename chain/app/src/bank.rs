@@ -79,9 +79,8 @@ pub(crate) fn transfer(
         );
     }
     move_funds(view, &from.address, to, denom, amount)?;
+    // The sender is the transaction's signer (`tx.signer`), so it is not repeated here.
     Ok(vec![Event::new(kinds::TRANSFER)
-        .attr("from", &from.text)
         .attr("to", to)
-        .attr("denom", denom)
-        .attr("amount", amount)])
+        .attr("amount", format!("{amount}{denom}"))])
 }

@@ -52,6 +52,10 @@ fn transfer_moves_funds_and_charges_the_fee_to_the_pool() {
         tx_event.get("fee"),
         Some(format!("{}side", fee_of(&tx)).as_str())
     );
+    let transfer = &out.tx_results[0].events[1];
+    assert_eq!(transfer.get("to"), Some(bob.to_string().as_str()));
+    assert_eq!(transfer.get("amount"), Some("400side"));
+    assert_eq!(transfer.get("from"), None, "the sender is tx.signer");
 }
 
 #[test]

@@ -228,7 +228,7 @@ fn prepare_proposal(r: request::PrepareProposal) -> response::PrepareProposal {
 }
 
 /// How long the first CheckTx of a batch waits for more requests before the batch runs.
-const CHECK_BATCH_WAIT: Duration = Duration::from_millis(1);
+pub const CHECK_BATCH_WAIT: Duration = Duration::from_millis(2);
 /// Most CheckTx requests in one batch.
 const CHECK_BATCH_MAX: usize = 256;
 
@@ -248,6 +248,7 @@ struct CheckQueue {
 pub struct Mempool {
     node: Handle,
     queue: Arc<Mutex<CheckQueue>>,
+    batch_wait: Duration,
 }
 
 /// The ABCI server clones each service for every connection CometBFT opens, which happens when
@@ -263,7 +264,7 @@ impl Clone for Mempool {
                 "CometBFT connected anew: its mempool is empty, so is the node's"
             );
         }
-        Mempool::new(self.node.clone())
+        Mempool::new(self.node.clone()).with_batch_wait(self.batch_wait)
     }
 }
 
@@ -272,7 +273,14 @@ impl Mempool {
         Mempool {
             node,
             queue: Arc::new(Mutex::new(CheckQueue::default())),
+            batch_wait: CHECK_BATCH_WAIT,
         }
+    }
+
+    /// How long the first request of a batch waits for more (default [`CHECK_BATCH_WAIT`]).
+    pub fn with_batch_wait(mut self, wait: Duration) -> Self {
+        self.batch_wait = wait;
+        self
     }
 }
 
@@ -309,6 +317,7 @@ impl Service<MempoolRequest> for Mempool {
             seq,
             node: self.node.clone(),
             queue: self.queue.clone(),
+            wait: self.batch_wait,
             timer: None,
         }
     }
@@ -319,6 +328,7 @@ pub struct CheckTxFuture {
     seq: u64,
     node: Handle,
     queue: Arc<Mutex<CheckQueue>>,
+    wait: Duration,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -333,9 +343,10 @@ impl Future for CheckTxFuture {
                 return Poll::Ready(Ok(MempoolResponse::CheckTx(answer)));
             }
             if q.queued.len() < CHECK_BATCH_MAX {
+                let wait = this.wait;
                 let timer = this
                     .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(CHECK_BATCH_WAIT)));
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
                 if timer.as_mut().poll(cx).is_pending() {
                     q.wakers.push(cx.waker().clone());
                     return Poll::Pending;

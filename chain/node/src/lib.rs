@@ -8,3 +8,4 @@
 pub mod abci;
 pub mod metrics;
 pub mod node;
+pub mod server;

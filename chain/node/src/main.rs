@@ -9,6 +9,7 @@ use sidechaind::{
     abci::{Consensus, Handle, Info, Mempool, Snapshot},
     metrics::Metrics,
     node::Node,
+    server::{self, Services},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -177,13 +178,12 @@ async fn main() -> anyhow::Result<()> {
                     })?;
             tokio::spawn(m.clone().serve(metrics_listener));
             let handle = Handle::new(Node::new(store, m).with_mempool_limit(mempool_size));
-            let server = tower_abci::v038::Server::builder()
-                .consensus(Consensus(handle.clone()))
-                .mempool(Mempool::new(handle.clone()))
-                .info(Info(handle.clone()))
-                .snapshot(Snapshot)
-                .finish()
-                .context("ABCI server is missing a service")?;
+            let services = Services {
+                consensus: Consensus(handle.clone()),
+                mempool: Mempool::new(handle.clone()),
+                info: Info(handle.clone()),
+                snapshot: Snapshot,
+            };
             // Fail early with a clear message when the address is taken.
             match &abci {
                 AbciListen::Tcp(addr) => {
@@ -196,8 +196,8 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(%abci, %metrics, "serving ABCI; waiting for CometBFT");
             let serve = async {
                 match &abci {
-                    AbciListen::Tcp(addr) => server.listen_tcp(*addr).await,
-                    AbciListen::Unix(path) => server.listen_unix(path).await,
+                    AbciListen::Tcp(addr) => server::serve_tcp(*addr, services).await,
+                    AbciListen::Unix(path) => server::serve_unix(path, services).await,
                 }
             };
             let result = tokio::select! {

@@ -30,6 +30,7 @@ pub struct Metrics {
     pub txs: Family<ResultLabel, Counter>,
     pub checktx: Family<CodeLabel, Counter>,
     pub block_txs: Histogram,
+    pub checktx_batch: Histogram,
     pub execute_seconds: Histogram,
     pub merkle_seconds: Histogram,
     pub commit_seconds: Histogram,
@@ -76,6 +77,12 @@ impl Metrics {
             "Transactions per finalized block",
             block_txs.clone(),
         );
+        let checktx_batch = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]);
+        registry.register(
+            "checktx_batch_txs",
+            "CheckTx requests answered together (their new signatures verified in one batch)",
+            checktx_batch.clone(),
+        );
         let execute_seconds = Histogram::new(seconds_buckets());
         registry.register(
             "finalize_execute_seconds",
@@ -100,6 +107,7 @@ impl Metrics {
             txs,
             checktx,
             block_txs,
+            checktx_batch,
             execute_seconds,
             merkle_seconds,
             commit_seconds,

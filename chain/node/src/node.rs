@@ -309,6 +309,7 @@ impl Node {
                 })
                 .collect());
         }
+        self.metrics.checktx_batch.observe(txs.len() as f64);
         // New transactions the mempool has room for get their signature checked in the batch;
         // any other transaction is checked on its own if it gets that far.
         let mut room = self.mempool_limit.saturating_sub(self.admitted.len());

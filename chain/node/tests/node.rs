@@ -441,3 +441,110 @@ fn signatures_checked_in_checktx_are_trusted_only_for_the_same_bytes() {
     let codes: Vec<_> = out.output.tx_results.iter().map(|r| r.code).collect();
     assert_eq!(codes, [Code::BadSignature, Code::Ok]);
 }
+
+/// CometBFT follows pipelined CheckTx requests with Flush requests. The server answers every
+/// request in order, answers a Flush in its place without waiting to read on, and so a CheckTx
+/// sent after a Flush still joins the batch that is forming.
+#[tokio::test]
+async fn the_abci_server_answers_in_order_and_keeps_reading_past_a_flush() {
+    use prost::Message;
+    use sidechaind::{
+        abci::{Consensus, Handle, Info, Mempool, Snapshot},
+        server::{serve_connection, Services},
+    };
+    use tendermint_proto::v0_38::abci as pb;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Metrics::new();
+    let (state, vals) = app_state();
+    let mut node = Node::new(Store::open(dir.path()).unwrap(), metrics.clone());
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
+    node.commit().unwrap();
+    let handle = Handle::new(node);
+    let services = Services {
+        consensus: Consensus(handle.clone()),
+        // Long enough that both CheckTx requests arrive while the batch forms.
+        mempool: Mempool::new(handle.clone()).with_batch_wait(std::time::Duration::from_secs(1)),
+        info: Info(handle.clone()),
+        snapshot: Snapshot,
+    };
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let (server_read, server_write) = tokio::io::split(server);
+    let served = tokio::spawn(serve_connection(services, server_read, server_write));
+
+    let check = |tx: Vec<u8>| {
+        pb::request::Value::CheckTx(pb::RequestCheckTx {
+            tx: tx.into(),
+            r#type: 0,
+        })
+    };
+    let flush = || pb::request::Value::Flush(pb::RequestFlush {});
+    let requests = [
+        check(transfer(0, 5)),
+        flush(),
+        check(transfer(1, 5)),
+        flush(),
+        pb::request::Value::Echo(pb::RequestEcho {
+            message: "still here".into(),
+        }),
+        flush(),
+    ];
+    let mut wire = Vec::new();
+    for value in requests {
+        pb::Request { value: Some(value) }
+            .encode_length_delimited(&mut wire)
+            .unwrap();
+    }
+    let (mut read, mut write) = tokio::io::split(client);
+    write.write_all(&wire).await.unwrap();
+
+    let mut got = Vec::new();
+    let mut buf = Vec::new();
+    while got.len() < 6 {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), read.read(&mut chunk))
+            .await
+            .expect("the server answers within 10 s")
+            .unwrap();
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+        while let Ok(rsp) = pb::Response::decode_length_delimited(&buf[..]) {
+            let used = rsp.encoded_len();
+            let used = used + prost::length_delimiter_len(used);
+            buf.drain(..used);
+            got.push(rsp.value.expect("a response value"));
+        }
+    }
+    use pb::response::Value as V;
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|v| match v {
+            V::CheckTx(c) if c.code == 0 => "checktx ok",
+            V::CheckTx(_) => "checktx refused",
+            V::Flush(_) => "flush",
+            V::Echo(e) if e.message == "still here" => "echo",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "checktx ok",
+            "flush",
+            "checktx ok",
+            "flush",
+            "echo",
+            "flush"
+        ]
+    );
+    // Both transactions were checked in one batch.
+    let rendered = metrics.render();
+    assert!(
+        rendered.contains("sidechain_checktx_batch_txs_count 1\n"),
+        "{rendered}"
+    );
+    drop((read, write));
+    served.await.unwrap().unwrap();
+}

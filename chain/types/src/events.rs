@@ -38,7 +38,6 @@ impl Event {
 /// nonces are in every event but not indexed, which keeps each node's index small.
 pub const INDEXED_ATTRIBUTES: &[&str] = &[
     "signer",
-    "from",
     "to",
     "address",
     "id",
@@ -58,6 +57,7 @@ pub mod kinds {
     /// Every transaction that paid its fee: `signer`, `nonce`, and `fee` as a coin
     /// (`<amount><denom>`) when non-zero.
     pub const TX: &str = "tx";
+    /// A transfer by the transaction's signer: `to` and `amount` as a coin (`<amount><denom>`).
     pub const TRANSFER: &str = "transfer";
     pub const GENESIS_ACCOUNT: &str = "genesis_account";
     pub const VALIDATOR_PROPOSAL: &str = "validator_proposal";
