@@ -256,6 +256,10 @@ mod tests {
         let err = Codec.decode(&mut bad).unwrap_err().to_string();
         assert!(err.contains("malformed ABCI length prefix"), "{err}");
 
+        // A well-framed body that is not a protobuf Request.
+        let mut garbage = BytesMut::from(&[3_u8, 0xff, 0xff, 0xff][..]);
+        assert!(Codec.decode(&mut garbage).is_err());
+
         // A prefix that is still arriving is not an error.
         let mut partial = BytesMut::from(&[0x80_u8, 0x80][..]);
         assert!(Codec.decode(&mut partial).unwrap().is_none());
