@@ -57,7 +57,8 @@ struct Args {
     /// Seconds of the latency phase.
     #[arg(long, default_value_t = 20)]
     latency_seconds: u64,
-    /// Measure only one application (no ratio is written); for profiling one side.
+    /// Measure only one application, for profiling one side. No ratio is written, so give
+    /// `--out` another path to keep the full figures.
     #[arg(long, value_enum)]
     only: Option<Only>,
 }
