@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use crate::server::BoxError;
 use bytes::Bytes;
 use futures::future::{ready, Ready};
 use sidechain_types::Event;
@@ -24,7 +25,6 @@ use tendermint::{
     validator, vote, AppHash, PublicKey,
 };
 use tower::Service;
-use tower_abci::BoxError;
 
 use crate::node::{Node, NodeError};
 

@@ -28,9 +28,11 @@ use tendermint_proto::v0_38::abci as pb;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 use tower::{Service, ServiceExt};
-use tower_abci::BoxError;
 
 use crate::abci::{Consensus, Info, Mempool, Snapshot};
+
+/// The error type of the ABCI services and the connection loop.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The largest message accepted: a FinalizeBlock carries a whole block, and CometBFT caps
 /// blocks at 100 MiB.
