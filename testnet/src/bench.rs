@@ -351,21 +351,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "tx_bytes": tx_len,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });
-    if let Some(ours) = &ours {
-        out["ours_tps"] = json!(round(ours.saturated.tps));
-        out["p50_ms"] = json!(round(ours.paced.p50_ms));
-        out["p99_ms"] = json!(round(ours.paced.p99_ms));
-        out["saturated_p50_ms"] = json!(round(ours.saturated.p50_ms));
-        out["saturated_p99_ms"] = json!(round(ours.saturated.p99_ms));
-        out["ours"] = json!({ "paced": ours.paced, "saturated": ours.saturated });
-    }
-    if let Some(kv) = &kv {
-        out["kvstore_tps"] = json!(round(kv.saturated.tps));
-        out["kvstore_p50_ms"] = json!(round(kv.paced.p50_ms));
-        out["kvstore_p99_ms"] = json!(round(kv.paced.p99_ms));
-        out["kvstore_saturated_p50_ms"] = json!(round(kv.saturated.p50_ms));
-        out["kvstore_saturated_p99_ms"] = json!(round(kv.saturated.p99_ms));
-        out["kvstore"] = json!({ "paced": kv.paced, "saturated": kv.saturated });
+    // Our latencies are the headline keys (`p50_ms`); kvstore's carry its name as a prefix.
+    for (name, prefix, phases) in [("ours", "", &ours), ("kvstore", "kvstore_", &kv)] {
+        let Some(p) = phases else { continue };
+        out[format!("{name}_tps")] = json!(round(p.saturated.tps));
+        out[format!("{prefix}p50_ms")] = json!(round(p.paced.p50_ms));
+        out[format!("{prefix}p99_ms")] = json!(round(p.paced.p99_ms));
+        out[format!("{prefix}saturated_p50_ms")] = json!(round(p.saturated.p50_ms));
+        out[format!("{prefix}saturated_p99_ms")] = json!(round(p.saturated.p99_ms));
+        out[name] = json!({ "paced": p.paced, "saturated": p.saturated });
     }
     if let (Some(ours), Some(kv)) = (&ours, &kv) {
         if kv.saturated.tps > 0.0 {

@@ -1,6 +1,6 @@
 //! Balances: moving funds between accounts with every amount checked.
 
-use sidechain_types::{events::kinds, Address, Code, Denom, Event};
+use sidechain_types::{events::kinds, Account, Address, Code, Denom, Event};
 
 use crate::{
     exec::{fail, Fail, Signer},
@@ -28,12 +28,7 @@ pub(crate) fn move_funds(
         return Ok(());
     }
     let mut recipient = view.account(to)?;
-    let Some(new_balance) = recipient.balance(denom).checked_add(amount) else {
-        return fail(
-            Code::AmountOverflow,
-            format!("balance of {to} in {denom} would exceed 128 bits"),
-        );
-    };
+    let new_balance = increased(&recipient, to, denom, amount)?;
     sender.set_balance(denom, left);
     recipient.set_balance(denom, new_balance);
     view.put_account(from, &sender);
@@ -50,15 +45,26 @@ pub(crate) fn credit(
     amount: u128,
 ) -> Result<(), Fail> {
     let mut account = view.account(to)?;
-    let Some(new_balance) = account.balance(denom).checked_add(amount) else {
-        return fail(
-            Code::AmountOverflow,
-            format!("balance of {to} in {denom} would exceed 128 bits"),
-        );
-    };
+    let new_balance = increased(&account, to, denom, amount)?;
     account.set_balance(denom, new_balance);
     view.put_account(to, &account);
     Ok(())
+}
+
+/// `owner`'s balance of `denom` in `account` plus `amount`, or the overflow failure.
+fn increased(
+    account: &Account,
+    owner: &Address,
+    denom: &Denom,
+    amount: u128,
+) -> Result<u128, Fail> {
+    match account.balance(denom).checked_add(amount) {
+        Some(balance) => Ok(balance),
+        None => fail(
+            Code::AmountOverflow,
+            format!("balance of {owner} in {denom} would exceed 128 bits"),
+        ),
+    }
 }
 
 /// The transfer message.

@@ -131,30 +131,29 @@ impl Services {
     /// Hands a request to its service; the answer is a future that `run` awaits in order.
     async fn dispatch(&mut self, request: pb::Request) -> Result<Answer, BoxError> {
         let request = Request::try_from(request)?;
-        Ok(match request.kind() {
-            MethodKind::Flush => future::ready(Ok(Response::Flush)).boxed(),
-            MethodKind::Consensus => {
-                let request = request.try_into()?;
-                let service = self.consensus.ready().await?;
-                service.call(request).map_ok(Response::from).boxed()
-            }
-            MethodKind::Mempool => {
-                let request = request.try_into()?;
-                let service = self.mempool.ready().await?;
-                service.call(request).map_ok(Response::from).boxed()
-            }
-            MethodKind::Info => {
-                let request = request.try_into()?;
-                let service = self.info.ready().await?;
-                service.call(request).map_ok(Response::from).boxed()
-            }
-            MethodKind::Snapshot => {
-                let request = request.try_into()?;
-                let service = self.snapshot.ready().await?;
-                service.call(request).map_ok(Response::from).boxed()
-            }
-        })
+        match request.kind() {
+            MethodKind::Flush => Ok(future::ready(Ok(Response::Flush)).boxed()),
+            MethodKind::Consensus => call(&mut self.consensus, request).await,
+            MethodKind::Mempool => call(&mut self.mempool, request).await,
+            MethodKind::Info => call(&mut self.info, request).await,
+            MethodKind::Snapshot => call(&mut self.snapshot, request).await,
+        }
     }
+}
+
+/// Narrows `request` to the kind `service` takes and calls it once it is ready.
+async fn call<S, Q>(service: &mut S, request: Request) -> Result<Answer, BoxError>
+where
+    Q: TryFrom<Request>,
+    Q::Error: Into<BoxError>,
+    S: Service<Q, Error = BoxError>,
+    S::Response: 'static,
+    S::Future: Send + 'static,
+    Response: From<S::Response>,
+{
+    let request = Q::try_from(request).map_err(Into::into)?;
+    let service = service.ready().await?;
+    Ok(service.call(request).map_ok(Response::from).boxed())
 }
 
 /// Length-prefixed protobuf framing: decodes requests, encodes responses.

@@ -45,8 +45,13 @@ fn open(dir: &std::path::Path) -> Node {
 
 /// A node past genesis and one empty block.
 fn started(dir: &std::path::Path) -> Node {
+    started_with(dir, Metrics::new())
+}
+
+/// [`started`], reporting to `metrics`.
+fn started_with(dir: &std::path::Path, metrics: Metrics) -> Node {
     let (state, vals) = app_state();
-    let mut node = open(dir);
+    let mut node = Node::new(Store::open(dir).unwrap(), metrics);
     node.init_chain(CHAIN, &state, &vals).unwrap();
     node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
     node.commit().unwrap();
@@ -457,12 +462,7 @@ async fn the_abci_server_answers_in_order_and_keeps_reading_past_a_flush() {
 
     let dir = tempfile::tempdir().unwrap();
     let metrics = Metrics::new();
-    let (state, vals) = app_state();
-    let mut node = Node::new(Store::open(dir.path()).unwrap(), metrics.clone());
-    node.init_chain(CHAIN, &state, &vals).unwrap();
-    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
-    node.commit().unwrap();
-    let handle = Handle::new(node);
+    let handle = Handle::new(started_with(dir.path(), metrics.clone()));
     let services = Services {
         consensus: Consensus(handle.clone()),
         // Long enough that both CheckTx requests arrive while the batch forms.
