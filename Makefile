@@ -55,7 +55,7 @@ bench: build
 fmt:
 	cargo fmt --all
 
-lint:
+lint: tools
 	cargo fmt --all -- --check
 	cargo clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 

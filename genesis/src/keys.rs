@@ -12,7 +12,7 @@ use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use ed25519_consensus::SigningKey;
 use serde::{Deserialize, Serialize};
-use sha3::{Digest, Keccak256};
+use sidechain_types::EthAddress;
 use sidechain_client::Keystore;
 use sidechain_types::Address;
 
@@ -184,17 +184,18 @@ impl EthKey {
             })
     }
 
-    /// Keccak-256 of the uncompressed public key without its 0x04 tag; the last 20 bytes.
-    pub fn address(&self) -> [u8; 20] {
+    /// The key's Ethereum address (keccak-256 of the uncompressed public key without its 0x04
+    /// tag; the last 20 bytes).
+    pub fn address(&self) -> EthAddress {
         let point = self.0.verifying_key().to_encoded_point(false);
-        let digest = Keccak256::digest(&point.as_bytes()[1..]);
-        let mut out = [0u8; 20];
-        out.copy_from_slice(&digest[12..]);
-        out
+        let mut xy = [0u8; 64];
+        xy.copy_from_slice(&point.as_bytes()[1..]);
+        EthAddress::from_public_key_xy(&xy)
     }
 
+    /// The address, EIP-55 checksummed.
     pub fn address_hex(&self) -> String {
-        checksum_address(&self.address())
+        self.address().to_string()
     }
 
     pub fn file(&self) -> EthKeyFile {
@@ -202,93 +203,6 @@ impl EthKey {
             address: self.address_hex(),
             private_key: format!("0x{}", hex::encode(self.0.to_bytes())),
         }
-    }
-}
-
-/// EIP-55 mixed-case checksum encoding of an Ethereum address.
-pub fn checksum_address(address: &[u8; 20]) -> String {
-    let lower = hex::encode(address);
-    let hash = Keccak256::digest(lower.as_bytes());
-    let mut out = String::with_capacity(42);
-    out.push_str("0x");
-    for (i, c) in lower.chars().enumerate() {
-        let nibble = (hash[i / 2] >> if i % 2 == 0 { 4 } else { 0 }) & 0x0f;
-        if c.is_ascii_alphabetic() && nibble >= 8 {
-            out.push(c.to_ascii_uppercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Writes `value` as pretty JSON to a new file readable by its owner only.
-pub fn write_private_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::io(path, e.into()))?;
-    write_private(path, &json)
-}
-
-/// Writes `bytes` to a new file with mode 0600 (refusing to overwrite one).
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(path, e))
-}
-
-/// The keys of one validator node, generated fresh.
-#[derive(Debug, Clone)]
-pub struct NodeKeys {
-    pub node_key: ConsensusKey,
-    pub validator_key: ConsensusKey,
-    pub operator_key: SigningKey,
-    pub eth_key: EthKey,
-}
-
-impl NodeKeys {
-    pub fn generate() -> Self {
-        NodeKeys {
-            node_key: ConsensusKey::generate(),
-            validator_key: ConsensusKey::generate(),
-            operator_key: SigningKey::new(rand_core::OsRng),
-            eth_key: EthKey::generate(),
-        }
-    }
-
-    pub fn operator_address(&self) -> Address {
-        Address::from_pubkey(&self.operator_key.verification_key().to_bytes())
-    }
-
-    /// Writes every key file of the node: CometBFT's under `cometbft_home`, the operator key
-    /// into the keystore of `relayer_home`, and the bridge key to `relayer_home/bridge/`.
-    pub fn write(&self, cometbft_home: &Path, relayer_home: &Path) -> Result<()> {
-        write_private_json(
-            &cometbft_home.join("config/node_key.json"),
-            &self.node_key.node_key_file(),
-        )?;
-        write_private_json(
-            &cometbft_home.join("config/priv_validator_key.json"),
-            &self.validator_key.priv_validator_key_file(),
-        )?;
-        write_private_json(
-            &cometbft_home.join("data/priv_validator_state.json"),
-            &PrivValidatorState::default(),
-        )?;
-        Keystore::open(relayer_home)
-            .import(OPERATOR_KEY_NAME, &self.operator_key)
-            .map_err(|e| Error::Keystore(e.to_string()))?;
-        write_private_json(
-            &relayer_home.join("bridge/eth_key.json"),
-            &self.eth_key.file(),
-        )
     }
 }
 

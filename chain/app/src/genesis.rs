@@ -1,13 +1,11 @@
 //! InitChain: the first state, from the genesis `app_state`.
 
-use std::collections::BTreeMap;
+use sidechain_types::{genesis::GenesisError, state_key, Event, GenesisState, ValidatorInfo};
 
-use sidechain_types::{
-    events::kinds, genesis::GenesisError, state_key, Account, Denom, Event, GenesisState,
-    ValidatorInfo,
+use crate::{
+    bank::Bank, bridge::Bridge, component::Component, validators::Validators, view::Writes,
+    Overlay, StateRead,
 };
-
-use crate::{view::Writes, Overlay, StateRead};
 
 /// Why genesis cannot start the chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +16,8 @@ pub enum InitError {
     ChainId(String),
     #[error("the CometBFT genesis `validators` differ from app_state.validators: {0}; list the same keys with the same powers in both")]
     ValidatorMismatch(String),
+    #[error(transparent)]
+    App(#[from] crate::AppError),
 }
 
 /// The state genesis creates.
@@ -59,43 +59,14 @@ pub fn init_chain(
     let empty = Writes::new();
     let base: &dyn StateRead = &empty;
     let mut view = Overlay::new(base);
-    view.put(state_key::CHAIN_ID.to_vec(), &chain_id.to_string());
-    view.put(state_key::PARAMS.to_vec(), &genesis.params);
-    view.put(state_key::NATIVE_DENOM.to_vec(), &genesis.native_denom);
-    view.put(state_key::VALIDATORS.to_vec(), &registry);
-    view.put(
-        state_key::PROPOSALS.to_vec(),
-        &Vec::<sidechain_types::state::Proposal>::new(),
-    );
-    view.put(state_key::NEXT_PROPOSAL_ID.to_vec(), &0u64);
-    view.put(state_key::BRIDGE_PARAMS.to_vec(), &genesis.bridge);
-    view.put(state_key::LAST_HEIGHT.to_vec(), &0u64);
-
-    let mut supplies: BTreeMap<Denom, u128> = BTreeMap::new();
-    supplies.insert(genesis.native_denom.clone(), 0);
-    for d in &genesis.denoms {
-        supplies.entry(d.clone()).or_insert(0);
-    }
-    let mut events = Vec::new();
-    for a in &genesis.accounts {
-        let mut account = Account::default();
-        for c in &a.balances {
-            account.balances.insert(c.denom.clone(), c.amount);
-            let s = supplies.entry(c.denom.clone()).or_insert(0);
-            // validate() proved that supplies fit.
-            *s = s.saturating_add(c.amount);
-            events.push(
-                Event::new(kinds::GENESIS_ACCOUNT)
-                    .attr("address", a.address)
-                    .attr("denom", &c.denom)
-                    .attr("amount", c.amount),
-            );
-        }
-        view.put_account(&a.address, &account);
-    }
-    for (denom, supply) in &supplies {
-        view.put(state_key::supply(denom), supply);
-    }
+    view.put(state_key::app::CHAIN_ID.to_vec(), &chain_id.to_string());
+    view.put(state_key::app::PARAMS.to_vec(), &genesis.params);
+    view.put(state_key::app::NATIVE_DENOM.to_vec(), &genesis.native_denom);
+    view.put(state_key::app::LAST_HEIGHT.to_vec(), &0u64);
+    // Each component's genesis, in the end-of-block order.
+    let mut events = Bank::init_genesis(&mut view, &genesis)?;
+    events.append(&mut Validators::init_genesis(&mut view, &genesis)?);
+    events.append(&mut Bridge::init_genesis(&mut view, &genesis)?);
     Ok(GenesisOutput {
         writes: view.into_writes(),
         events,

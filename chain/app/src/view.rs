@@ -2,11 +2,15 @@
 //! Transactions execute inside checkpoints of the overlay: writes go straight into it and a
 //! journal remembers what each one replaced, so a failed transaction or message set is undone
 //! by replaying the journal backwards, and a successful one costs nothing more.
+//!
+//! Beside the state writes, an overlay holds a scratch area for per-block accumulators (fees,
+//! validator updates; keys in `state_key::block`). It is journaled the same way, so a failed
+//! message or transaction undoes its share of them without hand-written bookkeeping, and it
+//! never reaches storage: [`Overlay::into_writes`] and [`Overlay::into_pending`] drop it.
 
 use std::collections::{BTreeMap, HashMap};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use sidechain_types::{state_key, Account, Address, Denom, Params, ValidatorInfo};
 
 use crate::{AppError, Result, StorageError};
 
@@ -23,6 +27,8 @@ pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// up. It offers no iteration; the only way out is [`Overlay::into_writes`], which puts the
 /// entries in key order, so the hash order never reaches the state.
 #[derive(Default)]
+// A hash map looked up by key only: its order never leaves this type (see above).
+#[allow(clippy::disallowed_types)]
 pub struct PendingWrites(HashMap<Vec<u8>, Entry, foldhash::quality::RandomState>);
 
 impl PendingWrites {
@@ -63,9 +69,11 @@ type Entry = Option<Vec<u8>>;
 pub struct Overlay<'a> {
     base: &'a dyn StateRead,
     writes: PendingWrites,
-    /// For every write since the oldest open checkpoint: the key and the overlay's entry it
-    /// replaced (`None`: the key was not in the overlay).
-    journal: Vec<(Vec<u8>, Option<Entry>)>,
+    /// Per-block accumulators (see the module doc); never stored.
+    scratch: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// For every write since the oldest open checkpoint: the area, the key and the entry it
+    /// replaced (`None`: the key was not there).
+    journal: Vec<(Area, Vec<u8>, Option<Entry>)>,
     /// Checkpoints opened and not yet kept or reverted.
     open: usize,
 }
@@ -75,6 +83,13 @@ pub struct Overlay<'a> {
 #[derive(Debug)]
 #[must_use = "a checkpoint must be kept or reverted"]
 pub struct Checkpoint(usize);
+
+/// Where a journaled write went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Area {
+    State,
+    Scratch,
+}
 
 impl StateRead for Writes {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
@@ -92,6 +107,7 @@ impl<'a> Overlay<'a> {
         Overlay {
             base,
             writes,
+            scratch: BTreeMap::new(),
             journal: Vec::new(),
             open: 0,
         }
@@ -103,7 +119,8 @@ impl<'a> Overlay<'a> {
         self.writes.0.into_iter().collect()
     }
 
-    /// The writes as they are, to continue later with [`Overlay::with_pending`].
+    /// The writes as they are, to continue later with [`Overlay::with_pending`] (the scratch
+    /// area is dropped).
     pub fn into_pending(self) -> PendingWrites {
         self.writes
     }
@@ -127,15 +144,21 @@ impl<'a> Overlay<'a> {
     /// Undoes every write made since `cp`, newest first.
     pub fn revert(&mut self, cp: Checkpoint) {
         while self.journal.len() > cp.0 {
-            let Some((key, previous)) = self.journal.pop() else {
+            let Some((area, key, previous)) = self.journal.pop() else {
                 break;
             };
-            match previous {
-                Some(entry) => {
+            match (area, previous) {
+                (Area::State, Some(entry)) => {
                     self.writes.0.insert(key, entry);
                 }
-                None => {
+                (Area::State, None) => {
                     self.writes.0.remove(&key);
+                }
+                (Area::Scratch, Some(Some(value))) => {
+                    self.scratch.insert(key, value);
+                }
+                (Area::Scratch, _) => {
+                    self.scratch.remove(&key);
                 }
             }
         }
@@ -155,7 +178,29 @@ impl<'a> Overlay<'a> {
             self.writes.0.insert(key, entry);
         } else {
             let previous = self.writes.0.insert(key.clone(), entry);
-            self.journal.push((key, previous));
+            self.journal.push((Area::State, key, previous));
+        }
+    }
+
+    /// Reads a per-block accumulator (a key of `state_key::block`); its default when the block
+    /// has not set it.
+    pub fn scratch<T: BorshDeserialize + Default>(&self, key: &[u8]) -> Result<T> {
+        match self.scratch.get(key) {
+            None => Ok(T::default()),
+            Some(bytes) => borsh::from_slice(bytes).map_err(|e| AppError::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Sets a per-block accumulator; journaled like a state write.
+    pub fn put_scratch<T: BorshSerialize>(&mut self, key: &[u8], value: &T) {
+        // Serializing into a Vec cannot fail.
+        let bytes = borsh::to_vec(value).unwrap_or_default();
+        let previous = self.scratch.insert(key.to_vec(), bytes);
+        if self.open > 0 {
+            self.journal.push((Area::Scratch, key.to_vec(), Some(previous)));
         }
     }
 
@@ -194,34 +239,6 @@ impl<'a> Overlay<'a> {
         self.put_raw(key, bytes);
     }
 
-    pub fn account(&self, address: &Address) -> Result<Account> {
-        Ok(self.read(&state_key::account(address))?.unwrap_or_default())
-    }
-
-    pub fn put_account(&mut self, address: &Address, account: &Account) {
-        self.put(state_key::account(address), account);
-    }
-
-    /// Total supply of `denom`; `None` when the denom is unknown.
-    pub fn supply(&self, denom: &Denom) -> Result<Option<u128>> {
-        self.read(&state_key::supply(denom))
-    }
-
-    pub fn params(&self) -> Result<Params> {
-        self.require(state_key::PARAMS)
-    }
-
-    pub fn chain_id(&self) -> Result<String> {
-        self.require(state_key::CHAIN_ID)
-    }
-
-    pub fn native_denom(&self) -> Result<Denom> {
-        self.require(state_key::NATIVE_DENOM)
-    }
-
-    pub fn validators(&self) -> Result<Vec<ValidatorInfo>> {
-        self.require(state_key::VALIDATORS)
-    }
 }
 
 impl StateRead for Overlay<'_> {
@@ -289,5 +306,23 @@ mod tests {
         // With no checkpoint open, nothing is journaled.
         view.put_raw(b"z".to_vec(), b"1".to_vec());
         assert!(view.journal.is_empty());
+    }
+
+    #[test]
+    fn scratch_writes_revert_with_their_checkpoint_and_never_reach_storage() {
+        let base = base();
+        let mut view = Overlay::new(&base);
+        view.put_scratch(b"block/n", &1u64);
+        let cp = view.checkpoint();
+        view.put_scratch(b"block/n", &5u64);
+        view.put_scratch(b"block/new", &9u64);
+        assert_eq!(view.scratch::<u64>(b"block/n").unwrap(), 5);
+        view.revert(cp);
+        assert_eq!(view.scratch::<u64>(b"block/n").unwrap(), 1);
+        assert_eq!(view.scratch::<u64>(b"block/new").unwrap(), 0);
+        view.put_raw(b"k".to_vec(), b"v".to_vec());
+        let writes = view.into_writes();
+        assert_eq!(writes.len(), 1);
+        assert!(writes.contains_key(b"k".as_slice()));
     }
 }

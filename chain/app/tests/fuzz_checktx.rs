@@ -19,7 +19,7 @@ proptest! {
         prop_assert!(chain.mempool.is_empty());
         let block = chain.block(&[bytes]);
         prop_assert_ne!(block.tx_results[0].code, Code::Ok);
-        let changed: Vec<_> = block.writes.keys().filter(|k| k.as_slice() != state_key::LAST_HEIGHT).collect();
+        let changed: Vec<_> = block.writes.keys().filter(|k| k.as_slice() != state_key::app::LAST_HEIGHT).collect();
         prop_assert!(changed.is_empty());
     }
 

@@ -82,12 +82,12 @@ fn fee_below_minimum_gas_price_is_rejected_without_state_change() {
     let changed: Vec<_> = out
         .writes
         .keys()
-        .filter(|k| k.as_slice() != state_key::LAST_HEIGHT)
+        .filter(|k| k.as_slice() != state_key::app::LAST_HEIGHT)
         .collect();
     assert!(changed.is_empty(), "a rejected tx wrote {changed:?}");
     assert_eq!(chain.account(&addr(&alice)), {
         let s: Writes = state_before;
-        borsh::from_slice(&s[&state_key::account(&addr(&alice))].clone().unwrap()).unwrap()
+        borsh::from_slice(&s[&state_key::bank::account(&addr(&alice))].clone().unwrap()).unwrap()
     });
 }
 
@@ -166,7 +166,7 @@ fn overflowing_recipient_balance_or_fee_is_rejected() {
     let mut whale_acct = chain.account(&whale);
     whale_acct.balances.insert(side(), u128::MAX);
     chain.state.insert(
-        state_key::account(&whale),
+        state_key::bank::account(&whale),
         Some(borsh::to_vec(&whale_acct).unwrap()),
     );
     let tx = transfer_tx(&alice, 0, whale, 5);
@@ -201,11 +201,11 @@ fn overflowing_recipient_balance_or_fee_is_rejected() {
 fn unknown_denom_wrong_chain_and_bad_signature_are_rejected() {
     let alice = key(1);
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
-    let msg = Msg::Transfer {
+    let msg = Msg::Bank(sidechain_types::BankMsg::Transfer {
         to: addr(&key(2)),
         denom: Denom::new("nosuch").unwrap(),
         amount: 1,
-    };
+    });
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![msg]).unwrap();
     let out = chain.check(&tx.encode());
     assert_eq!(out.code, Code::UnknownDenom, "{}", out.log);
@@ -234,11 +234,11 @@ fn empty_and_oversized_message_lists_are_invalid() {
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![]).unwrap();
     assert_eq!(chain.check(&tx.encode()).code, Code::InvalidMessage);
     let msgs = vec![
-        Msg::Transfer {
+        Msg::Bank(sidechain_types::BankMsg::Transfer {
             to: addr(&key(2)),
             denom: side(),
             amount: 1
-        };
+        });
         65
     ];
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
@@ -251,16 +251,16 @@ fn a_failing_message_rolls_back_earlier_messages_of_the_same_tx() {
     let bob = addr(&key(2));
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
     let msgs = vec![
-        Msg::Transfer {
+        Msg::Bank(sidechain_types::BankMsg::Transfer {
             to: bob,
             denom: side(),
             amount: 100,
-        },
-        Msg::Transfer {
+        }),
+        Msg::Bank(sidechain_types::BankMsg::Transfer {
             to: bob,
             denom: side(),
             amount: 10_000_000,
-        },
+        }),
     ];
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
     let out = chain.block(&[tx.encode()]);
@@ -302,7 +302,7 @@ fn change(i: u8, power: u64) -> ValidatorChange {
         consensus_key: validator_key(i).verification_key().to_bytes(),
         power,
         operator: addr(&operator_key(i)),
-        eth_address: [i + 1; 20],
+        eth_address: sidechain_types::EthAddress([i + 1; 20]),
     }
 }
 
@@ -325,9 +325,9 @@ fn validator_joins_only_after_more_than_two_thirds_approve() {
     let out = chain.block(&[op_tx(
         &chain,
         0,
-        Msg::ProposeValidatorChange {
+        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
             change: change(4, 10),
-        },
+        }),
     )]);
     assert_eq!(
         out.tx_results[0].code,
@@ -339,7 +339,7 @@ fn validator_joins_only_after_more_than_two_thirds_approve() {
     let out = chain.block(&[op_tx(
         &chain,
         1,
-        Msg::VoteValidatorChange { proposal_id: 0 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
     )]);
     assert!(
         out.validator_updates.is_empty(),
@@ -348,7 +348,7 @@ fn validator_joins_only_after_more_than_two_thirds_approve() {
     let again = chain.block(&[op_tx(
         &chain,
         1,
-        Msg::VoteValidatorChange { proposal_id: 0 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
     )]);
     assert_eq!(
         again.tx_results[0].code,
@@ -358,16 +358,16 @@ fn validator_joins_only_after_more_than_two_thirds_approve() {
     let out = chain.block(&[op_tx(
         &chain,
         2,
-        Msg::VoteValidatorChange { proposal_id: 0 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
     )]);
     assert_eq!(out.tx_results[0].code, Code::Ok);
     assert_eq!(
         out.validator_updates,
         vec![(validator_key(4).verification_key().to_bytes(), 10)]
     );
-    let vals: Vec<ValidatorInfo> = chain.read(state_key::VALIDATORS).unwrap();
+    let vals: Vec<ValidatorInfo> = chain.read(state_key::validators::SET).unwrap();
     assert_eq!(vals.len(), 5);
-    let open: Vec<Proposal> = chain.read(state_key::PROPOSALS).unwrap();
+    let open: Vec<Proposal> = sidechain_app::validators::state::open_proposals(&chain.state).unwrap();
     assert!(open.is_empty());
     assert!(out.tx_results[0]
         .events
@@ -383,9 +383,9 @@ fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
         CHAIN_ID,
         0,
         1,
-        vec![Msg::ProposeValidatorChange {
+        vec![Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
             change: change(3, 0),
-        }],
+        })],
     )
     .unwrap()
     .encode();
@@ -396,53 +396,53 @@ fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
     chain.block(&[op_tx(
         &chain,
         0,
-        Msg::ProposeValidatorChange {
+        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
             change: change(3, 0),
-        },
+        }),
     )]);
     chain.block(&[op_tx(
         &chain,
         1,
-        Msg::VoteValidatorChange { proposal_id: 0 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
     )]);
     let out = chain.block(&[op_tx(
         &chain,
         2,
-        Msg::VoteValidatorChange { proposal_id: 0 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
     )]);
     assert_eq!(
         out.validator_updates,
         vec![(validator_key(3).verification_key().to_bytes(), 0)]
     );
-    let vals: Vec<ValidatorInfo> = chain.read(state_key::VALIDATORS).unwrap();
+    let vals: Vec<ValidatorInfo> = chain.read(state_key::validators::SET).unwrap();
     assert_eq!(vals.len(), 3);
     // The removed validator's operator has lost its voice.
     let out = chain.block(&[op_tx(
         &chain,
         3,
-        Msg::ProposeValidatorChange {
+        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
             change: change(0, 50),
-        },
+        }),
     )]);
     assert_eq!(out.tx_results[0].code, Code::Unauthorized);
     // Re-weighting with 3 validators needs all 3 (2 of 3 is exactly 2/3).
     chain.block(&[op_tx(
         &chain,
         0,
-        Msg::ProposeValidatorChange {
+        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
             change: change(0, 50),
-        },
+        }),
     )]);
     let out = chain.block(&[op_tx(
         &chain,
         1,
-        Msg::VoteValidatorChange { proposal_id: 1 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 1 }),
     )]);
     assert!(out.validator_updates.is_empty());
     let out = chain.block(&[op_tx(
         &chain,
         2,
-        Msg::VoteValidatorChange { proposal_id: 1 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 1 }),
     )]);
     assert_eq!(
         out.validator_updates,
@@ -458,9 +458,9 @@ fn unapproved_proposals_expire() {
     chain.block(&[op_tx(
         &chain,
         0,
-        Msg::ProposeValidatorChange {
+        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
             change: change(4, 10),
-        },
+        }),
     )]);
     chain.block(&[]);
     chain.block(&[]);
@@ -472,7 +472,7 @@ fn unapproved_proposals_expire() {
     let out = chain.block(&[op_tx(
         &chain,
         1,
-        Msg::VoteValidatorChange { proposal_id: 0 },
+        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
     )]);
     assert_eq!(out.tx_results[0].code, Code::InvalidProposal);
 }

@@ -216,11 +216,11 @@ fn main() -> anyhow::Result<()> {
                         "bench-chain",
                         nonces[s],
                         1,
-                        vec![Msg::Transfer {
+                        vec![Msg::Bank(sidechain_types::BankMsg::Transfer {
                             to,
                             denom: native.clone(),
                             amount: 1 + (rng.next() % 1000) as u128,
-                        }],
+                        })],
                     )
                     .expect("fee fits");
                     nonces[s] += 1;
@@ -238,7 +238,11 @@ fn main() -> anyhow::Result<()> {
             let t = Instant::now();
             let out = {
                 let view = store.pending_view();
-                block::execute_block(&view, height, &decoded, &sig_ok)?
+                let at = sidechain_app::BlockInfo {
+                    height,
+                    time_secs: height,
+                };
+                block::execute_block(&view, at, &decoded, &sig_ok)?
             };
             p.execution_ms = ms(t);
             let failed = out.tx_results.iter().filter(|r| !r.is_ok()).count();

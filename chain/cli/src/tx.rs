@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use sidechain_types::{
-    amount::parse_amount, genesis::parse_eth_address, tx::build_signed, Address, Denom, Msg,
+    amount::parse_amount, tx::build_signed, Address, Denom, Msg,
     ValidatorChange,
 };
 
@@ -57,9 +57,10 @@ pub enum TxCmd {
         /// The new validator's operator (relayer) account.
         #[arg(long)]
         operator: String,
-        /// 0x-prefixed Ethereum address of the validator's bridge key.
+        /// 0x-prefixed Ethereum address of the validator's bridge key (EIP-55 checksum checked
+        /// when mixed case).
         #[arg(long)]
-        eth_address: String,
+        eth_address: sidechain_types::EthAddress,
     },
     /// Approve an open validator-set proposal.
     VoteValidator {
@@ -110,7 +111,7 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
                 bail!("--amount must be positive");
             }
             let denom = Denom::new(denom).context("--denom")?;
-            send(ctx, &common, vec![Msg::Transfer { to, denom, amount }]).await
+            send(ctx, &common, vec![Msg::Bank(sidechain_types::BankMsg::Transfer { to, denom, amount })]).await
         }
         TxCmd::ProposeValidator {
             common,
@@ -125,8 +126,6 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| anyhow!("--consensus-key must be 64 hex digits (32 bytes)"))?;
             let operator = resolve_address(ctx, &operator).context("--operator")?;
-            let eth_address =
-                parse_eth_address(&eth_address).map_err(|e| anyhow!("--eth-address: {e}"))?;
             let change = ValidatorChange {
                 name,
                 consensus_key: key,
@@ -134,15 +133,15 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
                 operator,
                 eth_address,
             };
-            send(ctx, &common, vec![Msg::ProposeValidatorChange { change }]).await
+            send(ctx, &common, vec![Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange { change })]).await
         }
         TxCmd::VoteValidator { common, proposal } => {
             send(
                 ctx,
                 &common,
-                vec![Msg::VoteValidatorChange {
+                vec![Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange {
                     proposal_id: proposal,
-                }],
+                })],
             )
             .await
         }

@@ -208,7 +208,7 @@ impl Client {
 
     /// The account with a verified proof.
     pub async fn account_proven(&self, address: &Address) -> Result<Proven<Account>> {
-        let key = state_key::account(address);
+        let key = state_key::bank::account(address);
         let p = self
             .query_proven_raw(query::ACCOUNT, address.as_bytes().to_vec(), &key)
             .await?;

@@ -1,9 +1,9 @@
-//! The sidechain node: a thin ABCI 2.0 server (tower-abci, v038) around the pure state machine
-//! in `sidechain-app`, with RocksDB storage from `sidechain-store`.
+//! The sidechain node: a thin ABCI 2.0 server around the pure state machine in `sidechain-app`
+//! (which also holds the mempool mirror), with RocksDB storage from `sidechain-store`.
 //!
-//! [`node::Node`] owns the store and the mempool overlay and does all the work synchronously;
-//! [`abci`] splits the ABCI connection into tower services that call it; [`metrics`] serves
-//! Prometheus series.
+//! [`node::Node`] owns the store and the state machine's mempool mirror and does all the work
+//! synchronously; [`abci`] has one tower service per CometBFT connection; [`server`] is the
+//! socket loop (ADR 8); [`metrics`] holds the Prometheus series.
 
 pub mod abci;
 pub mod metrics;

@@ -1,22 +1,14 @@
 //! The node's core: the ABCI methods as plain functions over the store and the state machine.
 
-use std::{collections::BTreeSet, time::Instant};
+use std::time::Instant;
 
-/// Most entries kept in the CheckTx signature cache.
-const MAX_VERIFIED: usize = 200_000;
-/// CometBFT's default `[mempool] size`, the node's default admission limit.
-pub const DEFAULT_MEMPOOL_SIZE: usize = 5_000;
-/// Blocks after which an admitted transaction that no block included is forgotten (its effects
-/// leave the mempool overlay). CometBFT only drops a transaction it holds by including it, so
-/// this only matters if CometBFT dropped one the node admitted, say because its own mempool
-/// was configured smaller than the node's limit.
-pub const ADMITTED_TX_BLOCKS: u64 = 50;
-
-use sidechain_app::{block, genesis, CheckKind, MempoolChecker, PendingWrites};
+use sidechain_app::{block, genesis, BlockInfo, CheckKind, Mempool};
 use sidechain_store::{Committed, Store};
-use sidechain_types::{query, state_key, Address, Code, Denom, Event};
+use sidechain_types::{query::Route, Code, Event};
 
 use crate::metrics::Metrics;
+
+pub use sidechain_app::mempool::{ADMITTED_TX_BLOCKS, DEFAULT_MEMPOOL_SIZE};
 
 /// Result of a query, before conversion to ABCI.
 #[derive(Debug, Default)]
@@ -59,40 +51,16 @@ pub enum NodeError {
     Sequence { expected: String, got: String },
 }
 
-/// A transaction CheckTx admitted, waiting in CometBFT's mempool for a block.
-#[derive(Debug, Clone)]
-struct Admitted {
-    hash: [u8; 32],
-    tx: Vec<u8>,
-    /// Height of the block being built when it was admitted.
-    since: u64,
-}
-
-/// The state a node keeps between ABCI calls.
-///
-/// The node mirrors CometBFT's mempool: every transaction CheckTx admits stays in `admitted`
-/// until a block includes it, and the mempool overlay holds their effects over the committed
-/// state. After each commit the node replays what is still waiting against the new state
-/// (without signatures, which passed on arrival), so CometBFT does not have to recheck its
-/// mempool over the socket (`recheck = false`). If CometBFT does recheck, a waiting transaction
-/// is answered from that replay.
+/// The state a node keeps between ABCI calls: the store, the mempool mirror
+/// ([`sidechain_app::Mempool`]), and the block staged between FinalizeBlock and Commit.
 pub struct Node {
     store: Store,
-    /// Effects of the admitted transactions over the committed state.
-    mempool: PendingWrites,
-    /// Admitted transactions no block has included yet, in admission order.
-    admitted: Vec<Admitted>,
-    /// Hashes of `admitted`.
-    admitted_hashes: BTreeSet<[u8; 32]>,
-    /// Most transactions admitted at once (CometBFT's `[mempool] size`).
-    mempool_limit: usize,
-    /// Hashes of the transactions of the staged block.
-    in_block: BTreeSet<[u8; 32]>,
-    /// Height of the block staged by FinalizeBlock, awaiting Commit.
-    staged_height: Option<u64>,
-    /// SHA-256 of transactions whose signature this node's CheckTx verified; FinalizeBlock does
-    /// not verify those bytes again. Bounded; forgetting an entry only costs a verification.
-    verified: BTreeSet<[u8; 32]>,
+    mempool: Mempool,
+    /// The block staged by FinalizeBlock, awaiting Commit.
+    staged: Option<BlockInfo>,
+    /// Time of the last block this process finalized (seconds since the Unix epoch), used as
+    /// CheckTx's block time; 0 until the first FinalizeBlock after a start.
+    last_time_secs: u64,
     metrics: Metrics,
 }
 
@@ -100,7 +68,7 @@ impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
             .field("store", &self.store)
-            .field("staged_height", &self.staged_height)
+            .field("staged", &self.staged)
             .finish()
     }
 }
@@ -113,13 +81,9 @@ impl Node {
             .set(i64::try_from(committed.height).unwrap_or(i64::MAX));
         Node {
             store,
-            mempool: PendingWrites::new(),
-            admitted: Vec::new(),
-            admitted_hashes: BTreeSet::new(),
-            mempool_limit: DEFAULT_MEMPOOL_SIZE,
-            in_block: BTreeSet::new(),
-            staged_height: None,
-            verified: BTreeSet::new(),
+            mempool: Mempool::new(DEFAULT_MEMPOOL_SIZE),
+            staged: None,
+            last_time_secs: 0,
             metrics,
         }
     }
@@ -127,22 +91,19 @@ impl Node {
     /// Sets the most transactions the node admits at once: CometBFT's `[mempool] size`, so
     /// that CometBFT never drops a transaction the node admitted for lack of room.
     pub fn with_mempool_limit(mut self, limit: usize) -> Self {
-        self.mempool_limit = limit.max(1);
+        self.mempool = Mempool::new(limit);
         self
     }
 
     /// Transactions admitted and not yet included in a block.
     pub fn mempool_len(&self) -> usize {
-        self.admitted.len()
+        self.mempool.len()
     }
 
     /// Forgets every admitted transaction (a new CometBFT process starts with an empty
     /// mempool); returns how many there were.
     pub fn reset_mempool(&mut self) -> usize {
-        let forgotten = self.admitted.len();
-        self.admitted.clear();
-        self.admitted_hashes.clear();
-        self.mempool.clear();
+        let forgotten = self.mempool.reset();
         self.metrics.mempool_txs.set(0);
         forgotten
     }
@@ -185,14 +146,15 @@ impl Node {
         Ok((app_hash, out.events))
     }
 
-    /// `FinalizeBlock`: executes and stages block `height`.
+    /// `FinalizeBlock`: executes and stages `block`.
     pub fn finalize_block(
         &mut self,
-        height: u64,
+        block: BlockInfo,
         txs: &[impl AsRef<[u8]>],
     ) -> Result<FinalizeAnswer, NodeError> {
+        let height = block.height;
         let expected = self.store.committed().height.saturating_add(1);
-        if height != expected || self.staged_height.is_some() {
+        if height != expected || self.staged.is_some() {
             return Err(NodeError::Sequence {
                 expected: format!("block {expected}"),
                 got: format!("block {height}"),
@@ -205,15 +167,15 @@ impl Node {
             .collect();
         let mut output = {
             let view = self.store.pending_view();
-            let known: Vec<bool> = hashes.iter().map(|h| self.verified.remove(h)).collect();
-            block::finalize_block_except(&view, height, txs, &known)?
+            let known = self.mempool.take_verified(&hashes);
+            block::finalize_block_except(&view, block, txs, &known)?
         };
         let exec_done = Instant::now();
         let app_hash = self
             .store
             .stage(height, std::mem::take(&mut output.writes))?;
-        self.staged_height = Some(height);
-        self.in_block = hashes.into_iter().collect();
+        self.staged = Some(block);
+        self.mempool.block_staged(hashes);
         let ok = output.tx_results.iter().filter(|r| r.is_ok()).count();
         self.metrics.observe_block(
             output.tx_results.len(),
@@ -228,54 +190,37 @@ impl Node {
     /// `Commit`: makes the staged block durable, then rebuilds the mempool overlay from the
     /// admitted transactions the block did not include.
     pub fn commit(&mut self) -> Result<Committed, NodeError> {
-        let Some(height) = self.staged_height.take() else {
+        let Some(block) = self.staged.take() else {
             return Err(NodeError::Sequence {
                 expected: "FinalizeBlock".into(),
                 got: "Commit".into(),
             });
         };
         let start = Instant::now();
-        let committed = self.store.commit(height)?;
+        let committed = self.store.commit(block.height)?;
         self.metrics
             .commit_seconds
             .observe(start.elapsed().as_secs_f64());
         self.metrics
             .height
-            .set(i64::try_from(height).unwrap_or(i64::MAX));
-        self.rebase_mempool(height)?;
+            .set(i64::try_from(block.height).unwrap_or(i64::MAX));
+        self.last_time_secs = block.time_secs;
+        self.mempool
+            .rebase(&self.store.committed_view(), self.next_block())?;
         self.metrics
             .mempool_txs
-            .set(i64::try_from(self.admitted.len()).unwrap_or(i64::MAX));
-        tracing::info!(height, app_hash = %hex(&committed.app_hash), mempool = self.admitted.len(), "committed");
+            .set(i64::try_from(self.mempool.len()).unwrap_or(i64::MAX));
+        tracing::info!(height = block.height, app_hash = %hex(&committed.app_hash), mempool = self.mempool.len(), "committed");
         Ok(committed)
     }
 
-    /// Drops the transactions block `height` included, and replays the rest in admission order
-    /// against the newly committed state; those that no longer pass (a nonce another
-    /// transaction used, funds spent meanwhile) or waited too long leave the overlay.
-    fn rebase_mempool(&mut self, height: u64) -> Result<(), NodeError> {
-        let in_block = std::mem::take(&mut self.in_block);
-        let waiting = std::mem::take(&mut self.admitted);
-        self.admitted_hashes.clear();
-        let mut overlay = PendingWrites::new();
-        let next_height = height.saturating_add(1);
-        let view = self.store.committed_view();
-        let mut checker = MempoolChecker::new(&view, next_height)?;
-        for a in waiting {
-            if in_block.contains(&a.hash)
-                || next_height.saturating_sub(a.since) > ADMITTED_TX_BLOCKS
-            {
-                continue;
-            }
-            // The signature passed when the transaction arrived.
-            let outcome = checker.check(&view, &mut overlay, &a.tx, Some(true))?;
-            if outcome.code == Code::Ok {
-                self.admitted_hashes.insert(a.hash);
-                self.admitted.push(a);
-            }
+    /// The block CheckTx checks against: the one after the last committed, at the last known
+    /// block time.
+    fn next_block(&self) -> BlockInfo {
+        BlockInfo {
+            height: self.store.committed().height.saturating_add(1),
+            time_secs: self.last_time_secs,
         }
-        self.mempool = overlay;
-        Ok(())
     }
 
     /// `CheckTx`, for new transactions and rechecks alike.
@@ -288,127 +233,34 @@ impl Node {
             })
     }
 
-    /// `CheckTx` for several transactions in arrival order, with the signatures of the new
-    /// ones verified in one batch first (several times cheaper per signature than one by
-    /// one). The verdicts are the ones [`Node::check_tx`] gives each transaction in turn.
+    /// `CheckTx` for several transactions in arrival order, their new signatures verified in
+    /// one batch (see [`Mempool::check_txs`]).
     pub fn check_txs<T: AsRef<[u8]>>(
         &mut self,
         txs: &[(T, CheckKind)],
     ) -> Result<Vec<CheckAnswer>, NodeError> {
-        if self.store.committed().height == 0 {
-            // Genesis is only staged until block 1 commits: nothing to check against yet.
-            return Ok(txs
-                .iter()
-                .map(|_| {
-                    self.answer(
-                        Code::MempoolFull,
-                        "the chain has no committed block yet; send again after block 1".into(),
-                        0,
-                        0,
-                    )
-                })
-                .collect());
+        if self.store.committed().height > 0 {
+            self.metrics.checktx_batch.observe(txs.len() as f64);
         }
-        self.metrics.checktx_batch.observe(txs.len() as f64);
-        // New transactions the mempool has room for get their signature checked in the batch;
-        // any other transaction is checked on its own if it gets that far.
-        let mut room = self.mempool_limit.saturating_sub(self.admitted.len());
-        let batched: Vec<bool> = txs
-            .iter()
-            .map(|(_, kind)| {
-                let take = *kind == CheckKind::New && room > 0;
-                room = room.saturating_sub(usize::from(take));
-                take
+        let next = self.next_block();
+        let outcomes = self
+            .mempool
+            .check_txs(&self.store.committed_view(), next, txs)?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                self.metrics
+                    .checktx
+                    .get_or_create(&crate::metrics::CodeLabel { code: o.code.name() })
+                    .inc();
+                CheckAnswer {
+                    code: o.code,
+                    log: o.log,
+                    gas_wanted: o.gas_wanted,
+                    gas_used: o.gas_used,
+                }
             })
-            .collect();
-        let verdicts: Vec<Option<bool>> = if batched.iter().filter(|b| **b).count() > 1 {
-            let decoded =
-                block::decode_txs(&txs.iter().map(|(t, _)| t.as_ref()).collect::<Vec<_>>());
-            let skip: Vec<bool> = batched.iter().map(|b| !b).collect();
-            block::verify_signatures_except(&decoded, &skip)
-                .into_iter()
-                .zip(&batched)
-                .map(|(ok, b)| b.then_some(ok))
-                .collect()
-        } else {
-            vec![None; txs.len()]
-        };
-        let next_height = self.store.committed().height.saturating_add(1);
-        let mut checker = MempoolChecker::new(&self.store.committed_view(), next_height)?;
-        txs.iter()
-            .zip(verdicts)
-            .map(|((tx, kind), verdict)| self.check_one(&mut checker, tx.as_ref(), *kind, verdict))
-            .collect()
-    }
-
-    fn check_one(
-        &mut self,
-        checker: &mut MempoolChecker,
-        tx: &[u8],
-        kind: CheckKind,
-        verdict: Option<bool>,
-    ) -> Result<CheckAnswer, NodeError> {
-        let hash = sidechain_types::sha256(tx);
-        if kind == CheckKind::Recheck && self.admitted_hashes.contains(&hash) {
-            // Still waiting and already replayed against the latest state at commit.
-            return Ok(self.answer(Code::Ok, String::new(), 0, 0));
-        }
-        if kind == CheckKind::New && self.admitted.len() >= self.mempool_limit {
-            return Ok(self.answer(
-                Code::MempoolFull,
-                format!(
-                    "the mempool holds {} transactions, the most this node admits; send again after the next block",
-                    self.admitted.len()
-                ),
-                0,
-                0,
-            ));
-        }
-        let next_height = self.store.committed().height.saturating_add(1);
-        let view = self.store.committed_view();
-        let signature = match kind {
-            CheckKind::Recheck => Some(true),
-            CheckKind::New => verdict,
-        };
-        let outcome = checker.check(&view, &mut self.mempool, tx, signature)?;
-        if outcome.code == Code::Ok {
-            self.admitted_hashes.insert(hash);
-            self.admitted.push(Admitted {
-                hash,
-                tx: tx.to_vec(),
-                since: next_height,
-            });
-        }
-        // Any verdict but a bad signature means the signature checked out.
-        if kind == CheckKind::New
-            && outcome.code != Code::BadSignature
-            && outcome.code != Code::Decode
-            && outcome.code != Code::TxTooLarge
-        {
-            if self.verified.len() >= MAX_VERIFIED {
-                self.verified.clear();
-            }
-            self.verified.insert(hash);
-        }
-        Ok(self.answer(
-            outcome.code,
-            outcome.log,
-            outcome.gas_wanted,
-            outcome.gas_used,
-        ))
-    }
-
-    fn answer(&self, code: Code, log: String, gas_wanted: u64, gas_used: u64) -> CheckAnswer {
-        self.metrics
-            .checktx
-            .get_or_create(&crate::metrics::CodeLabel { code: code.name() })
-            .inc();
-        CheckAnswer {
-            code,
-            log,
-            gas_wanted,
-            gas_used,
-        }
+            .collect())
     }
 
     /// `Query`: the paths in `sidechain_types::query`. Height 0 means the latest committed.
@@ -440,33 +292,30 @@ impl Node {
                 "height {height} is not committed yet (latest is {latest})"
             ));
         }
-        let key = match path {
-            query::ACCOUNT => {
-                let bytes: [u8; 20] = data
-                    .try_into()
-                    .map_err(|_| format!("{path} takes 20 address bytes, got {}", data.len()))?;
-                state_key::account(&Address(bytes))
-            }
-            query::SUPPLY => {
-                let denom =
-                    std::str::from_utf8(data).map_err(|_| "denom is not UTF-8".to_string())?;
-                state_key::supply(&Denom::new(denom).map_err(|e| e.to_string())?)
-            }
-            query::PARAMS => state_key::PARAMS.to_vec(),
-            query::VALIDATORS => state_key::VALIDATORS.to_vec(),
-            query::PROPOSALS => state_key::PROPOSALS.to_vec(),
-            query::RAW => data.to_vec(),
-            other => {
+        let route = Route::parse(path, data).map_err(|e| e.to_string())?;
+        let Some(key) = route.state_key() else {
+            // A route read from several keys: no single proof covers it.
+            if prove {
                 return Err(format!(
-                    "unknown query path `{other}`; known: {}, {}, {}, {}, {}, {}",
-                    query::ACCOUNT,
-                    query::SUPPLY,
-                    query::PARAMS,
-                    query::VALIDATORS,
-                    query::PROPOSALS,
-                    query::RAW
-                ))
+                    "{path} is read from several keys, so it has no proof; prove single records through {}",
+                    sidechain_types::query::RAW
+                ));
             }
+            let value = if height == latest {
+                sidechain_app::query::assemble(&self.store.committed_view(), &route)
+            } else {
+                sidechain_app::query::assemble(&self.store.view_at(height), &route)
+            }
+            .unwrap_or_else(|| Ok(Vec::new()))
+            .map_err(|e| e.to_string())?;
+            return Ok(QueryAnswer {
+                code: 0,
+                log: String::new(),
+                key: Vec::new(),
+                value,
+                proof: None,
+                height,
+            });
         };
         let (value, proof) = if prove {
             let (v, p) = self

@@ -38,8 +38,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// blocks at 100 MiB.
 const MAX_MESSAGE_BYTES: usize = 128 << 20;
 
-/// The services behind every connection. Each connection gets its own clones (a new mempool
-/// connection means a new CometBFT process, see [`Mempool`]'s `Clone`).
+/// The services behind every connection. Each connection gets its own clones; a new
+/// connection means a new CometBFT process, so accepting one empties the node's mempool view
+/// ([`Mempool::connection_opened`]).
 #[derive(Clone)]
 pub struct Services {
     pub consensus: Consensus,
@@ -54,6 +55,7 @@ pub async fn serve_unix(path: &Path, services: Services) -> io::Result<()> {
     loop {
         let (socket, _) = listener.accept().await?;
         let (read, write) = socket.into_split();
+        services.mempool.connection_opened();
         spawn_connection(services.clone(), read, write);
     }
 }
@@ -67,6 +69,7 @@ pub async fn serve_tcp(addr: std::net::SocketAddr, services: Services) -> io::Re
             tracing::warn!(%peer, error = %e, "cannot disable Nagle's algorithm on the ABCI socket");
         }
         let (read, write) = socket.into_split();
+        services.mempool.connection_opened();
         spawn_connection(services.clone(), read, write);
     }
 }

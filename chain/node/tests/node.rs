@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use ed25519_consensus::SigningKey;
-use sidechain_app::CheckKind;
+use sidechain_app::{BlockInfo, CheckKind};
 use sidechain_store::Store;
 use sidechain_types::{
     proof, query, state_key, tx::build_signed, Account, Address, Code, Denom, Msg,
@@ -11,6 +11,14 @@ use sidechain_types::{
 use sidechaind::{metrics::Metrics, node::Node};
 
 const CHAIN: &str = "node-test";
+
+/// Block `height`, with a block time that rises with it.
+fn at(height: u64) -> BlockInfo {
+    BlockInfo {
+        height,
+        time_secs: 1_700_000_000 + height,
+    }
+}
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from([seed; 32])
@@ -53,17 +61,17 @@ fn started_with(dir: &std::path::Path, metrics: Metrics) -> Node {
     let (state, vals) = app_state();
     let mut node = Node::new(Store::open(dir).unwrap(), metrics);
     node.init_chain(CHAIN, &state, &vals).unwrap();
-    node.finalize_block(1, &[] as &[Vec<u8>]).unwrap();
+    node.finalize_block(at(1), &[] as &[Vec<u8>]).unwrap();
     node.commit().unwrap();
     node
 }
 
 fn transfer(nonce: u64, amount: u128) -> Vec<u8> {
-    let msg = Msg::Transfer {
+    let msg = Msg::Bank(sidechain_types::BankMsg::Transfer {
         to: addr(&key(2)),
         denom: Denom::new("side").unwrap(),
         amount,
-    };
+    });
     build_signed(&key(1), CHAIN, nonce, 1, vec![msg])
         .unwrap()
         .encode()
@@ -77,19 +85,19 @@ fn restart_reports_the_last_commit_and_replays_to_the_same_hash() {
         let mut node = open(dir.path());
         assert_eq!(node.info(), (0, vec![]), "a fresh node asks for InitChain");
         node.init_chain(CHAIN, &state, &vals).unwrap();
-        node.finalize_block(1, &[transfer(0, 5)]).unwrap();
+        node.finalize_block(at(1), &[transfer(0, 5)]).unwrap();
         node.commit().unwrap();
-        node.finalize_block(2, &[transfer(1, 7)]).unwrap();
+        node.finalize_block(at(2), &[transfer(1, 7)]).unwrap();
         let c = node.commit().unwrap();
         // Block 3 is executed but the process dies before Commit.
-        let staged = node.finalize_block(3, &[transfer(2, 9)]).unwrap().app_hash;
+        let staged = node.finalize_block(at(3), &[transfer(2, 9)]).unwrap().app_hash;
         (c.app_hash, staged)
     };
     let mut node = open(dir.path());
     assert_eq!(node.info(), (2, hash2.to_vec()));
     // CometBFT replays block 3: same result.
     assert_eq!(
-        node.finalize_block(3, &[transfer(2, 9)]).unwrap().app_hash,
+        node.finalize_block(at(3), &[transfer(2, 9)]).unwrap().app_hash,
         staged3
     );
     node.commit().unwrap();
@@ -109,13 +117,13 @@ fn crash_before_the_first_commit_starts_over_from_init_chain() {
     let first = {
         let mut node = open(dir.path());
         node.init_chain(CHAIN, &state, &vals).unwrap();
-        node.finalize_block(1, &[] as &[Vec<u8>]).unwrap().app_hash
+        node.finalize_block(at(1), &[] as &[Vec<u8>]).unwrap().app_hash
     };
     let mut node = open(dir.path());
     assert_eq!(node.info(), (0, vec![]));
     node.init_chain(CHAIN, &state, &vals).unwrap();
     assert_eq!(
-        node.finalize_block(1, &[] as &[Vec<u8>]).unwrap().app_hash,
+        node.finalize_block(at(1), &[] as &[Vec<u8>]).unwrap().app_hash,
         first
     );
 }
@@ -137,7 +145,7 @@ fn genesis_validators_must_match_cometbft_and_sequence_errors_are_refused() {
     let (state, vals) = app_state();
     node.init_chain(CHAIN, &state, &vals).unwrap();
     assert!(
-        node.finalize_block(5, &[] as &[Vec<u8>]).is_err(),
+        node.finalize_block(at(5), &[] as &[Vec<u8>]).is_err(),
         "heights must follow on"
     );
     assert!(
@@ -152,11 +160,11 @@ fn proven_queries_verify_against_the_committed_root() {
     let (state, vals) = app_state();
     let mut node = open(dir.path());
     node.init_chain(CHAIN, &state, &vals).unwrap();
-    node.finalize_block(1, &[transfer(0, 42)]).unwrap();
+    node.finalize_block(at(1), &[transfer(0, 42)]).unwrap();
     let root = node.commit().unwrap().app_hash;
     let a = node.query(query::ACCOUNT, addr(&key(2)).as_bytes(), 1, true);
     assert_eq!(a.code, 0, "{}", a.log);
-    assert_eq!(a.key, state_key::account(&addr(&key(2))));
+    assert_eq!(a.key, state_key::bank::account(&addr(&key(2))));
     proof::verify(&root, &a.key, Some(&a.value), a.proof.as_ref().unwrap()).unwrap();
     let bad = node.query(query::ACCOUNT, b"short", 0, false);
     assert_ne!(bad.code, 0);
@@ -184,7 +192,7 @@ fn checktx_accepts_consecutive_nonces_and_keeps_waiting_ones_across_commits() {
     assert_eq!(node.mempool_len(), 3);
     // A block includes nonce 0 only: nonces 1 and 2 are still waiting, replayed on the new
     // state, so the next new nonce is 3 (CometBFT does not recheck them).
-    node.finalize_block(2, &[transfer(0, 1)]).unwrap();
+    node.finalize_block(at(2), &[transfer(0, 1)]).unwrap();
     node.commit().unwrap();
     assert_eq!(node.mempool_len(), 2);
     assert_eq!(
@@ -208,7 +216,7 @@ fn checktx_accepts_consecutive_nonces_and_keeps_waiting_ones_across_commits() {
             .code,
         Code::BadNonce
     );
-    node.finalize_block(3, &[transfer(1, 1), transfer(2, 1), transfer(3, 1)])
+    node.finalize_block(at(3), &[transfer(1, 1), transfer(2, 1), transfer(3, 1)])
         .unwrap();
     node.commit().unwrap();
     assert_eq!(node.mempool_len(), 0);
@@ -230,7 +238,7 @@ fn a_waiting_transaction_that_a_block_made_invalid_leaves_the_mempool() {
         Code::Ok
     );
     // Another validator's block used nonce 0 for a different transaction.
-    node.finalize_block(2, &[transfer(0, 2)]).unwrap();
+    node.finalize_block(at(2), &[transfer(0, 2)]).unwrap();
     node.commit().unwrap();
     // `big` now has a used nonce, and nonce 1 is replayed on the new state and still valid.
     assert_eq!(node.mempool_len(), 1);
@@ -319,7 +327,7 @@ fn the_node_refuses_new_transactions_beyond_its_mempool_limit() {
     let full = node.check_tx(&transfer(2, 1), CheckKind::New).unwrap();
     assert_eq!(full.code, Code::MempoolFull);
     assert!(full.log.contains("next block"), "{}", full.log);
-    node.finalize_block(2, &[transfer(0, 1), transfer(1, 1)])
+    node.finalize_block(at(2), &[transfer(0, 1), transfer(1, 1)])
         .unwrap();
     node.commit().unwrap();
     assert_eq!(
@@ -372,8 +380,8 @@ fn two_fresh_nodes_fed_the_same_blocks_reach_the_same_app_hash_at_every_height()
         txs.push(transfer(nonce, 10_000_000_000));
         nonce += 1;
         txs.push(vec![height as u8; 40]);
-        let fa = a.finalize_block(height, &txs).unwrap();
-        let fb = b.finalize_block(height, &txs).unwrap();
+        let fa = a.finalize_block(at(height), &txs).unwrap();
+        let fb = b.finalize_block(at(height), &txs).unwrap();
         assert_eq!(fa.app_hash, fb.app_hash, "height {height}");
         let codes: Vec<_> = fa.output.tx_results.iter().map(|r| r.code).collect();
         assert_eq!(
@@ -405,7 +413,7 @@ fn recheck_repeats_state_checks_but_not_the_signature() {
     let (state, vals) = app_state();
     let mut node = open(dir.path());
     node.init_chain(CHAIN, &state, &vals).unwrap();
-    node.finalize_block(1, &[transfer(0, 1)]).unwrap();
+    node.finalize_block(at(1), &[transfer(0, 1)]).unwrap();
     node.commit().unwrap();
     // A stale nonce fails on recheck too.
     assert_eq!(
@@ -441,7 +449,7 @@ fn signatures_checked_in_checktx_are_trusted_only_for_the_same_bytes() {
     let mut forged = sidechain_types::SignedTx::decode(&good).unwrap();
     forged.body.fee.amount += 1;
     let out = node
-        .finalize_block(2, &[forged.encode(), good.clone()])
+        .finalize_block(at(2), &[forged.encode(), good.clone()])
         .unwrap();
     let codes: Vec<_> = out.output.tx_results.iter().map(|r| r.code).collect();
     assert_eq!(codes, [Code::BadSignature, Code::Ok]);

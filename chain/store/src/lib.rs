@@ -205,6 +205,14 @@ impl Store {
     }
 
     /// State including staged changes.
+    /// Read access to the state committed at `height` (older heights read through the tree).
+    pub fn view_at(&self, height: u64) -> VersionView<'_> {
+        VersionView {
+            store: self,
+            version: height,
+        }
+    }
+
     pub fn pending_view(&self) -> PendingView<'_> {
         PendingView { store: self }
     }
@@ -415,6 +423,20 @@ pub struct CommittedView<'a> {
 impl StateRead for CommittedView<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.store.db_get(key)?)
+    }
+}
+
+/// Read access to the state as it was committed at one height (a tree version).
+pub struct VersionView<'a> {
+    store: &'a Store,
+    version: Version,
+}
+
+impl StateRead for VersionView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.store
+            .get_at(key, self.version)
+            .map_err(|e| StorageError(e.to_string()))
     }
 }
 

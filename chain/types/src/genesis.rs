@@ -8,7 +8,9 @@
 //!   "validators": [ { "name": "node0", "pub_key": "<base64 ed25519>", "power": 10,
 //!                     "operator": "side1...", "eth_address": "0x..." } ],
 //!   "denoms": [],
-//!   "bridge": { "l1_chain_id": 1337, "contract": "0x...", "confirmations": 1 }
+//!   "bridge": { "l1_chain_id": 1337, "contract": "0x...", "bridge_id": "0x<64 hex>",
+//!               "deploy_block": 12, "confirmations": 2, "batch_max_size": 100,
+//!               "batch_max_wait_blocks": 20, "batch_timeout_seconds": 3600 }
 //! }
 //! ```
 
@@ -18,7 +20,14 @@ use base64::Engine;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::{address::Address, amount::Amount, denom::Denom, state::ValidatorInfo};
+use crate::{
+    address::Address,
+    amount::Amount,
+    bridge::{BridgeParams, MAX_BATCH_SIZE, MAX_CONFIRMATIONS},
+    denom::Denom,
+    eth::EthAddress,
+    state::ValidatorInfo,
+};
 
 /// CometBFT refuses a total voting power above `i64::MAX / 8`.
 pub const MAX_TOTAL_VOTING_POWER: u64 = (i64::MAX as u64) / 8;
@@ -88,21 +97,146 @@ pub struct GenesisValidator {
     pub eth_address: String,
 }
 
-/// Bridge parameters known at genesis.
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
-)]
+/// Bridge parameters as written in genesis JSON. Absent (every field at its default) means the
+/// chain starts without a bridge; once `contract` is given every field is checked by
+/// [`GenesisBridge::validate`], whose errors name the field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisBridge {
-    /// Chain id of the L1 the bridge contract lives on.
+    /// EIP-155 chain id of the L1 the bridge contract lives on.
     #[serde(default)]
     pub l1_chain_id: u64,
     /// `0x`-prefixed address of the L1 Bridge contract, once deployed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<String>,
-    /// L1 blocks a deposit must be buried under before relayers attest it.
+    /// `0x` and 64 hex digits: the contract's bridge id (EIP-712 domain salt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_id: Option<String>,
+    /// L1 block of the contract's creation.
+    #[serde(default)]
+    pub deploy_block: u64,
+    /// L1 blocks a deposit must be buried under before relayers claim it.
     #[serde(default)]
     pub confirmations: u64,
+    /// Most withdrawals per batch (default 100, at most 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_max_size: Option<u32>,
+    /// Blocks the oldest queued withdrawal waits before a partial batch is cut (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_max_wait_blocks: Option<u64>,
+    /// Seconds until L1 refuses to execute a batch (default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_timeout_seconds: Option<u64>,
+}
+
+/// Default most withdrawals per batch.
+pub const DEFAULT_BATCH_MAX_SIZE: u32 = 100;
+/// Default blocks a partial batch waits.
+pub const DEFAULT_BATCH_MAX_WAIT_BLOCKS: u64 = 20;
+/// Default L1 timeout of a batch, in seconds.
+pub const DEFAULT_BATCH_TIMEOUT_SECONDS: u64 = 3_600;
+
+impl GenesisBridge {
+    /// The validated parameters, `None` when genesis configures no bridge (no `contract` and
+    /// every other field at its default).
+    ///
+    /// Errors: [`GenesisError::Bridge`] naming the field (`bridge.l1_chain_id`,
+    /// `bridge.contract`, `bridge.bridge_id`, `bridge.confirmations`, `bridge.batch_max_size`,
+    /// `bridge.batch_max_wait_blocks`, `bridge.batch_timeout_seconds`) and what to write instead.
+    pub fn validate(&self) -> Result<Option<BridgeParams>, GenesisError> {
+        let err = |field: &'static str, reason: String| GenesisError::Bridge { field, reason };
+        let Some(contract) = &self.contract else {
+            if *self != GenesisBridge::default() {
+                return Err(err(
+                    "contract",
+                    "missing: the other bridge fields are set, so the L1 Bridge contract's address is needed too (or remove the bridge object)".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        if self.l1_chain_id == 0 {
+            return Err(err(
+                "l1_chain_id",
+                "must be the L1's non-zero EIP-155 chain id (`eth_chainId`)".into(),
+            ));
+        }
+        let contract: EthAddress = contract
+            .parse()
+            .map_err(|e: crate::eth::EthAddressError| err("contract", e.to_string()))?;
+        if contract.is_zero() {
+            return Err(err(
+                "contract",
+                "is the zero address; give the deployed Bridge contract's address".into(),
+            ));
+        }
+        let bridge_id = parse_b256(self.bridge_id.as_deref().unwrap_or_default())
+            .map_err(|reason| err("bridge_id", reason))?;
+        if bridge_id == [0; 32] {
+            return Err(err(
+                "bridge_id",
+                "is zero; give the deployed contract's bridgeId()".into(),
+            ));
+        }
+        if self.confirmations == 0 || self.confirmations > MAX_CONFIRMATIONS {
+            return Err(err(
+                "confirmations",
+                format!(
+                    "{} is outside 1 to {MAX_CONFIRMATIONS} L1 blocks",
+                    self.confirmations
+                ),
+            ));
+        }
+        let batch_max_size = self.batch_max_size.unwrap_or(DEFAULT_BATCH_MAX_SIZE);
+        if batch_max_size == 0 || batch_max_size > MAX_BATCH_SIZE {
+            return Err(err(
+                "batch_max_size",
+                format!(
+                    "{batch_max_size} is outside 1 to {MAX_BATCH_SIZE} (the contract executes at most {MAX_BATCH_SIZE} withdrawals per batch)"
+                ),
+            ));
+        }
+        let batch_max_wait_blocks = self
+            .batch_max_wait_blocks
+            .unwrap_or(DEFAULT_BATCH_MAX_WAIT_BLOCKS);
+        if batch_max_wait_blocks == 0 {
+            return Err(err(
+                "batch_max_wait_blocks",
+                "must be at least 1 block".into(),
+            ));
+        }
+        let batch_timeout_seconds = self
+            .batch_timeout_seconds
+            .unwrap_or(DEFAULT_BATCH_TIMEOUT_SECONDS);
+        if batch_timeout_seconds < 60 {
+            return Err(err(
+                "batch_timeout_seconds",
+                format!(
+                    "{batch_timeout_seconds} s leaves relayers no time to collect signatures and submit; use at least 60"
+                ),
+            ));
+        }
+        Ok(Some(BridgeParams {
+            l1_chain_id: self.l1_chain_id,
+            contract,
+            bridge_id,
+            deploy_block: self.deploy_block,
+            confirmations: self.confirmations,
+            batch_max_size,
+            batch_max_wait_blocks,
+            batch_timeout_seconds,
+        }))
+    }
+}
+
+fn parse_b256(s: &str) -> Result<[u8; 32], String> {
+    let digits = s
+        .strip_prefix("0x")
+        .ok_or_else(|| format!("`{s}` must be 0x and 64 hex digits"))?;
+    let bytes = hex::decode(digits).map_err(|_| format!("`{s}` is not hexadecimal"))?;
+    bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("`{s}` holds {} bytes, a bridge id holds 32", bytes.len()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +278,8 @@ pub enum GenesisError {
     },
     #[error("params.{field}: {reason}")]
     Param { field: &'static str, reason: String },
+    #[error("bridge.{field}: {reason}")]
+    Bridge { field: &'static str, reason: String },
     #[error("supply of {denom} overflows 128 bits")]
     SupplyOverflow { denom: String },
 }
@@ -156,6 +292,7 @@ impl GenesisState {
     /// Checks every rule and returns the registry the state machine stores, sorted by
     /// consensus key.
     pub fn validate(&self) -> Result<Vec<ValidatorInfo>, GenesisError> {
+        self.bridge.validate()?;
         if self.params.min_gas_price == 0 {
             return Err(GenesisError::Param {
                 field: "min_gas_price",
@@ -199,6 +336,12 @@ impl GenesisState {
             }
             let consensus_key = decode_pubkey(&v.pub_key).map_err(err)?;
             let eth_address = parse_eth_address(&v.eth_address).map_err(err)?;
+            if eth_address.is_zero() {
+                return Err(err(
+                    "eth_address is the zero address; give the validator's bridge key address"
+                        .into(),
+                ));
+            }
             if !keys.insert(consensus_key) {
                 return Err(err(
                     "duplicate consensus key: each validator needs its own".into()
@@ -219,7 +362,7 @@ impl GenesisState {
                     v.eth_address
                 )));
             }
-            total += u128::from(v.power);
+            total = total.saturating_add(u128::from(v.power));
             registry.push(ValidatorInfo {
                 name: v.name.clone(),
                 consensus_key,
@@ -284,18 +427,10 @@ pub fn decode_pubkey(b64: &str) -> Result<[u8; 32], String> {
     Ok(key)
 }
 
-/// Parses a `0x`-prefixed 20-byte hex Ethereum address.
-pub fn parse_eth_address(s: &str) -> Result<[u8; 20], String> {
-    let hex_part = s
-        .strip_prefix("0x")
-        .ok_or_else(|| format!("eth_address `{s}` must start with 0x"))?;
-    let bytes = hex::decode(hex_part).map_err(|e| format!("eth_address `{s}` is not hex: {e}"))?;
-    bytes.as_slice().try_into().map_err(|_| {
-        format!(
-            "eth_address `{s}` holds {} bytes, an address holds 20",
-            bytes.len()
-        )
-    })
+/// Parses an Ethereum address (see [`EthAddress`]'s rules), naming the field in the error.
+pub fn parse_eth_address(s: &str) -> Result<EthAddress, String> {
+    s.parse::<EthAddress>()
+        .map_err(|e| format!("eth_address: {e}"))
 }
 
 #[cfg(test)]
@@ -351,7 +486,7 @@ mod tests {
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("holds 2 bytes"));
+            .contains("holds 4 hex digits"));
         assert_eq!(
             state(vec![]).validate().unwrap_err(),
             GenesisError::NoValidators
@@ -365,5 +500,73 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("surprise"));
+    }
+
+    fn configured_bridge() -> GenesisBridge {
+        GenesisBridge {
+            l1_chain_id: 1337,
+            contract: Some("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into()),
+            bridge_id: Some(format!("0x{}", "ab".repeat(32))),
+            deploy_block: 7,
+            confirmations: 2,
+            batch_max_size: None,
+            batch_max_wait_blocks: None,
+            batch_timeout_seconds: None,
+        }
+    }
+
+    #[test]
+    fn bridge_params_validate_with_defaults_and_absent_means_no_bridge() {
+        assert_eq!(GenesisBridge::default().validate().unwrap(), None);
+        let p = configured_bridge().validate().unwrap().unwrap();
+        assert_eq!(p.l1_chain_id, 1337);
+        assert_eq!(p.contract.to_string(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+        assert_eq!(p.bridge_id, [0xab; 32]);
+        assert_eq!(p.deploy_block, 7);
+        assert_eq!(p.batch_max_size, DEFAULT_BATCH_MAX_SIZE);
+        assert_eq!(p.batch_max_wait_blocks, DEFAULT_BATCH_MAX_WAIT_BLOCKS);
+        assert_eq!(p.batch_timeout_seconds, DEFAULT_BATCH_TIMEOUT_SECONDS);
+    }
+
+    #[test]
+    fn each_invalid_bridge_field_gives_an_error_naming_it() {
+        type Edit = fn(&mut GenesisBridge);
+        let cases: [(&str, Edit); 13] = [
+            ("l1_chain_id", |b| b.l1_chain_id = 0),
+            ("contract", |b| b.contract = Some("0x1234".into())),
+            ("contract", |b| b.contract = Some(format!("0x{}", "0".repeat(40)))),
+            ("contract", |b| {
+                b.contract = Some("0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into())
+            }),
+            ("contract", |b| {
+                b.contract = None;
+            }),
+            ("bridge_id", |b| b.bridge_id = None),
+            ("bridge_id", |b| b.bridge_id = Some(format!("0x{}", "00".repeat(32)))),
+            ("bridge_id", |b| b.bridge_id = Some("0xabcd".into())),
+            ("confirmations", |b| b.confirmations = 0),
+            ("confirmations", |b| b.confirmations = MAX_CONFIRMATIONS + 1),
+            ("batch_max_size", |b| b.batch_max_size = Some(MAX_BATCH_SIZE + 1)),
+            ("batch_max_wait_blocks", |b| b.batch_max_wait_blocks = Some(0)),
+            ("batch_timeout_seconds", |b| b.batch_timeout_seconds = Some(59)),
+        ];
+        for (field, edit) in cases {
+            let mut b = configured_bridge();
+            edit(&mut b);
+            let e = b.validate().unwrap_err();
+            assert!(
+                matches!(&e, GenesisError::Bridge { field: f, .. } if *f == field),
+                "{field}: {e}"
+            );
+            assert!(e.to_string().starts_with(&format!("bridge.{field}: ")), "{e}");
+            // The whole genesis refuses it too.
+            let mut g = state(vec![validator(1, 1)]);
+            g.bridge = b;
+            assert_eq!(g.validate().unwrap_err(), e);
+        }
+        let e = state(vec![validator(1, 1)]);
+        let mut zero = e.clone();
+        zero.validators[0].eth_address = format!("0x{}", "0".repeat(40));
+        assert!(zero.validate().unwrap_err().to_string().contains("zero address"));
     }
 }

@@ -4,11 +4,28 @@
 //! transactions and state records, serde (JSON) for genesis and output, the domain-separated
 //! signing hash, the numeric result codes, and verification of state proofs. It depends on no
 //! storage, network or runtime crate, so a client can use it on its own.
+//!
+//! Each component of the state machine has its module here: [`bank`], [`validators`],
+//! [`bridge`] (messages and records); [`state_key`] holds the whole state layout and [`query`]
+//! the query routes.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 pub mod address;
 pub mod amount;
+pub mod bank;
+pub mod bridge;
 pub mod codes;
 pub mod denom;
+pub mod eth;
 pub mod events;
 pub mod genesis;
 pub mod proof;
@@ -16,15 +33,19 @@ pub mod query;
 pub mod state;
 pub mod state_key;
 pub mod tx;
+pub mod validators;
 
 pub use address::{Address, AddressError};
+pub use bank::{Account, BankMsg};
+pub use bridge::{BridgeMsg, BridgeParams};
+pub use eth::{EthAddress, EthAddressError};
 pub use amount::Amount;
 pub use codes::Code;
 pub use denom::{Denom, DenomError};
 pub use events::Event;
 pub use genesis::{GenesisAccount, GenesisState, GenesisValidator, Params};
-pub use state::{Account, ValidatorInfo};
-pub use tx::{Fee, Msg, SignedTx, TxBody, ValidatorChange};
+pub use tx::{Fee, Msg, SignedTx, TxBody};
+pub use validators::{Proposal, ValidatorChange, ValidatorInfo, ValidatorsMsg};
 
 /// Hex of a 32-byte hash, upper case as CometBFT prints transaction hashes.
 pub fn hash_hex(hash: &[u8; 32]) -> String {

@@ -6,7 +6,15 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_consensus::{Signature, SigningKey, VerificationKey, VerificationKeyBytes};
 use serde::Serialize;
 
-use crate::{address::Address, amount::Amount, denom::Denom};
+pub use crate::validators::ValidatorChange;
+use crate::{
+    address::Address,
+    amount::Amount,
+    bank::BankMsg,
+    bridge::BridgeMsg,
+    denom::Denom,
+    validators::ValidatorsMsg,
+};
 
 /// Largest transaction, in bytes, that the application accepts.
 pub const MAX_TX_BYTES: usize = 64 * 1024;
@@ -27,40 +35,35 @@ pub struct Fee {
     pub gas_limit: u64,
 }
 
-/// A proposed change to the validator set: add a validator, re-weight it, or remove it
-/// (`power == 0`).
+/// The messages a transaction can carry: one sub-enum per component of the state machine, so
+/// a component's messages live with it ([`crate::bank`], [`crate::validators`]). Variants are
+/// only ever appended (here and in each sub-enum): the borsh tag is the variant's position.
+///
+/// JSON shows the inner message only (`{"type": "transfer", ...}`): message type names are
+/// unique across components.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
-pub struct ValidatorChange {
-    /// Human-readable name (for status output), 1 to 64 characters.
-    pub name: String,
-    /// CometBFT ed25519 consensus public key.
-    #[serde(with = "hex_32")]
-    pub consensus_key: [u8; 32],
-    /// New voting power; 0 removes the validator.
-    pub power: u64,
-    /// Sidechain account the validator's relayer and governance votes sign with.
-    pub operator: Address,
-    /// Ethereum address of the validator's bridge key.
-    #[serde(with = "hex_20")]
-    pub eth_address: [u8; 20],
+#[serde(untagged)]
+pub enum Msg {
+    Bank(BankMsg),
+    Validators(ValidatorsMsg),
+    Bridge(BridgeMsg),
 }
 
-/// The messages a transaction can carry. Variants are only ever appended: the borsh tag is the
-/// variant's position.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Msg {
-    /// Move `amount` of `denom` from the signer to `to`.
-    Transfer {
-        to: Address,
-        denom: Denom,
-        #[serde(with = "crate::amount::dec_str")]
-        amount: Amount,
-    },
-    /// Open a validator-set change proposal (the proposer's vote counts at once).
-    ProposeValidatorChange { change: ValidatorChange },
-    /// Approve an open proposal.
-    VoteValidatorChange { proposal_id: u64 },
+impl Msg {
+    /// A bank transfer of `amount` base units of `denom` from the signer to `to`.
+    pub fn transfer(to: Address, denom: Denom, amount: Amount) -> Self {
+        Msg::Bank(BankMsg::Transfer { to, denom, amount })
+    }
+
+    /// A validator-set change proposal.
+    pub fn propose_validator_change(change: ValidatorChange) -> Self {
+        Msg::Validators(ValidatorsMsg::ProposeValidatorChange { change })
+    }
+
+    /// An approval of open proposal `proposal_id`.
+    pub fn vote_validator_change(proposal_id: u64) -> Self {
+        Msg::Validators(ValidatorsMsg::VoteValidatorChange { proposal_id })
+    }
 }
 
 /// What the signer signs.
@@ -191,20 +194,6 @@ pub fn build_signed(
     )
 }
 
-mod hex_32 {
-    use serde::Serializer;
-    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
-    }
-}
-
-mod hex_20 {
-    use serde::Serializer;
-    pub fn serialize<S: Serializer>(v: &[u8; 20], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("0x{}", hex::encode(v)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,11 +214,7 @@ mod tests {
     #[test]
     fn built_fee_matches_gas_of_encoded_length() {
         let to = Address::from_pubkey(&[9; 32]);
-        let msg = Msg::Transfer {
-            to,
-            denom: Denom::new("side").unwrap(),
-            amount: 5,
-        };
+        let msg = Msg::transfer(to, Denom::new("side").unwrap(), 5);
         let tx = build_signed(&key(2), "c", 3, 7, vec![msg]).unwrap();
         let gas = gas_required(tx.encode().len(), 1);
         assert_eq!(tx.body.fee.gas_limit, gas);

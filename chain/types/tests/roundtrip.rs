@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use sidechain_types::{
-    genesis::GenesisBridge, state::Proposal, Account, Address, Denom, Event, Fee, Msg, Params,
+    state::Proposal, BridgeParams, EthAddress, Account, Address, Denom, Event, Fee, Msg, Params,
     SignedTx, TxBody, ValidatorChange, ValidatorInfo,
 };
 
@@ -31,20 +31,20 @@ fn change() -> impl Strategy<Value = ValidatorChange> {
                 consensus_key,
                 power,
                 operator,
-                eth_address,
+                eth_address: EthAddress(eth_address),
             },
         )
 }
 
 fn msg() -> impl Strategy<Value = Msg> {
     prop_oneof![
-        (address(), denom(), any::<u128>()).prop_map(|(to, denom, amount)| Msg::Transfer {
+        (address(), denom(), any::<u128>()).prop_map(|(to, denom, amount)| Msg::Bank(sidechain_types::BankMsg::Transfer {
             to,
             denom,
             amount
-        }),
-        change().prop_map(|change| Msg::ProposeValidatorChange { change }),
-        any::<u64>().prop_map(|proposal_id| Msg::VoteValidatorChange { proposal_id }),
+        })),
+        change().prop_map(|change| Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange { change })),
+        any::<u64>().prop_map(|proposal_id| Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id })),
     ]
 }
 
@@ -109,7 +109,16 @@ proptest! {
     fn params_event_bridge_roundtrip(p in any::<u128>(), m in any::<u32>(), t in any::<u64>(), kind in "[a-z_]{1,12}", attrs in prop::collection::vec(("[a-z]{1,5}", ".{0,10}"), 0..4), l1 in any::<u64>(), conf in any::<u64>()) {
         roundtrip(&Params { min_gas_price: p, max_msgs_per_tx: m, proposal_ttl_blocks: t });
         roundtrip(&Event { kind, attributes: attrs });
-        roundtrip(&GenesisBridge { l1_chain_id: l1, contract: Some("0xabc".into()), confirmations: conf });
+        roundtrip(&BridgeParams {
+            l1_chain_id: l1,
+            contract: EthAddress([7; 20]),
+            bridge_id: [9; 32],
+            deploy_block: t,
+            confirmations: conf,
+            batch_max_size: m,
+            batch_max_wait_blocks: t,
+            batch_timeout_seconds: conf,
+        });
     }
 
     #[test]
@@ -117,6 +126,16 @@ proptest! {
         prop_assert_eq!(a.to_string().parse::<Address>().unwrap(), a);
         let json = serde_json::to_string(&a).unwrap();
         prop_assert_eq!(serde_json::from_str::<Address>(&json).unwrap(), a);
+    }
+
+    #[test]
+    fn eth_address_text_roundtrips_in_every_case(bytes in any::<[u8; 20]>()) {
+        let a = EthAddress(bytes);
+        let checksummed = a.to_string();
+        prop_assert_eq!(checksummed.parse::<EthAddress>().unwrap(), a);
+        prop_assert_eq!(checksummed.to_lowercase().parse::<EthAddress>().unwrap(), a);
+        let json = serde_json::to_string(&a).unwrap();
+        prop_assert_eq!(serde_json::from_str::<EthAddress>(&json).unwrap(), a);
     }
 
     #[test]

@@ -122,9 +122,9 @@ async fn pass_change(
         chain_id,
         params.min_gas_price,
         key,
-        Msg::ProposeValidatorChange {
+        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
             change: change.clone(),
-        },
+        }),
     )
     .await?;
     eprintln!(
@@ -150,7 +150,7 @@ async fn pass_change(
                 chain_id,
                 params.min_gas_price,
                 key,
-                Msg::VoteValidatorChange { proposal_id: id },
+                Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: id }),
             )
             .await?;
             eprintln!(
@@ -265,11 +265,11 @@ pub async fn add(
         &net.manifest.chain_id,
         params.min_gas_price,
         &faucet,
-        Msg::Transfer {
+        Msg::Bank(sidechain_types::BankMsg::Transfer {
             to: entry.operator,
             denom,
             amount: DEFAULT_OPERATOR_AMOUNT,
-        },
+        }),
     )
     .await?;
     eprintln!("  funded its operator {}", entry.operator);

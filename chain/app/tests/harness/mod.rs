@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use ed25519_consensus::SigningKey;
 use sidechain_app::{
-    block::BlockOutput, check_tx, finalize_block, genesis::init_chain, CheckKind, PendingWrites,
+    block::BlockOutput, check_tx, finalize_block, genesis::init_chain, BlockInfo, CheckKind,
+    PendingWrites,
     TxOutcome, Writes,
 };
 use sidechain_types::{
@@ -99,7 +100,7 @@ impl Chain {
     /// Executes a block and applies its writes.
     pub fn block(&mut self, txs: &[Vec<u8>]) -> BlockOutput {
         self.height += 1;
-        let out = finalize_block(&self.state, self.height, txs).unwrap();
+        let out = finalize_block(&self.state, at(self.height), txs).unwrap();
         for (k, v) in &out.writes {
             match v {
                 Some(v) => self.state.insert(k.clone(), Some(v.clone())),
@@ -115,7 +116,7 @@ impl Chain {
             &self.state,
             &mut self.mempool,
             tx,
-            self.height + 1,
+            at(self.height + 1),
             CheckKind::New,
         )
         .unwrap()
@@ -123,7 +124,7 @@ impl Chain {
 
     pub fn account(&self, a: &Address) -> Account {
         self.state
-            .get(&sidechain_types::state_key::account(a))
+            .get(&sidechain_types::state_key::bank::account(a))
             .cloned()
             .flatten()
             .map(|b| borsh::from_slice(&b).unwrap())
@@ -143,17 +144,25 @@ impl Chain {
     }
 }
 
+/// Block `height`, with a block time that rises with it.
+pub fn at(height: u64) -> BlockInfo {
+    BlockInfo {
+        height,
+        time_secs: 1_700_000_000 + height,
+    }
+}
+
 pub fn transfer_tx(from: &SigningKey, nonce: u64, to: Address, amount: u128) -> SignedTx {
     build_signed(
         from,
         CHAIN_ID,
         nonce,
         1,
-        vec![Msg::Transfer {
+        vec![Msg::Bank(sidechain_types::BankMsg::Transfer {
             to,
             denom: side(),
             amount,
-        }],
+        })],
     )
     .unwrap()
 }
@@ -161,7 +170,7 @@ pub fn transfer_tx(from: &SigningKey, nonce: u64, to: Address, amount: u128) -> 
 pub fn total_supply(state: &Writes) -> BTreeMap<String, u128> {
     let mut out = BTreeMap::new();
     for (k, v) in state {
-        if k.starts_with(b"acct/") {
+        if k.starts_with(b"bank/acct/") {
             let a: Account = borsh::from_slice(v.as_ref().unwrap()).unwrap();
             for (d, amt) in a.balances {
                 *out.entry(d.to_string()).or_insert(0) += amt;

@@ -1,0 +1,69 @@
+//! Typed access to the validators' records (keys in `state_key::validators`).
+
+use std::collections::BTreeMap;
+
+use sidechain_types::{state_key, Proposal, ValidatorInfo};
+
+use crate::{Overlay, Result, StateRead};
+
+/// The registry, sorted by consensus key (genesis always writes it).
+pub fn set(view: &Overlay<'_>) -> Result<Vec<ValidatorInfo>> {
+    view.require(state_key::validators::SET)
+}
+
+pub fn put_set(view: &mut Overlay<'_>, set: &[ValidatorInfo]) {
+    view.put(state_key::validators::SET.to_vec(), &set);
+}
+
+/// The open proposal `id`, if it is open.
+pub fn proposal(view: &Overlay<'_>, id: u64) -> Result<Option<Proposal>> {
+    view.read(&state_key::validators::proposal(id))
+}
+
+pub fn put_proposal(view: &mut Overlay<'_>, proposal: &Proposal) {
+    view.put(state_key::validators::proposal(proposal.id), proposal);
+}
+
+pub fn delete_proposal(view: &mut Overlay<'_>, id: u64) {
+    view.delete(state_key::validators::proposal(id));
+}
+
+/// The proposal queue's head (lowest id that may be open) and tail (next id).
+pub fn proposal_queue(view: &Overlay<'_>) -> Result<(u64, u64)> {
+    Ok((
+        view.read(state_key::validators::PROPOSALS_HEAD)?
+            .unwrap_or(0),
+        view.read(state_key::validators::NEXT_PROPOSAL_ID)?
+            .unwrap_or(0),
+    ))
+}
+
+pub fn put_proposals_head(view: &mut Overlay<'_>, head: u64) {
+    view.put(state_key::validators::PROPOSALS_HEAD.to_vec(), &head);
+}
+
+pub fn put_next_proposal_id(view: &mut Overlay<'_>, next: u64) {
+    view.put(state_key::validators::NEXT_PROPOSAL_ID.to_vec(), &next);
+}
+
+/// Every open proposal, by id: the present keys between the queue's head and tail.
+pub fn open_proposals(state: &dyn StateRead) -> Result<Vec<Proposal>> {
+    let view = Overlay::new(state);
+    let (head, tail) = proposal_queue(&view)?;
+    let mut open = Vec::new();
+    for id in head..tail {
+        if let Some(p) = proposal(&view, id)? {
+            open.push(p);
+        }
+    }
+    Ok(open)
+}
+
+/// Validator power changes approved in this block so far, by consensus key.
+pub fn block_updates(view: &Overlay<'_>) -> Result<BTreeMap<[u8; 32], u64>> {
+    view.scratch(state_key::block::VALIDATOR_UPDATES)
+}
+
+pub fn put_block_updates(view: &mut Overlay<'_>, updates: &BTreeMap<[u8; 32], u64>) {
+    view.put_scratch(state_key::block::VALIDATOR_UPDATES, updates);
+}
