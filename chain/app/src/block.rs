@@ -81,7 +81,7 @@ pub fn verify_signatures_except(decoded: &[DecodedTx], already_verified: &[bool]
     // OS randomness on purpose: batch coefficients an attacker could predict would let a
     // forged batch pass. They never change which transactions are valid (ADR 3).
     #[allow(clippy::disallowed_types)]
-    let rng = rand_core::OsRng;
+    let rng: rand_core::OsRng = rand_core::OsRng;
     if !any || verifier.verify(rng).is_ok() {
         return decoded.iter().map(|d| d.tx.is_ok()).collect();
     }

@@ -8,7 +8,7 @@
 //! message or transaction undoes its share of them without hand-written bookkeeping, and it
 //! never reaches storage: [`Overlay::into_writes`] and [`Overlay::into_pending`] drop it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -27,9 +27,9 @@ pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// up. It offers no iteration; the only way out is [`Overlay::into_writes`], which puts the
 /// entries in key order, so the hash order never reaches the state.
 #[derive(Default)]
-// A hash map looked up by key only: its order never leaves this type (see above).
+// Deliberate: a hash map looked up by key only; its order never leaves this type (see above).
 #[allow(clippy::disallowed_types)]
-pub struct PendingWrites(HashMap<Vec<u8>, Entry, foldhash::quality::RandomState>);
+pub struct PendingWrites(std::collections::HashMap<Vec<u8>, Entry, foldhash::quality::RandomState>);
 
 impl PendingWrites {
     pub fn new() -> Self {

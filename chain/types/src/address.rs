@@ -29,7 +29,7 @@ pub enum AddressError {
 impl Address {
     /// The address of an ed25519 public key.
     pub fn from_pubkey(public_key: &[u8; 32]) -> Self {
-        let mut preimage = Vec::with_capacity(ADDRESS_DOMAIN.len() + 32);
+        let mut preimage = Vec::with_capacity(ADDRESS_DOMAIN.len().saturating_add(32));
         preimage.extend_from_slice(ADDRESS_DOMAIN);
         preimage.extend_from_slice(public_key);
         let digest = crate::sha256(&preimage);
