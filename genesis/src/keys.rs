@@ -206,6 +206,77 @@ impl EthKey {
     }
 }
 
+
+/// Writes `value` as pretty JSON to a new file readable by its owner only.
+pub fn write_private_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::io(path, e.into()))?;
+    write_private(path, &json)
+}
+
+/// Writes `bytes` to a new file with mode 0600 (refusing to overwrite one).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// The keys of one validator node, generated fresh.
+#[derive(Debug, Clone)]
+pub struct NodeKeys {
+    pub node_key: ConsensusKey,
+    pub validator_key: ConsensusKey,
+    pub operator_key: SigningKey,
+    pub eth_key: EthKey,
+}
+
+impl NodeKeys {
+    pub fn generate() -> Self {
+        NodeKeys {
+            node_key: ConsensusKey::generate(),
+            validator_key: ConsensusKey::generate(),
+            operator_key: SigningKey::new(rand_core::OsRng),
+            eth_key: EthKey::generate(),
+        }
+    }
+
+    pub fn operator_address(&self) -> Address {
+        Address::from_pubkey(&self.operator_key.verification_key().to_bytes())
+    }
+
+    /// Writes every key file of the node: CometBFT's under `cometbft_home`, the operator key
+    /// into the keystore of `relayer_home`, and the bridge key to `relayer_home/bridge/`.
+    pub fn write(&self, cometbft_home: &Path, relayer_home: &Path) -> Result<()> {
+        write_private_json(
+            &cometbft_home.join("config/node_key.json"),
+            &self.node_key.node_key_file(),
+        )?;
+        write_private_json(
+            &cometbft_home.join("config/priv_validator_key.json"),
+            &self.validator_key.priv_validator_key_file(),
+        )?;
+        write_private_json(
+            &cometbft_home.join("data/priv_validator_state.json"),
+            &PrivValidatorState::default(),
+        )?;
+        Keystore::open(relayer_home)
+            .import(OPERATOR_KEY_NAME, &self.operator_key)
+            .map_err(|e| Error::Keystore(e.to_string()))?;
+        write_private_json(
+            &relayer_home.join("bridge/eth_key.json"),
+            &self.eth_key.file(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
