@@ -4,14 +4,14 @@
 use std::time::{Duration, Instant};
 
 use alloy::network::{Ethereum, EthereumWallet};
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::transports::http::reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::{Bridge, Error, FeeOnTransferToken, Result, SignerSet, TestToken, ETH};
+use crate::{Bridge, Error, Result, SignerSet, ETH};
 
 /// Safeguards applied to one token (see `Bridge.setTokenConfig`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,9 @@ pub struct DeployParams {
     pub release_delay: u64,
     /// Allowlist ether with these limits (None leaves ether disabled).
     pub eth: Option<TokenLimits>,
-    /// Also deploy a plain and a fee-on-transfer test token, allowlisted with these limits.
+    /// Also deploy a plain and a fee-on-transfer test token, allowlisted with these limits
+    /// (local networks only; needs the crate's `test-tokens` feature, otherwise `deploy_all`
+    /// refuses before sending anything).
     pub test_tokens: Option<TokenLimits>,
 }
 
@@ -112,6 +114,12 @@ pub async fn deploy_all(
                 .into(),
         });
     }
+    if params.test_tokens.is_some() && !cfg!(feature = "test-tokens") {
+        return Err(Error::InvalidParam {
+            field: "test_tokens",
+            reason: "this build has no test tokens: build bridge-contracts with the `test-tokens` feature".into(),
+        });
+    }
     let provider = connect(rpc_url, key)?;
     let chain_id = provider
         .get_chain_id()
@@ -136,28 +144,13 @@ pub async fn deploy_all(
         configure_token(&provider, &bridge, ETH, limits).await?;
     }
 
-    let (mut test_token, mut fee_on_transfer_token) = (None, None);
-    if let Some(limits) = params.test_tokens {
-        let plain = TestToken::deploy_builder(provider.clone(), "Test Token".into(), "TST".into());
-        let plain = created(
-            &send(&provider, plain.send().await, "TestToken deployment").await?,
-            "TestToken deployment",
-        )?;
-        let fot = FeeOnTransferToken::deploy_builder(
-            provider.clone(),
-            "Fee Token".into(),
-            "FEE".into(),
-            U256::from(100),
-        );
-        let fot = created(
-            &send(&provider, fot.send().await, "FeeOnTransferToken deployment").await?,
-            "FeeOnTransferToken deployment",
-        )?;
-        configure_token(&provider, &bridge, plain, limits).await?;
-        configure_token(&provider, &bridge, fot, limits).await?;
-        test_token = Some(plain);
-        fee_on_transfer_token = Some(fot);
-    }
+    let (test_token, fee_on_transfer_token) = match params.test_tokens {
+        Some(limits) => {
+            let (plain, fot) = deploy_test_tokens(&provider, &bridge, limits).await?;
+            (Some(plain), Some(fot))
+        }
+        None => (None, None),
+    };
 
     if let Some(admin) = params.admin.filter(|a| *a != deployer) {
         send(
@@ -185,6 +178,48 @@ pub async fn deploy_all(
         signer_set_checkpoint: checkpoint,
         test_token,
         fee_on_transfer_token,
+    })
+}
+
+/// Deploys a plain and a fee-on-transfer (1%) test token and allowlists both with `limits`.
+#[cfg(feature = "test-tokens")]
+async fn deploy_test_tokens(
+    provider: &DynProvider,
+    bridge: &Bridge::BridgeInstance<DynProvider>,
+    limits: TokenLimits,
+) -> Result<(Address, Address)> {
+    use crate::{FeeOnTransferToken, TestToken};
+
+    let plain = TestToken::deploy_builder(provider.clone(), "Test Token".into(), "TST".into());
+    let plain = created(
+        &send(provider, plain.send().await, "TestToken deployment").await?,
+        "TestToken deployment",
+    )?;
+    let fot = FeeOnTransferToken::deploy_builder(
+        provider.clone(),
+        "Fee Token".into(),
+        "FEE".into(),
+        alloy::primitives::U256::from(100),
+    );
+    let fot = created(
+        &send(provider, fot.send().await, "FeeOnTransferToken deployment").await?,
+        "FeeOnTransferToken deployment",
+    )?;
+    configure_token(provider, bridge, plain, limits).await?;
+    configure_token(provider, bridge, fot, limits).await?;
+    Ok((plain, fot))
+}
+
+/// Without the `test-tokens` feature there is nothing to deploy; `deploy_all` refuses earlier.
+#[cfg(not(feature = "test-tokens"))]
+async fn deploy_test_tokens(
+    _provider: &DynProvider,
+    _bridge: &Bridge::BridgeInstance<DynProvider>,
+    _limits: TokenLimits,
+) -> Result<(Address, Address)> {
+    Err(Error::InvalidParam {
+        field: "test_tokens",
+        reason: "this build has no test tokens".into(),
     })
 }
 

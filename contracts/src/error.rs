@@ -1,28 +1,9 @@
-use alloy::primitives::Address;
-
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("signer set is empty")]
-    EmptySignerSet,
-    #[error("signer set has {0} members; the contract accepts at most {max}", max = crate::signer_set::MAX_SIGNERS)]
-    TooManySigners(usize),
-    #[error("signer {0} appears twice in the signer set")]
-    DuplicateSigner(Address),
-    #[error("signer {0} is the zero address")]
-    ZeroSigner(Address),
-    #[error("signer {0} has zero power")]
-    ZeroPower(Address),
-    #[error("signer {signer}'s power {power} is too small to survive normalization to 2^32 (total {total})")]
-    PowerRoundsToZero {
-        signer: Address,
-        power: u64,
-        total: u128,
-    },
-    #[error("signer set total power {0} is outside (2/3 * 2^32, 2^32]: no quorum possible or not normalized")]
-    BadTotalPower(u128),
-    #[error("signer {0} is not a member of the signer set")]
-    NotAMember(Address),
+    /// A protocol rule (signer set, digest, signature) was broken.
+    #[error(transparent)]
+    Protocol(#[from] bridge_protocol::Error),
     #[error("invalid {field}: {reason}")]
     InvalidParam { field: &'static str, reason: String },
     #[error("RPC error while {action}: {source}")]

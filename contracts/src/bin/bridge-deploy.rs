@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `signers.json`: `{"nonce": 0, "signers": [{"address": "0x...", "power": 10}, ...]}` with raw
-//! voting powers; the tool normalizes them to 2^32.
+//! voting powers; the tool normalizes them to 2^32. `--test-tokens` needs a build with the
+//! crate's `test-tokens` feature (`cargo build -p bridge-contracts --features test-tokens`).
 
 use std::path::PathBuf;
 
@@ -56,7 +57,8 @@ struct Args {
     /// Allowlist ether.
     #[arg(long)]
     eth: bool,
-    /// Also deploy and allowlist a plain and a fee-on-transfer test token (local networks only).
+    /// Also deploy and allowlist a plain and a fee-on-transfer test token (local networks only;
+    /// needs a build with the `test-tokens` feature).
     #[arg(long)]
     test_tokens: bool,
     /// Sliding-window length in seconds for the allowlisted tokens.
