@@ -455,6 +455,25 @@ fn signatures_checked_in_checktx_are_trusted_only_for_the_same_bytes() {
     assert_eq!(codes, [Code::BadSignature, Code::Ok]);
 }
 
+/// The server clones the services for every connection: a clone changes nothing, and only an
+/// explicit new connection empties the node's mempool view (a new CometBFT process).
+#[test]
+fn cloning_a_service_has_no_side_effect_and_a_new_connection_resets_the_mempool() {
+    use sidechaind::abci::{Handle, Mempool};
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = started(dir.path());
+    assert_eq!(
+        node.check_tx(&transfer(0, 1), CheckKind::New).unwrap().code,
+        Code::Ok
+    );
+    let handle = Handle::new(node);
+    let service = Mempool::new(handle.clone());
+    let clones: Vec<Mempool> = (0..4).map(|_| service.clone()).collect();
+    assert_eq!(handle.mempool_len(), 1, "cloning emptied the mempool");
+    clones[1].connection_opened();
+    assert_eq!(handle.mempool_len(), 0);
+}
+
 /// CometBFT follows pipelined CheckTx requests with Flush requests. The server answers every
 /// request in order, answers a Flush in its place without waiting to read on, and so a CheckTx
 /// sent after a Flush still joins the batch that is forming.

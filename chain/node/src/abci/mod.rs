@@ -31,6 +31,11 @@ impl Handle {
         Handle(Arc::new(Mutex::new(node)))
     }
 
+    /// Transactions the node's mempool mirror holds.
+    pub fn mempool_len(&self) -> usize {
+        self.lock().mempool_len()
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Node> {
         // A panic while holding the lock cannot leave a half-applied block on disk (commits are
         // atomic), so the data is still usable.
