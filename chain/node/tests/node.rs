@@ -354,6 +354,37 @@ async fn metrics_endpoint_serves_the_node_series() {
     assert!(body.contains("# HELP sidechain_commit_seconds"), "{body}");
 }
 
+#[tokio::test]
+async fn health_endpoint_says_starting_until_the_node_serves_then_ok_with_the_height() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let m = Metrics::new();
+    m.height.set(7);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(m.clone().serve(listener));
+    let get = |path: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).await.unwrap();
+        text
+    };
+    let starting = get("/health").await;
+    assert!(
+        starting.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{starting}"
+    );
+    assert!(starting.contains("not listening yet"), "{starting}");
+    m.set_serving();
+    let ok = get("/health").await;
+    assert!(ok.starts_with("HTTP/1.1 200 OK"), "{ok}");
+    assert!(ok.ends_with(r#"{"height":7,"status":"ok"}"#), "{ok}");
+    let other = get("/").await;
+    assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
+}
+
 #[test]
 fn two_fresh_nodes_fed_the_same_blocks_reach_the_same_app_hash_at_every_height() {
     let (state, vals) = app_state();
