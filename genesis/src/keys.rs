@@ -12,9 +12,9 @@ use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use ed25519_consensus::SigningKey;
 use serde::{Deserialize, Serialize};
-use sidechain_types::EthAddress;
 use sidechain_client::Keystore;
 use sidechain_types::Address;
+use sidechain_types::EthAddress;
 
 use crate::{Error, Result};
 
@@ -205,7 +205,6 @@ impl EthKey {
         }
     }
 }
-
 
 /// Writes `value` as pretty JSON to a new file readable by its owner only.
 pub fn write_private_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {

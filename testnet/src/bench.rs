@@ -240,11 +240,7 @@ async fn bench_ours(args: &Args, work: &Path) -> anyhow::Result<Phases> {
 
 /// One signed transfer of 1 unit to a sink account: the transaction both applications carry.
 fn transfer(spec: &NetworkSpec, denom: &Denom, key: &SigningKey, nonce: u64) -> Option<Vec<u8>> {
-    let msg = Msg::Bank(sidechain_types::BankMsg::Transfer {
-        to: Address::from_pubkey(&[7; 32]),
-        denom: denom.clone(),
-        amount: 1,
-    });
+    let msg = Msg::transfer(Address::from_pubkey(&[7; 32]), denom.clone(), 1);
     build_signed(
         key,
         &spec.chain_id,

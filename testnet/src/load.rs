@@ -13,7 +13,7 @@ use std::{
 };
 
 use serde::Serialize;
-use tendermint_rpc::{client::CompatMode, Client, HttpClient};
+use tendermint_rpc::{Client, HttpClient};
 
 use crate::{Error, Result};
 
@@ -43,18 +43,13 @@ pub struct LoadReport {
     pub failed: u64,
 }
 
+/// The shared builder's client; the firehose calls `broadcast_tx_sync` on it directly (no
+/// look-ups between sends) and reads blocks with it.
 fn http(url: &str) -> Result<HttpClient> {
-    let parsed: tendermint_rpc::Url = url
-        .parse()
-        .map_err(|e| Error::Chain(format!("{url}: {e}")))?;
-    let addr = parsed
-        .try_into()
-        .map_err(|e: tendermint_rpc::Error| Error::Chain(format!("{url}: {e}")))?;
-    HttpClient::builder(addr)
-        .compat_mode(CompatMode::V0_38)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| Error::Chain(format!("{url}: {e}")))
+    Ok(sidechain_client::http_client(
+        url,
+        sidechain_client::DEFAULT_TIMEOUT,
+    )?)
 }
 
 fn tx_hash(tx: &[u8]) -> [u8; 32] {
@@ -88,7 +83,7 @@ pub async fn run(
     let start_height = watcher
         .status()
         .await
-        .map_err(|e| Error::Chain(e.to_string()))?
+        .map_err(|e| sidechain_client::Error::from_rpc(watch_rpc, &e))?
         .sync_info
         .latest_block_height
         .value();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tendermint_rpc::{client::CompatMode, Client, HttpClient, Paging};
+use tendermint_rpc::{Client, HttpClient, Paging};
 
 /// What one node reports about itself.
 #[derive(Debug, Clone)]
@@ -16,12 +16,7 @@ pub struct Observed {
 }
 
 fn client(url: &str, timeout: Duration) -> Option<HttpClient> {
-    let url: tendermint_rpc::Url = url.parse().ok()?;
-    HttpClient::builder(url.try_into().ok()?)
-        .compat_mode(CompatMode::V0_38)
-        .timeout(timeout)
-        .build()
-        .ok()
+    sidechain_client::http_client(url, timeout).ok()
 }
 
 /// Height, app hash, own power and peer count of the node at `url`; `None` when it does not

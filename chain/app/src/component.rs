@@ -39,7 +39,10 @@ pub trait Component {
 
     /// Writes the component's part of the genesis state (already validated by
     /// `GenesisState::validate`).
-    fn init_genesis(view: &mut Overlay<'_>, genesis: &GenesisState) -> Result<Vec<Event>, InitError>;
+    fn init_genesis(
+        view: &mut Overlay<'_>,
+        genesis: &GenesisState,
+    ) -> Result<Vec<Event>, InitError>;
 
     /// Answers `route` from `state` when the route is the component's and is read from several
     /// keys (single-key routes are read by the node directly, so that they can be proven);

@@ -259,8 +259,7 @@ impl Mempool {
             {
                 continue;
             }
-            let checked =
-                checker.check(committed, &mut overlay, &a.tx, SignatureInput::Trusted)?;
+            let checked = checker.check(committed, &mut overlay, &a.tx, SignatureInput::Trusted)?;
             if checked.outcome.code == Code::Ok {
                 self.admitted_hashes.insert(a.hash);
                 self.admitted.push(a);

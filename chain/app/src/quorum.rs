@@ -13,7 +13,11 @@ pub fn exceeds_two_thirds(power: u128, total: u128) -> bool {
 }
 
 /// The summed power (128 bits, so it cannot overflow) of the `members` whose key `has_voted`.
-pub fn voted_power<T>(members: &[T], power: impl Fn(&T) -> u64, has_voted: impl Fn(&T) -> bool) -> u128 {
+pub fn voted_power<T>(
+    members: &[T],
+    power: impl Fn(&T) -> u64,
+    has_voted: impl Fn(&T) -> bool,
+) -> u128 {
     members
         .iter()
         .filter(|m| has_voted(m))

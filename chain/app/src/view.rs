@@ -200,7 +200,8 @@ impl<'a> Overlay<'a> {
         let bytes = borsh::to_vec(value).unwrap_or_default();
         let previous = self.scratch.insert(key.to_vec(), bytes);
         if self.open > 0 {
-            self.journal.push((Area::Scratch, key.to_vec(), Some(previous)));
+            self.journal
+                .push((Area::Scratch, key.to_vec(), Some(previous)));
         }
     }
 
@@ -238,7 +239,6 @@ impl<'a> Overlay<'a> {
         let bytes = borsh::to_vec(value).unwrap_or_default();
         self.put_raw(key, bytes);
     }
-
 }
 
 impl StateRead for Overlay<'_> {

@@ -9,7 +9,13 @@ use sidechain_app::{BlockInfo, CheckKind, Mempool};
 use sidechain_types::{tx::build_signed, Code, Msg, SignedTx, TxBody, ValidatorChange};
 
 /// A transaction paying the fee it needs, or `fee` when given.
-fn signed(key: &SigningKey, chain_id: &str, nonce: u64, fee: Option<u128>, msgs: Vec<Msg>) -> SignedTx {
+fn signed(
+    key: &SigningKey,
+    chain_id: &str,
+    nonce: u64,
+    fee: Option<u128>,
+    msgs: Vec<Msg>,
+) -> SignedTx {
     let mut tx = build_signed(key, chain_id, nonce, 1, msgs).unwrap();
     if let Some(fee) = fee {
         tx = TxBody {
@@ -48,13 +54,37 @@ fn a_bad_signature_is_never_cached_as_verified_whatever_check_rejects_it_first()
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
     chain.block(&[]);
     let faults: Vec<(&str, SignedTx)> = vec![
-        ("wrong chain id", signed(&alice, "other-chain", 0, None, vec![pay(&key(2), 1)])),
-        ("bad nonce", signed(&alice, CHAIN_ID, 9, None, vec![pay(&key(2), 1)])),
-        ("fee too low", signed(&alice, CHAIN_ID, 0, Some(1), vec![pay(&key(2), 1)])),
+        (
+            "wrong chain id",
+            signed(&alice, "other-chain", 0, None, vec![pay(&key(2), 1)]),
+        ),
+        (
+            "bad nonce",
+            signed(&alice, CHAIN_ID, 9, None, vec![pay(&key(2), 1)]),
+        ),
+        (
+            "fee too low",
+            signed(&alice, CHAIN_ID, 0, Some(1), vec![pay(&key(2), 1)]),
+        ),
         ("no messages", signed(&alice, CHAIN_ID, 0, None, vec![])),
-        ("insufficient funds", signed(&alice, CHAIN_ID, 0, None, vec![pay(&key(2), 10u128.pow(30))])),
-        ("zero amount", signed(&alice, CHAIN_ID, 0, None, vec![pay(&key(2), 0)])),
-        ("fine otherwise", signed(&alice, CHAIN_ID, 0, None, vec![pay(&key(2), 1)])),
+        (
+            "insufficient funds",
+            signed(
+                &alice,
+                CHAIN_ID,
+                0,
+                None,
+                vec![pay(&key(2), 10u128.pow(30))],
+            ),
+        ),
+        (
+            "zero amount",
+            signed(&alice, CHAIN_ID, 0, None, vec![pay(&key(2), 0)]),
+        ),
+        (
+            "fine otherwise",
+            signed(&alice, CHAIN_ID, 0, None, vec![pay(&key(2), 1)]),
+        ),
     ];
     for batched in [false, true] {
         let mut mempool = Mempool::new(100);
@@ -87,7 +117,9 @@ fn a_bad_signature_is_never_cached_as_verified_whatever_check_rejects_it_first()
             .iter()
             .map(|(_, tx)| (tx.encode(), CheckKind::New))
             .collect();
-        let outcomes = mempool.check_txs(&chain.state, next(&chain), &good).unwrap();
+        let outcomes = mempool
+            .check_txs(&chain.state, next(&chain), &good)
+            .unwrap();
         for ((what, tx), outcome) in faults.iter().zip(&outcomes) {
             assert!(mempool.is_verified(&hash(tx)), "{what}: {outcome:?}");
         }
@@ -106,13 +138,19 @@ fn admitted_transactions_chain_nonces_and_leave_once_a_block_includes_them() {
         .collect();
     let reqs: Vec<(Vec<u8>, CheckKind)> =
         txs.iter().map(|t| (t.encode(), CheckKind::New)).collect();
-    let outcomes = mempool.check_txs(&chain.state, next(&chain), &reqs).unwrap();
+    let outcomes = mempool
+        .check_txs(&chain.state, next(&chain), &reqs)
+        .unwrap();
     assert!(outcomes.iter().all(|o| o.code == Code::Ok), "{outcomes:?}");
     assert_eq!(mempool.len(), 3);
     // A duplicate nonce is refused against the overlay, not the committed state.
     let dup = signed(&alice, CHAIN_ID, 1, None, vec![pay(&key(3), 10)]);
     let o = mempool
-        .check_txs(&chain.state, next(&chain), &[(dup.encode(), CheckKind::New)])
+        .check_txs(
+            &chain.state,
+            next(&chain),
+            &[(dup.encode(), CheckKind::New)],
+        )
         .unwrap();
     assert_eq!(o[0].code, Code::BadNonce);
 
@@ -150,7 +188,10 @@ fn nothing_is_admitted_before_the_first_block_commits_and_the_limit_holds() {
         .check_txs(
             &chain.state,
             next(&chain),
-            &[(tx.encode(), CheckKind::New), (second.encode(), CheckKind::New)],
+            &[
+                (tx.encode(), CheckKind::New),
+                (second.encode(), CheckKind::New),
+            ],
         )
         .unwrap();
     assert_eq!((o[0].code, o[1].code), (Code::Ok, Code::MempoolFull));
@@ -188,9 +229,13 @@ fn a_failed_message_rolls_back_the_block_accumulators_it_touched() {
     let pool_before = chain.balance(&pool);
     let out = chain.block(&[failing.encode()]);
     assert_eq!(out.tx_results[0].code, Code::InsufficientFunds);
-    assert!(out.validator_updates.is_empty(), "{:?}", out.validator_updates);
-    let set = sidechain_app::validators::state::set(&sidechain_app::Overlay::new(&chain.state))
-        .unwrap();
+    assert!(
+        out.validator_updates.is_empty(),
+        "{:?}",
+        out.validator_updates
+    );
+    let set =
+        sidechain_app::validators::state::set(&sidechain_app::Overlay::new(&chain.state)).unwrap();
     assert_eq!(set.len(), 1);
     // The fee, taken by the ante, stays taken and reaches the pool.
     assert_eq!(chain.balance(&pool), pool_before + fee);

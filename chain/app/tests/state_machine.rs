@@ -201,11 +201,7 @@ fn overflowing_recipient_balance_or_fee_is_rejected() {
 fn unknown_denom_wrong_chain_and_bad_signature_are_rejected() {
     let alice = key(1);
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
-    let msg = Msg::Bank(sidechain_types::BankMsg::Transfer {
-        to: addr(&key(2)),
-        denom: Denom::new("nosuch").unwrap(),
-        amount: 1,
-    });
+    let msg = Msg::transfer(addr(&key(2)), Denom::new("nosuch").unwrap(), 1);
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![msg]).unwrap();
     let out = chain.check(&tx.encode());
     assert_eq!(out.code, Code::UnknownDenom, "{}", out.log);
@@ -233,14 +229,7 @@ fn empty_and_oversized_message_lists_are_invalid() {
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), u128::from(u64::MAX))]));
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, vec![]).unwrap();
     assert_eq!(chain.check(&tx.encode()).code, Code::InvalidMessage);
-    let msgs = vec![
-        Msg::Bank(sidechain_types::BankMsg::Transfer {
-            to: addr(&key(2)),
-            denom: side(),
-            amount: 1
-        });
-        65
-    ];
+    let msgs = vec![Msg::transfer(addr(&key(2)), side(), 1); 65];
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
     assert_eq!(chain.check(&tx.encode()).code, Code::InvalidMessage);
 }
@@ -251,16 +240,8 @@ fn a_failing_message_rolls_back_earlier_messages_of_the_same_tx() {
     let bob = addr(&key(2));
     let mut chain = Chain::new(genesis(1, &[(addr(&alice), 1_000_000)]));
     let msgs = vec![
-        Msg::Bank(sidechain_types::BankMsg::Transfer {
-            to: bob,
-            denom: side(),
-            amount: 100,
-        }),
-        Msg::Bank(sidechain_types::BankMsg::Transfer {
-            to: bob,
-            denom: side(),
-            amount: 10_000_000,
-        }),
+        Msg::transfer(bob, side(), 100),
+        Msg::transfer(bob, side(), 10_000_000),
     ];
     let tx = build_signed(&alice, CHAIN_ID, 0, 1, msgs).unwrap();
     let out = chain.block(&[tx.encode()]);
@@ -325,9 +306,7 @@ fn validator_joins_only_after_more_than_two_thirds_approve() {
     let out = chain.block(&[op_tx(
         &chain,
         0,
-        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
-            change: change(4, 10),
-        }),
+        Msg::propose_validator_change(change(4, 10)),
     )]);
     assert_eq!(
         out.tx_results[0].code,
@@ -336,30 +315,18 @@ fn validator_joins_only_after_more_than_two_thirds_approve() {
         out.tx_results[0].log
     );
     assert!(out.validator_updates.is_empty(), "1 of 4 is not enough");
-    let out = chain.block(&[op_tx(
-        &chain,
-        1,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
-    )]);
+    let out = chain.block(&[op_tx(&chain, 1, Msg::vote_validator_change(0))]);
     assert!(
         out.validator_updates.is_empty(),
         "2 of 4 (exactly 1/2) is not enough"
     );
-    let again = chain.block(&[op_tx(
-        &chain,
-        1,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
-    )]);
+    let again = chain.block(&[op_tx(&chain, 1, Msg::vote_validator_change(0))]);
     assert_eq!(
         again.tx_results[0].code,
         Code::InvalidProposal,
         "double vote"
     );
-    let out = chain.block(&[op_tx(
-        &chain,
-        2,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
-    )]);
+    let out = chain.block(&[op_tx(&chain, 2, Msg::vote_validator_change(0))]);
     assert_eq!(out.tx_results[0].code, Code::Ok);
     assert_eq!(
         out.validator_updates,
@@ -367,7 +334,8 @@ fn validator_joins_only_after_more_than_two_thirds_approve() {
     );
     let vals: Vec<ValidatorInfo> = chain.read(state_key::validators::SET).unwrap();
     assert_eq!(vals.len(), 5);
-    let open: Vec<Proposal> = sidechain_app::validators::state::open_proposals(&chain.state).unwrap();
+    let open: Vec<Proposal> =
+        sidechain_app::validators::state::open_proposals(&chain.state).unwrap();
     assert!(open.is_empty());
     assert!(out.tx_results[0]
         .events
@@ -383,9 +351,7 @@ fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
         CHAIN_ID,
         0,
         1,
-        vec![Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
-            change: change(3, 0),
-        })],
+        vec![Msg::propose_validator_change(change(3, 0))],
     )
     .unwrap()
     .encode();
@@ -396,20 +362,10 @@ fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
     chain.block(&[op_tx(
         &chain,
         0,
-        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
-            change: change(3, 0),
-        }),
+        Msg::propose_validator_change(change(3, 0)),
     )]);
-    chain.block(&[op_tx(
-        &chain,
-        1,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
-    )]);
-    let out = chain.block(&[op_tx(
-        &chain,
-        2,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
-    )]);
+    chain.block(&[op_tx(&chain, 1, Msg::vote_validator_change(0))]);
+    let out = chain.block(&[op_tx(&chain, 2, Msg::vote_validator_change(0))]);
     assert_eq!(
         out.validator_updates,
         vec![(validator_key(3).verification_key().to_bytes(), 0)]
@@ -420,30 +376,18 @@ fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
     let out = chain.block(&[op_tx(
         &chain,
         3,
-        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
-            change: change(0, 50),
-        }),
+        Msg::propose_validator_change(change(0, 50)),
     )]);
     assert_eq!(out.tx_results[0].code, Code::Unauthorized);
     // Re-weighting with 3 validators needs all 3 (2 of 3 is exactly 2/3).
     chain.block(&[op_tx(
         &chain,
         0,
-        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
-            change: change(0, 50),
-        }),
+        Msg::propose_validator_change(change(0, 50)),
     )]);
-    let out = chain.block(&[op_tx(
-        &chain,
-        1,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 1 }),
-    )]);
+    let out = chain.block(&[op_tx(&chain, 1, Msg::vote_validator_change(1))]);
     assert!(out.validator_updates.is_empty());
-    let out = chain.block(&[op_tx(
-        &chain,
-        2,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 1 }),
-    )]);
+    let out = chain.block(&[op_tx(&chain, 2, Msg::vote_validator_change(1))]);
     assert_eq!(
         out.validator_updates,
         vec![(validator_key(0).verification_key().to_bytes(), 50)]
@@ -458,9 +402,7 @@ fn unapproved_proposals_expire() {
     chain.block(&[op_tx(
         &chain,
         0,
-        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
-            change: change(4, 10),
-        }),
+        Msg::propose_validator_change(change(4, 10)),
     )]);
     chain.block(&[]);
     chain.block(&[]);
@@ -469,11 +411,7 @@ fn unapproved_proposals_expire() {
         .events
         .iter()
         .any(|e| e.get("status") == Some("expired")));
-    let out = chain.block(&[op_tx(
-        &chain,
-        1,
-        Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: 0 }),
-    )]);
+    let out = chain.block(&[op_tx(&chain, 1, Msg::vote_validator_change(0))]);
     assert_eq!(out.tx_results[0].code, Code::InvalidProposal);
 }
 

@@ -216,11 +216,11 @@ fn main() -> anyhow::Result<()> {
                         "bench-chain",
                         nonces[s],
                         1,
-                        vec![Msg::Bank(sidechain_types::BankMsg::Transfer {
+                        vec![Msg::transfer(
                             to,
-                            denom: native.clone(),
-                            amount: 1 + (rng.next() % 1000) as u128,
-                        })],
+                            native.clone(),
+                            1 + (rng.next() % 1000) as u128,
+                        )],
                     )
                     .expect("fee fits");
                     nonces[s] += 1;

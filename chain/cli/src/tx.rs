@@ -5,10 +5,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use sidechain_types::{
-    amount::parse_amount, tx::build_signed, Address, Denom, Msg,
-    ValidatorChange,
-};
+use sidechain_client::SendOptions;
+use sidechain_types::{amount::parse_amount, Address, Denom, Msg, ValidatorChange};
 
 use crate::{output, Ctx};
 
@@ -111,7 +109,7 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
                 bail!("--amount must be positive");
             }
             let denom = Denom::new(denom).context("--denom")?;
-            send(ctx, &common, vec![Msg::Bank(sidechain_types::BankMsg::Transfer { to, denom, amount })]).await
+            send(ctx, &common, vec![Msg::transfer(to, denom, amount)]).await
         }
         TxCmd::ProposeValidator {
             common,
@@ -133,41 +131,22 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
                 operator,
                 eth_address,
             };
-            send(ctx, &common, vec![Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange { change })]).await
+            send(ctx, &common, vec![Msg::propose_validator_change(change)]).await
         }
         TxCmd::VoteValidator { common, proposal } => {
-            send(
-                ctx,
-                &common,
-                vec![Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange {
-                    proposal_id: proposal,
-                })],
-            )
-            .await
+            send(ctx, &common, vec![Msg::vote_validator_change(proposal)]).await
         }
     }
 }
 
 async fn send(ctx: &Ctx, common: &Common, msgs: Vec<Msg>) -> anyhow::Result<()> {
-    let (key, info) = ctx.keystore().signing_key(&common.from)?;
-    let client = ctx.client()?;
-    let status = client.status().await?;
-    let params = client.params().await?;
-    let nonce = match common.nonce {
-        Some(n) => n,
-        None => client.account(&info.address).await?.nonce,
+    let (key, _) = ctx.keystore().signing_key(&common.from)?;
+    let options = SendOptions {
+        nonce: common.nonce,
+        timeout: Duration::from_secs(common.timeout),
     };
-    let tx = build_signed(&key, &status.chain_id, nonce, params.min_gas_price, msgs).ok_or_else(
-        || {
-            anyhow!(
-                "the fee overflows 128 bits at gas price {}",
-                params.min_gas_price
-            )
-        },
-    )?;
-    let outcome = client
-        .broadcast_and_wait(&tx, Duration::from_secs(common.timeout))
-        .await?;
+    let done = ctx.client()?.sign_and_send(&key, msgs, &options).await?;
+    let (outcome, nonce) = (done.outcome, done.nonce);
     let sent = Sent {
         hash: outcome.hash.clone(),
         code: outcome.code,
@@ -175,7 +154,7 @@ async fn send(ctx: &Ctx, common: &Common, msgs: Vec<Msg>) -> anyhow::Result<()> 
         height: outcome.height,
         log: outcome.log.clone(),
         gas_used: outcome.gas_used,
-        from: info.address,
+        from: done.signer,
         nonce,
     };
     if outcome.code != 0 {

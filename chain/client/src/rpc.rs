@@ -1,16 +1,54 @@
 //! Talking to a node through CometBFT's RPC: status, queries (optionally proven), and
-//! broadcasting a transaction then waiting for it to be committed.
+//! sending a transaction then waiting for it to be committed.
 
 use std::time::{Duration, Instant};
 
+use ed25519_consensus::SigningKey;
 use serde::Serialize;
 use sidechain_types::{
-    proof, query, state::Proposal, state_key, Account, Address, Code, Params, SignedTx,
-    ValidatorInfo,
+    proof, query, state::Proposal, state_key, tx::build_signed, Account, Address, Code, Msg,
+    Params, SignedTx, ValidatorInfo,
 };
-use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, Url};
+use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, HttpClientUrl, Url};
 
-use crate::{Error, Result};
+use crate::{
+    error::{is_tx_in_cache, is_tx_not_found, reason},
+    Error, Result,
+};
+
+/// How long one request of a [`Client`] made by [`Client::new`] may take.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often [`Client::broadcast_and_wait`] asks whether the transaction is committed.
+const POLL: Duration = Duration::from_millis(150);
+
+/// The workspace's one builder of CometBFT RPC clients: HTTP to `url`, speaking the v0.38
+/// dialect, each request bounded by `timeout` from connecting to the last byte of the answer.
+///
+/// Use it directly only for calls [`Client`] does not offer (network info, blocks, raw
+/// broadcasts of a load generator); everything else goes through [`Client`].
+pub fn http_client(url: &str, timeout: Duration) -> Result<HttpClient> {
+    let bad = |reason: String| Error::BadUrl {
+        url: url.to_string(),
+        reason,
+    };
+    let parsed: Url = url
+        .parse()
+        .map_err(|e: tendermint_rpc::Error| bad(reason(&e)))?;
+    let address: HttpClientUrl = parsed
+        .try_into()
+        .map_err(|e: tendermint_rpc::Error| bad(reason(&e)))?;
+    HttpClient::builder(address)
+        .compat_mode(CompatMode::V0_38)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| {
+            Error::Rpc(format!(
+                "cannot make an HTTP client for {url}: {}",
+                reason(&e)
+            ))
+        })
+}
 
 /// A connection to one node's RPC endpoint.
 #[derive(Debug, Clone)]
@@ -54,27 +92,16 @@ pub struct Proven<T> {
 }
 
 impl Client {
+    /// A client of the node at `url` whose requests time out after [`DEFAULT_TIMEOUT`].
     pub fn new(url: &str) -> Result<Self> {
-        let parsed: Url = url.parse().map_err(|e| Error::Unreachable {
-            url: url.to_string(),
-            reason: format!("not a valid URL: {e}"),
-        })?;
-        let http = HttpClient::builder(parsed.try_into().map_err(|e: tendermint_rpc::Error| {
-            Error::Unreachable {
-                url: url.to_string(),
-                reason: e.to_string(),
-            }
-        })?)
-        .compat_mode(CompatMode::V0_38)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| Error::Unreachable {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
+        Self::with_timeout(url, DEFAULT_TIMEOUT)
+    }
+
+    /// A client of the node at `url` whose requests time out after `timeout`.
+    pub fn with_timeout(url: &str, timeout: Duration) -> Result<Self> {
         Ok(Client {
             url: url.to_string(),
-            http,
+            http: http_client(url, timeout)?,
         })
     }
 
@@ -82,19 +109,13 @@ impl Client {
         &self.url
     }
 
+    /// The underlying RPC client, for calls this type does not wrap.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
     fn rpc_err(&self, e: tendermint_rpc::Error) -> Error {
-        let text = e.to_string();
-        if text.contains("connect")
-            || text.contains("Connection refused")
-            || text.contains("timed out")
-        {
-            Error::Unreachable {
-                url: self.url.clone(),
-                reason: first_line(&text),
-            }
-        } else {
-            Error::Rpc(first_line(&text))
-        }
+        Error::from_rpc(&self.url, &e)
     }
 
     pub async fn status(&self) -> Result<NodeStatus> {
@@ -244,22 +265,28 @@ impl Client {
                 return Ok(h);
             }
             if start.elapsed() > timeout {
-                return Err(Error::Rpc(format!(
-                    "chain stayed at height {h} for {} s; is it producing blocks?",
-                    timeout.as_secs()
-                )));
+                return Err(Error::Stalled {
+                    height: h,
+                    secs: timeout.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// Sends `tx` to the mempool; returns its hash, or the CheckTx rejection.
+    ///
+    /// A transaction whose bytes the node's mempool cache already holds counts as sent: it was
+    /// sent before (by an earlier attempt whose answer was lost, say) and is pending or
+    /// committed, which waiting for its hash tells.
     pub async fn broadcast(&self, tx: &SignedTx) -> Result<String> {
-        let r = self
-            .http
-            .broadcast_tx_sync(tx.encode())
-            .await
-            .map_err(|e| self.rpc_err(e))?;
+        let bytes = tx.encode();
+        let hash = tendermint::Hash::Sha256(sidechain_types::sha256(&bytes)).to_string();
+        let r = match self.http.broadcast_tx_sync(bytes).await {
+            Ok(r) => r,
+            Err(e) if is_tx_in_cache(&e) => return Ok(hash),
+            Err(e) => return Err(self.rpc_err(e)),
+        };
         let hash = r.hash.to_string();
         if r.code.is_err() {
             let code = r.code.value();
@@ -290,18 +317,26 @@ impl Client {
                 gas_wanted: r.tx_result.gas_wanted,
                 gas_used: r.tx_result.gas_used,
             })),
-            Err(e) if e.to_string().contains("not found") => Ok(None),
+            Err(e) if is_tx_not_found(&e, &h) => Ok(None),
             Err(e) => Err(self.rpc_err(e)),
         }
     }
 
-    /// Broadcasts `tx` and waits (up to `timeout`) until it is committed.
+    /// Broadcasts `tx` and waits (up to `timeout`) until it is committed. The outcome's code
+    /// says whether it succeeded in its block.
+    ///
+    /// Once the mempool has accepted the transaction, a failed look-up that is worth retrying
+    /// (the node briefly unreachable) does not end the wait; at the deadline the error is
+    /// [`Error::NotCommitted`], which names the hash to check later.
     pub async fn broadcast_and_wait(&self, tx: &SignedTx, timeout: Duration) -> Result<TxOutcome> {
         let hash = self.broadcast(tx).await?;
         let start = Instant::now();
         loop {
-            if let Some(outcome) = self.tx(&hash).await? {
-                return Ok(outcome);
+            match self.tx(&hash).await {
+                Ok(Some(outcome)) => return Ok(outcome),
+                Ok(None) => {}
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e),
             }
             if start.elapsed() > timeout {
                 return Err(Error::NotCommitted {
@@ -309,8 +344,81 @@ impl Client {
                     secs: timeout.as_secs(),
                 });
             }
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// The one path for sending messages: signs them with `key` for this node's chain (its
+    /// chain id and minimum gas price, the account's next nonce unless `options` gives one),
+    /// broadcasts the transaction and waits until it is committed.
+    ///
+    /// A transaction committed with a failing code is returned, not an error: look at
+    /// `sent.outcome.code`, or call [`Sent::succeeded`].
+    pub async fn sign_and_send(
+        &self,
+        key: &SigningKey,
+        msgs: Vec<Msg>,
+        options: &SendOptions,
+    ) -> Result<Sent> {
+        let signer = Address::from_pubkey(&key.verification_key().to_bytes());
+        let chain_id = self.status().await?.chain_id;
+        let gas_price = self.params().await?.min_gas_price;
+        let nonce = match options.nonce {
+            Some(n) => n,
+            None => self.account(&signer).await?.nonce,
+        };
+        let tx = build_signed(key, &chain_id, nonce, gas_price, msgs).ok_or_else(|| {
+            Error::Build(format!(
+                "the fee overflows 128 bits at gas price {gas_price}"
+            ))
+        })?;
+        let outcome = self.broadcast_and_wait(&tx, options.timeout).await?;
+        Ok(Sent {
+            signer,
+            nonce,
+            outcome,
+        })
+    }
+}
+
+/// How [`Client::sign_and_send`] signs and how long it waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Sign with this nonce instead of the account's committed one (to queue several
+    /// transactions).
+    pub nonce: Option<u64>,
+    /// How long to wait for the transaction to be committed.
+    pub timeout: Duration,
+}
+
+impl SendOptions {
+    /// The account's next nonce, waiting up to `timeout`.
+    pub fn timeout(timeout: Duration) -> Self {
+        SendOptions {
+            nonce: None,
+            timeout,
+        }
+    }
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self::timeout(Duration::from_secs(30))
+    }
+}
+
+/// A transaction [`Client::sign_and_send`] got committed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sent {
+    pub signer: Address,
+    pub nonce: u64,
+    pub outcome: TxOutcome,
+}
+
+impl Sent {
+    /// Whether the transaction succeeded in its block (code 0).
+    pub fn succeeded(&self) -> bool {
+        self.outcome.code == Code::Ok.value()
     }
 }
 
@@ -331,6 +439,200 @@ fn code_name(code: u32) -> String {
         .unwrap_or_else(|| format!("code_{code}"))
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().to_string()
+#[cfg(test)]
+mod tests {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpListener,
+    };
+
+    use super::*;
+
+    /// A stand-in for a node: answers every request on a fresh port with `response`, or with
+    /// nothing at all when it is `None` (holding the connection open).
+    async fn fake_node(response: Option<String>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let response = response.clone();
+                tokio::spawn(async move {
+                    read_request(&mut socket).await;
+                    match response {
+                        Some(r) => {
+                            let _ = socket.write_all(r.as_bytes()).await;
+                            let _ = socket.shutdown().await;
+                            // Until the client closes too, so that no reset cuts the answer.
+                            let mut rest = Vec::new();
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(5),
+                                socket.read_to_end(&mut rest),
+                            )
+                            .await;
+                        }
+                        None => tokio::time::sleep(Duration::from_secs(30)).await,
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    /// Reads one HTTP request: its head, then as many body bytes as its Content-Length says.
+    async fn read_request(socket: &mut tokio::net::TcpStream) {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&data).to_ascii_lowercase();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if data.len() >= end + 4 + length {
+                    return;
+                }
+            }
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    fn http_answer(status: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn rpc_error(data: &str) -> String {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": -1,
+            "error": { "code": -32603, "message": "Internal error", "data": data },
+        });
+        http_answer("200 OK", &body.to_string())
+    }
+
+    fn signed_tx() -> SignedTx {
+        let key = SigningKey::from([7u8; 32]);
+        let msg = Msg::Transfer {
+            to: Address::from_pubkey(&[1; 32]),
+            denom: sidechain_types::Denom::new("side".to_string()).unwrap(),
+            amount: 1,
+        };
+        build_signed(&key, "test-chain", 0, 0, vec![msg]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_and_worth_retrying() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let e = Client::new(&url).unwrap().status().await.unwrap_err();
+        assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("cannot reach the node at"), "{e}");
+        assert!(e.to_string().contains("is it running?"), "{e}");
+        // The reason is the transport's own account, not just "HTTP error".
+        assert!(e.to_string().contains("refused"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_node_silent_past_the_timeout_is_unreachable() {
+        let url = fake_node(None).await;
+        let client = Client::with_timeout(&url, Duration::from_millis(300)).unwrap();
+        let e = client.status().await.unwrap_err();
+        assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("timed out"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_server_error_status_is_temporary_and_a_client_error_status_is_not() {
+        let url = fake_node(Some(http_answer("503 Service Unavailable", ""))).await;
+        let e = Client::new(&url).unwrap().status().await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("503"), "{e}");
+
+        let url = fake_node(Some(http_answer("404 Not Found", ""))).await;
+        let e = Client::new(&url).unwrap().status().await.unwrap_err();
+        assert!(matches!(e, Error::Rpc(_)), "{e:?}");
+        assert!(!e.is_retryable());
+        assert!(e.to_string().contains("404"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_the_node_has_not_indexed_is_none() {
+        let hash = "AB".repeat(32);
+        let url = fake_node(Some(rpc_error(&format!("tx ({hash}) not found")))).await;
+        let client = Client::new(&url).unwrap();
+        assert!(client.tx(&hash).await.unwrap().is_none());
+        // Any other failure of the look-up is an error.
+        let other = "CD".repeat(32);
+        let e = client.tx(&other).await.unwrap_err();
+        assert!(matches!(e, Error::Rpc(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_full_mempool_refuses_for_now_and_a_cached_transaction_counts_as_sent() {
+        let tx = signed_tx();
+        let url = fake_node(Some(rpc_error(
+            "mempool is full: number of txs 10 (max: 10), total txs bytes 1 (max: 2)",
+        )))
+        .await;
+        let e = Client::new(&url).unwrap().broadcast(&tx).await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("mempool is full"), "{e}");
+
+        let url = fake_node(Some(rpc_error("tx already exists in cache"))).await;
+        let hash = Client::new(&url).unwrap().broadcast(&tx).await.unwrap();
+        assert_eq!(
+            hash,
+            hex::encode_upper(sidechain_types::sha256(&tx.encode()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_check_tx_rejection_keeps_its_code_and_only_mempool_full_is_retryable() {
+        let tx = signed_tx();
+        for (code, retryable) in [(Code::BadNonce, false), (Code::MempoolFull, true)] {
+            let body = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": -1,
+                "result": {
+                    "code": code.value(),
+                    "data": "",
+                    "log": "refused",
+                    "codespace": "",
+                    "hash": "AB".repeat(32),
+                },
+            });
+            let url = fake_node(Some(http_answer("200 OK", &body.to_string()))).await;
+            let e = Client::new(&url).unwrap().broadcast(&tx).await.unwrap_err();
+            match &e {
+                Error::Rejected { code: c, name, .. } => {
+                    assert_eq!(*c, code.value());
+                    assert_eq!(name, code.name());
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(e.is_retryable(), retryable, "{e}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_url_is_bad_configuration() {
+        for url in ["not a url", "ftp://127.0.0.1:26657"] {
+            let e = Client::new(url).unwrap_err();
+            assert!(matches!(e, Error::BadUrl { .. }), "{url}: {e:?}");
+            assert!(!e.is_retryable());
+            assert!(e.to_string().contains("http://127.0.0.1:26657"), "{e}");
+        }
+    }
 }

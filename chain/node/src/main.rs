@@ -11,7 +11,6 @@ use sidechaind::{
     node::Node,
     server::{self, Services},
 };
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc: block execution and tree updates allocate and free many small objects (ADR 6).
 #[global_allocator]
@@ -42,7 +41,7 @@ enum Command {
         /// CometBFT on the same machine: proxy_app = "unix://PATH").
         #[arg(long, default_value = "127.0.0.1:26658", value_parser = parse_abci)]
         abci: AbciListen,
-        /// Address the Prometheus metrics endpoint (GET /metrics) listens on.
+        /// Address the Prometheus metrics endpoint (GET /metrics, and GET /health) listens on.
         #[arg(long, default_value = "127.0.0.1:26660")]
         metrics: SocketAddr,
         /// Log format; the level comes from RUST_LOG (default: info).
@@ -70,17 +69,12 @@ enum LogFormat {
     Json,
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colour only on a terminal: log files stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+impl From<LogFormat> for sidechain_telemetry::LogFormat {
+    fn from(f: LogFormat) -> Self {
+        match f {
+            LogFormat::Text => sidechain_telemetry::LogFormat::Text,
+            LogFormat::Json => sidechain_telemetry::LogFormat::Json,
+        }
     }
 }
 
@@ -163,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
             log_format,
             mempool_size,
         } => {
-            init_logging(log_format);
+            sidechain_telemetry::init(log_format.into())?;
             let store = open_store(&home)?;
             let committed = store.committed();
             tracing::info!(home = %home.display(), height = committed.height, "database opened");
@@ -177,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
                     )
                     })?;
             tokio::spawn(m.clone().serve(metrics_listener));
-            let handle = Handle::new(Node::new(store, m).with_mempool_limit(mempool_size));
+            let handle = Handle::new(Node::new(store, m.clone()).with_mempool_limit(mempool_size));
             let services = Services {
                 consensus: Consensus(handle.clone()),
                 mempool: Mempool::new(handle.clone()),
@@ -194,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
                 AbciListen::Unix(path) => claim_socket(path)?,
             }
             tracing::info!(%abci, %metrics, "serving ABCI; waiting for CometBFT");
+            m.set_serving();
             let serve = async {
                 match &abci {
                     AbciListen::Tcp(addr) => server::serve_tcp(*addr, services).await,

@@ -1,16 +1,21 @@
-//! Prometheus metrics of the node, served as text on `GET /metrics`.
+//! Prometheus metrics of the node and its health, served on `GET /metrics` and `GET /health`
+//! by `sidechain-telemetry`.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-};
+use sidechain_telemetry::Health;
+use tokio::net::TcpListener;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
@@ -22,7 +27,7 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
-/// The node's series. Cheap to clone; clones share the values.
+/// The node's series, and whether it serves ABCI yet. Cheap to clone; clones share the values.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     pub height: Gauge,
@@ -35,6 +40,7 @@ pub struct Metrics {
     pub merkle_seconds: Histogram,
     pub commit_seconds: Histogram,
     registry: Arc<Registry>,
+    serving: Arc<AtomicBool>,
 }
 
 fn seconds_buckets() -> impl Iterator<Item = f64> {
@@ -112,6 +118,7 @@ impl Metrics {
             merkle_seconds,
             commit_seconds,
             registry: Arc::new(registry),
+            serving: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -137,37 +144,34 @@ impl Metrics {
         out
     }
 
-    /// Serves `GET /metrics` on `listener` until the process ends.
+    /// The registry holding every series, for an endpoint to encode.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Records that the store is open and the ABCI server listens: from now on the node is
+    /// healthy.
+    pub fn set_serving(&self) {
+        self.serving.store(true, Ordering::Relaxed);
+    }
+
+    /// What `GET /health` reports: healthy once [`Metrics::set_serving`] was called, with the
+    /// last committed height either way.
+    pub fn health(&self) -> Health {
+        let health = if self.serving.load(Ordering::Relaxed) {
+            Health::healthy()
+        } else {
+            Health::unhealthy("starting: the ABCI server is not listening yet")
+        };
+        health.with("height", self.height.get())
+    }
+
+    /// Serves `GET /metrics` and `GET /health` on `listener` until the process ends.
     pub async fn serve(self, listener: TcpListener) {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let metrics = self.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let n = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
-                    .await
-                {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
-                let request = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-                let (status, body) = if request.starts_with("GET /metrics") {
-                    ("200 OK", metrics.render())
-                } else {
-                    (
-                        "404 Not Found",
-                        "only GET /metrics is served here\n".to_string(),
-                    )
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
+        let registry = self.registry();
+        if let Err(e) = sidechain_telemetry::serve(listener, registry, move || self.health()).await
+        {
+            tracing::error!(error = %e, "the metrics endpoint stopped");
         }
     }
 }

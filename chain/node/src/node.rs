@@ -251,7 +251,9 @@ impl Node {
             .map(|o| {
                 self.metrics
                     .checktx
-                    .get_or_create(&crate::metrics::CodeLabel { code: o.code.name() })
+                    .get_or_create(&crate::metrics::CodeLabel {
+                        code: o.code.name(),
+                    })
                     .inc();
                 CheckAnswer {
                     code: o.code,

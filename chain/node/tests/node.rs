@@ -67,11 +67,7 @@ fn started_with(dir: &std::path::Path, metrics: Metrics) -> Node {
 }
 
 fn transfer(nonce: u64, amount: u128) -> Vec<u8> {
-    let msg = Msg::Bank(sidechain_types::BankMsg::Transfer {
-        to: addr(&key(2)),
-        denom: Denom::new("side").unwrap(),
-        amount,
-    });
+    let msg = Msg::transfer(addr(&key(2)), Denom::new("side").unwrap(), amount);
     build_signed(&key(1), CHAIN, nonce, 1, vec![msg])
         .unwrap()
         .encode()
@@ -90,14 +86,19 @@ fn restart_reports_the_last_commit_and_replays_to_the_same_hash() {
         node.finalize_block(at(2), &[transfer(1, 7)]).unwrap();
         let c = node.commit().unwrap();
         // Block 3 is executed but the process dies before Commit.
-        let staged = node.finalize_block(at(3), &[transfer(2, 9)]).unwrap().app_hash;
+        let staged = node
+            .finalize_block(at(3), &[transfer(2, 9)])
+            .unwrap()
+            .app_hash;
         (c.app_hash, staged)
     };
     let mut node = open(dir.path());
     assert_eq!(node.info(), (2, hash2.to_vec()));
     // CometBFT replays block 3: same result.
     assert_eq!(
-        node.finalize_block(at(3), &[transfer(2, 9)]).unwrap().app_hash,
+        node.finalize_block(at(3), &[transfer(2, 9)])
+            .unwrap()
+            .app_hash,
         staged3
     );
     node.commit().unwrap();
@@ -117,13 +118,17 @@ fn crash_before_the_first_commit_starts_over_from_init_chain() {
     let first = {
         let mut node = open(dir.path());
         node.init_chain(CHAIN, &state, &vals).unwrap();
-        node.finalize_block(at(1), &[] as &[Vec<u8>]).unwrap().app_hash
+        node.finalize_block(at(1), &[] as &[Vec<u8>])
+            .unwrap()
+            .app_hash
     };
     let mut node = open(dir.path());
     assert_eq!(node.info(), (0, vec![]));
     node.init_chain(CHAIN, &state, &vals).unwrap();
     assert_eq!(
-        node.finalize_block(at(1), &[] as &[Vec<u8>]).unwrap().app_hash,
+        node.finalize_block(at(1), &[] as &[Vec<u8>])
+            .unwrap()
+            .app_hash,
         first
     );
 }
@@ -360,6 +365,37 @@ async fn metrics_endpoint_serves_the_node_series() {
         "{body}"
     );
     assert!(body.contains("# HELP sidechain_commit_seconds"), "{body}");
+}
+
+#[tokio::test]
+async fn health_endpoint_says_starting_until_the_node_serves_then_ok_with_the_height() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let m = Metrics::new();
+    m.height.set(7);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(m.clone().serve(listener));
+    let get = |path: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).await.unwrap();
+        text
+    };
+    let starting = get("/health").await;
+    assert!(
+        starting.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{starting}"
+    );
+    assert!(starting.contains("not listening yet"), "{starting}");
+    m.set_serving();
+    let ok = get("/health").await;
+    assert!(ok.starts_with("HTTP/1.1 200 OK"), "{ok}");
+    assert!(ok.ends_with(r#"{"height":7,"status":"ok"}"#), "{ok}");
+    let other = get("/").await;
+    assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
 }
 
 #[test]

@@ -520,7 +520,10 @@ mod tests {
         assert_eq!(GenesisBridge::default().validate().unwrap(), None);
         let p = configured_bridge().validate().unwrap().unwrap();
         assert_eq!(p.l1_chain_id, 1337);
-        assert_eq!(p.contract.to_string(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+        assert_eq!(
+            p.contract.to_string(),
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+        );
         assert_eq!(p.bridge_id, [0xab; 32]);
         assert_eq!(p.deploy_block, 7);
         assert_eq!(p.batch_max_size, DEFAULT_BATCH_MAX_SIZE);
@@ -534,7 +537,9 @@ mod tests {
         let cases: [(&str, Edit); 13] = [
             ("l1_chain_id", |b| b.l1_chain_id = 0),
             ("contract", |b| b.contract = Some("0x1234".into())),
-            ("contract", |b| b.contract = Some(format!("0x{}", "0".repeat(40)))),
+            ("contract", |b| {
+                b.contract = Some(format!("0x{}", "0".repeat(40)))
+            }),
             ("contract", |b| {
                 b.contract = Some("0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into())
             }),
@@ -542,13 +547,21 @@ mod tests {
                 b.contract = None;
             }),
             ("bridge_id", |b| b.bridge_id = None),
-            ("bridge_id", |b| b.bridge_id = Some(format!("0x{}", "00".repeat(32)))),
+            ("bridge_id", |b| {
+                b.bridge_id = Some(format!("0x{}", "00".repeat(32)))
+            }),
             ("bridge_id", |b| b.bridge_id = Some("0xabcd".into())),
             ("confirmations", |b| b.confirmations = 0),
             ("confirmations", |b| b.confirmations = MAX_CONFIRMATIONS + 1),
-            ("batch_max_size", |b| b.batch_max_size = Some(MAX_BATCH_SIZE + 1)),
-            ("batch_max_wait_blocks", |b| b.batch_max_wait_blocks = Some(0)),
-            ("batch_timeout_seconds", |b| b.batch_timeout_seconds = Some(59)),
+            ("batch_max_size", |b| {
+                b.batch_max_size = Some(MAX_BATCH_SIZE + 1)
+            }),
+            ("batch_max_wait_blocks", |b| {
+                b.batch_max_wait_blocks = Some(0)
+            }),
+            ("batch_timeout_seconds", |b| {
+                b.batch_timeout_seconds = Some(59)
+            }),
         ];
         for (field, edit) in cases {
             let mut b = configured_bridge();
@@ -558,7 +571,10 @@ mod tests {
                 matches!(&e, GenesisError::Bridge { field: f, .. } if *f == field),
                 "{field}: {e}"
             );
-            assert!(e.to_string().starts_with(&format!("bridge.{field}: ")), "{e}");
+            assert!(
+                e.to_string().starts_with(&format!("bridge.{field}: ")),
+                "{e}"
+            );
             // The whole genesis refuses it too.
             let mut g = state(vec![validator(1, 1)]);
             g.bridge = b;
@@ -567,6 +583,10 @@ mod tests {
         let e = state(vec![validator(1, 1)]);
         let mut zero = e.clone();
         zero.validators[0].eth_address = format!("0x{}", "0".repeat(40));
-        assert!(zero.validate().unwrap_err().to_string().contains("zero address"));
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("zero address"));
     }
 }

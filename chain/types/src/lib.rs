@@ -36,12 +36,12 @@ pub mod tx;
 pub mod validators;
 
 pub use address::{Address, AddressError};
+pub use amount::Amount;
 pub use bank::{Account, BankMsg};
 pub use bridge::{BridgeMsg, BridgeParams};
-pub use eth::{EthAddress, EthAddressError};
-pub use amount::Amount;
 pub use codes::Code;
 pub use denom::{Denom, DenomError};
+pub use eth::{EthAddress, EthAddressError};
 pub use events::Event;
 pub use genesis::{GenesisAccount, GenesisState, GenesisValidator, Params};
 pub use tx::{Fee, Msg, SignedTx, TxBody};

@@ -8,11 +8,7 @@ use serde::Serialize;
 
 pub use crate::validators::ValidatorChange;
 use crate::{
-    address::Address,
-    amount::Amount,
-    bank::BankMsg,
-    bridge::BridgeMsg,
-    denom::Denom,
+    address::Address, amount::Amount, bank::BankMsg, bridge::BridgeMsg, denom::Denom,
     validators::ValidatorsMsg,
 };
 

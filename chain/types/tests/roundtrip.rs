@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use sidechain_types::{
-    state::Proposal, BridgeParams, EthAddress, Account, Address, Denom, Event, Fee, Msg, Params,
+    state::Proposal, Account, Address, BridgeParams, Denom, EthAddress, Event, Fee, Msg, Params,
     SignedTx, TxBody, ValidatorChange, ValidatorInfo,
 };
 
@@ -38,13 +38,15 @@ fn change() -> impl Strategy<Value = ValidatorChange> {
 
 fn msg() -> impl Strategy<Value = Msg> {
     prop_oneof![
-        (address(), denom(), any::<u128>()).prop_map(|(to, denom, amount)| Msg::Bank(sidechain_types::BankMsg::Transfer {
-            to,
-            denom,
-            amount
-        })),
-        change().prop_map(|change| Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange { change })),
-        any::<u64>().prop_map(|proposal_id| Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id })),
+        (address(), denom(), any::<u128>()).prop_map(|(to, denom, amount)| Msg::Bank(
+            sidechain_types::BankMsg::Transfer { to, denom, amount }
+        )),
+        change().prop_map(|change| Msg::Validators(
+            sidechain_types::ValidatorsMsg::ProposeValidatorChange { change }
+        )),
+        any::<u64>().prop_map(|proposal_id| Msg::Validators(
+            sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id }
+        )),
     ]
 }
 

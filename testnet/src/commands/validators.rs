@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use ed25519_consensus::SigningKey;
 use serde_json::json;
-use sidechain_client::{rpc::TxOutcome, Client, Keystore};
+use sidechain_client::{rpc::TxOutcome, Client, Keystore, SendOptions};
 use sidechain_genesis::{keys::OPERATOR_KEY_NAME, spec::DEFAULT_OPERATOR_AMOUNT, NodeEntry};
-use sidechain_types::{tx::build_signed, Address, Amount, Denom, Msg, ValidatorChange};
+use sidechain_types::{Denom, Msg, ValidatorChange};
 
 use crate::{bins::Binaries, network::Network, rpc, Error, Result};
 
@@ -35,25 +35,18 @@ async fn any_live_client(net: &Network, except: Option<&str>) -> Result<Client> 
 }
 
 /// Signs and sends one message with `key`, waiting for it to be committed successfully.
-async fn send(
-    client: &Client,
-    chain_id: &str,
-    gas_price: Amount,
-    key: &SigningKey,
-    msg: Msg,
-) -> Result<TxOutcome> {
-    let signer = Address::from_pubkey(&key.verification_key().to_bytes());
-    let nonce = client.account(&signer).await?.nonce;
-    let tx = build_signed(key, chain_id, nonce, gas_price, vec![msg])
-        .ok_or_else(|| Error::Chain("the fee overflows; check the chain's min_gas_price".into()))?;
-    let out = client.broadcast_and_wait(&tx, TX_TIMEOUT).await?;
-    if out.code != 0 {
+async fn send(client: &Client, key: &SigningKey, msg: Msg) -> Result<TxOutcome> {
+    let sent = client
+        .sign_and_send(key, vec![msg], &SendOptions::timeout(TX_TIMEOUT))
+        .await?;
+    if !sent.succeeded() {
+        let out = sent.outcome;
         return Err(Error::Chain(format!(
-            "transaction {} from {signer} failed in block {} with code {} ({}): {}",
-            out.hash, out.height, out.code, out.code_name, out.log
+            "transaction {} from {} failed in block {} with code {} ({}): {}",
+            out.hash, sent.signer, out.height, out.code, out.code_name, out.log
         )));
     }
-    Ok(out)
+    Ok(sent.outcome)
 }
 
 /// The change that gives `entry` the voting power `power` (0 removes it).
@@ -87,7 +80,6 @@ async fn pass_change(
     client: &Client,
     change: &ValidatorChange,
 ) -> Result<(Option<u64>, Vec<String>)> {
-    let params = client.params().await?;
     let registry = client.validators().await?;
     let mut signers = Vec::new();
     for v in &registry {
@@ -111,22 +103,12 @@ async fn pass_change(
             None => change.power == 0,
         }
     };
-    let chain_id = net.manifest.chain_id.as_str();
     let mut signed = Vec::new();
     let mut iter = signers.iter();
     let Some((first, key)) = iter.next() else {
         return Err(Error::State("no signer".into()));
     };
-    let out = send(
-        client,
-        chain_id,
-        params.min_gas_price,
-        key,
-        Msg::Validators(sidechain_types::ValidatorsMsg::ProposeValidatorChange {
-            change: change.clone(),
-        }),
-    )
-    .await?;
+    let out = send(client, key, Msg::propose_validator_change(change.clone())).await?;
     eprintln!(
         "  {first}'s operator proposed the change (tx {} in block {})",
         out.hash, out.height
@@ -145,14 +127,7 @@ async fn pass_change(
             if !open {
                 break;
             }
-            let out = send(
-                client,
-                chain_id,
-                params.min_gas_price,
-                key,
-                Msg::Validators(sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id: id }),
-            )
-            .await?;
+            let out = send(client, key, Msg::vote_validator_change(id)).await?;
             eprintln!(
                 "  {name}'s operator approved proposal {id} (block {})",
                 out.height
@@ -255,21 +230,14 @@ pub async fn add(
     }
 
     // Fund the new operator so its relayer can pay fees, then change the validator set.
-    let params = client.params().await?;
     let (faucet, _) =
         Keystore::open(&net.layout.client_home()).signing_key(&net.manifest.faucet_key)?;
     let denom =
         Denom::new(net.manifest.native_denom.clone()).map_err(|e| Error::State(e.to_string()))?;
     send(
         &client,
-        &net.manifest.chain_id,
-        params.min_gas_price,
         &faucet,
-        Msg::Bank(sidechain_types::BankMsg::Transfer {
-            to: entry.operator,
-            denom,
-            amount: DEFAULT_OPERATOR_AMOUNT,
-        }),
+        Msg::transfer(entry.operator, denom, DEFAULT_OPERATOR_AMOUNT),
     )
     .await?;
     eprintln!("  funded its operator {}", entry.operator);

@@ -8,8 +8,7 @@ use base64::Engine;
 use ed25519_consensus::SigningKey;
 use sidechain_app::{
     block::BlockOutput, check_tx, finalize_block, genesis::init_chain, BlockInfo, CheckKind,
-    PendingWrites,
-    TxOutcome, Writes,
+    PendingWrites, TxOutcome, Writes,
 };
 use sidechain_types::{
     genesis::{Coin, GenesisBridge},
@@ -158,11 +157,7 @@ pub fn transfer_tx(from: &SigningKey, nonce: u64, to: Address, amount: u128) -> 
         CHAIN_ID,
         nonce,
         1,
-        vec![Msg::Bank(sidechain_types::BankMsg::Transfer {
-            to,
-            denom: side(),
-            amount,
-        })],
+        vec![Msg::transfer(to, side(), amount)],
     )
     .unwrap()
 }

@@ -170,4 +170,3 @@ fn prepare_proposal(r: request::PrepareProposal) -> response::PrepareProposal {
         .collect();
     response::PrepareProposal { txs }
 }
-

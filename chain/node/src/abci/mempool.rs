@@ -199,4 +199,3 @@ fn run_check_batch(node: &Handle, queue: &Mutex<CheckQueue>) {
         w.wake();
     }
 }
-

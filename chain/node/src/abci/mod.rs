@@ -75,4 +75,3 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 pub(crate) fn app_hash(bytes: Vec<u8>) -> Result<AppHash, BoxError> {
     AppHash::try_from(bytes).map_err(|e| e.into())
 }
-

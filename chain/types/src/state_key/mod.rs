@@ -16,7 +16,12 @@ pub mod bridge;
 pub mod validators;
 
 /// The prefix of every key of each component, in the order the table above gives.
-pub const PREFIXES: [&[u8]; 4] = [app::PREFIX, bank::PREFIX, validators::PREFIX, bridge::PREFIX];
+pub const PREFIXES: [&[u8]; 4] = [
+    app::PREFIX,
+    bank::PREFIX,
+    validators::PREFIX,
+    bridge::PREFIX,
+];
 
 /// `prefix ‖ suffix` as one key.
 fn key(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
