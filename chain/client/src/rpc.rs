@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 use ed25519_consensus::SigningKey;
 use serde::Serialize;
 use sidechain_types::{
-    proof, query, state::Proposal, state_key, tx::build_signed, Account, Address, Code, Msg,
-    Params, SignedTx, ValidatorInfo,
+    proof,
+    query::{self, Route},
+    state::Proposal,
+    tx::build_signed,
+    Account, Address, BridgeParams, Code, Msg, Params, SignedTx, ValidatorInfo,
 };
 use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, HttpClientUrl, Url};
 
@@ -131,10 +134,11 @@ impl Client {
     }
 
     /// Raw ABCI query of the latest state.
-    pub async fn query_raw(&self, path: &str, data: Vec<u8>) -> Result<Vec<u8>> {
+    pub async fn query_raw(&self, route: &Route) -> Result<Vec<u8>> {
+        let path = route.path();
         let r = self
             .http
-            .abci_query(Some(path.to_string()), data, None, false)
+            .abci_query(Some(path.to_string()), route.data(), None, false)
             .await
             .map_err(|e| self.rpc_err(e))?;
         if r.code.is_err() {
@@ -148,13 +152,16 @@ impl Client {
     }
 
     /// ABCI query with a Merkle proof, checked against the app hash in the header of the block
-    /// after the queried state. Returns the raw value (`None` when the key is absent).
-    pub async fn query_proven_raw(
-        &self,
-        path: &str,
-        data: Vec<u8>,
-        expected_key: &[u8],
-    ) -> Result<Proven<Option<Vec<u8>>>> {
+    /// after the queried state. Returns the raw value (`None` when the key is absent). Only
+    /// routes read from one state key can be proven.
+    pub async fn query_proven_raw(&self, route: &Route) -> Result<Proven<Option<Vec<u8>>>> {
+        let path = route.path();
+        let expected_key = route.state_key().ok_or_else(|| {
+            Error::Proof(format!(
+                "{path} is read from several state keys, so no single proof covers it"
+            ))
+        })?;
+        let expected_key = expected_key.as_slice();
         // Prove the latest committed state (height L); its app hash is in the header of
         // block L+1, which the next round of consensus produces within a block time.
         let state_height = self.wait_for_height(1, Duration::from_secs(30)).await?;
@@ -163,7 +170,7 @@ impl Client {
             .http
             .abci_query(
                 Some(path.to_string()),
-                data,
+                route.data(),
                 Some(height(state_height)?),
                 true,
             )
@@ -221,18 +228,13 @@ impl Client {
 
     /// The account at `address` (a default, empty account when it does not exist yet).
     pub async fn account(&self, address: &Address) -> Result<Account> {
-        let bytes = self
-            .query_raw(query::ACCOUNT, address.as_bytes().to_vec())
-            .await?;
+        let bytes = self.query_raw(&Route::Account(*address)).await?;
         decode_account(&bytes)
     }
 
     /// The account with a verified proof.
     pub async fn account_proven(&self, address: &Address) -> Result<Proven<Account>> {
-        let key = state_key::bank::account(address);
-        let p = self
-            .query_proven_raw(query::ACCOUNT, address.as_bytes().to_vec(), &key)
-            .await?;
+        let p = self.query_proven_raw(&Route::Account(*address)).await?;
         let value = decode_account(p.value.as_deref().unwrap_or_default())?;
         Ok(Proven {
             value,
@@ -242,18 +244,29 @@ impl Client {
     }
 
     pub async fn params(&self) -> Result<Params> {
-        let bytes = self.query_raw(query::PARAMS, Vec::new()).await?;
+        let bytes = self.query_raw(&Route::Params).await?;
         borsh::from_slice(&bytes).map_err(|e| Error::Decode(format!("params: {e}")))
     }
 
     pub async fn validators(&self) -> Result<Vec<ValidatorInfo>> {
-        let bytes = self.query_raw(query::VALIDATORS, Vec::new()).await?;
+        let bytes = self.query_raw(&Route::Validators).await?;
         borsh::from_slice(&bytes).map_err(|e| Error::Decode(format!("validators: {e}")))
     }
 
     pub async fn proposals(&self) -> Result<Vec<Proposal>> {
-        let bytes = self.query_raw(query::PROPOSALS, Vec::new()).await?;
+        let bytes = self.query_raw(&Route::Proposals).await?;
         borsh::from_slice(&bytes).map_err(|e| Error::Decode(format!("proposals: {e}")))
+    }
+
+    /// The bridge parameters genesis fixed; `None` when the chain runs without a bridge.
+    pub async fn bridge_params(&self) -> Result<Option<BridgeParams>> {
+        let bytes = self.query_raw(&Route::BridgeParams).await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        borsh::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Decode(format!("bridge params: {e}")))
     }
 
     /// Waits until the chain has at least `min` blocks; returns the latest height.
@@ -519,11 +532,11 @@ mod tests {
 
     fn signed_tx() -> SignedTx {
         let key = SigningKey::from([7u8; 32]);
-        let msg = Msg::Transfer {
-            to: Address::from_pubkey(&[1; 32]),
-            denom: sidechain_types::Denom::new("side".to_string()).unwrap(),
-            amount: 1,
-        };
+        let msg = Msg::transfer(
+            Address::from_pubkey(&[1; 32]),
+            sidechain_types::Denom::new("side".to_string()).unwrap(),
+            1,
+        );
         build_signed(&key, "test-chain", 0, 0, vec![msg]).unwrap()
     }
 
