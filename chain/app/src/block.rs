@@ -3,7 +3,7 @@
 //! fixed order:
 //!
 //! 1. bank: credit the fees the block's transactions paid to the fee pool;
-//! 2. validators: drop lapsed proposals; the power changes approved in the block become
+//! 2. validators: drop lapsed proposals; the net change of the set over the block becomes
 //!    CometBFT's validator updates;
 //! 3. bridge (its work joins here: apply attested deposits, time out batches, cut new
 //!    batches, emit a new signer set when power moved);
@@ -38,7 +38,8 @@ pub struct BlockOutput {
     /// Block-level events (end of block).
     pub events: Vec<Event>,
     pub writes: Writes,
-    /// (ed25519 consensus key, new power; 0 removes), sorted by key.
+    /// (ed25519 consensus key, new power; 0 removes), sorted by key: the net change of the
+    /// validator set over the block, so always a valid change of the set CometBFT holds.
     pub validator_updates: Vec<([u8; 32], u64)>,
 }
 
@@ -114,9 +115,7 @@ pub fn execute_block(
     }
     let mut events = Bank::end_block(&mut view, &ctx)?;
     events.append(&mut Validators::end_block(&mut view, &ctx)?);
-    let validator_updates = validators::state::block_updates(&view)?
-        .into_iter()
-        .collect();
+    let validator_updates = validators::state::block_updates(&view)?;
     events.append(&mut Bridge::end_block(&mut view, &ctx)?);
     view.put(state_key::app::LAST_HEIGHT.to_vec(), &block.height);
     Ok(BlockOutput {

@@ -125,6 +125,11 @@ impl<'a> Overlay<'a> {
         self.writes
     }
 
+    /// The state under the overlay (for a block: the state at its start).
+    pub fn base(&self) -> &'a dyn StateRead {
+        self.base
+    }
+
     pub fn writes(&self) -> &PendingWrites {
         &self.writes
     }

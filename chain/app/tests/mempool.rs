@@ -198,10 +198,11 @@ fn nothing_is_admitted_before_the_first_block_commits_and_the_limit_holds() {
 }
 
 #[test]
-fn a_failed_message_rolls_back_the_block_accumulators_it_touched() {
-    // One validator: its operator's proposal applies at once, which records a validator update
-    // in the block's accumulators. A later message of the same transaction fails, so the
-    // update must go with the rest of the messages' effects.
+fn a_failed_message_rolls_back_its_validator_change_and_the_fee_stays_in_the_block_fees() {
+    // One validator: its operator's proposal applies at once. A later message of the same
+    // transaction fails, so the change (and with it any validator update) goes with the rest of
+    // the messages' effects, while the fee the ante added to the block's fees accumulator
+    // reaches the pool.
     let mut chain = Chain::new(genesis(1, &[]));
     chain.block(&[]);
     let op = operator_key(0);

@@ -429,3 +429,128 @@ fn same_blocks_give_identical_writes_on_two_fresh_states() {
     };
     assert_eq!(run(), run());
 }
+
+/// A transaction from validator `i`'s operator with an explicit nonce, so several of one
+/// operator's transactions can go into one block.
+fn op_tx_at(i: u8, nonce: u64, msg: Msg) -> Vec<u8> {
+    build_signed(&operator_key(i), CHAIN_ID, nonce, 1, vec![msg])
+        .unwrap()
+        .encode()
+}
+
+fn nonce_of(chain: &Chain, i: u8) -> u64 {
+    chain.account(&addr(&operator_key(i))).nonce
+}
+
+fn key_of(i: u8) -> [u8; 32] {
+    validator_key(i).verification_key().to_bytes()
+}
+
+#[test]
+fn adding_then_removing_a_key_in_one_block_gives_cometbft_no_update() {
+    // One validator: its operator's proposals apply at once.
+    let mut chain = Chain::new(genesis(1, &[]));
+    let n = nonce_of(&chain, 0);
+    let out = chain.block(&[
+        op_tx_at(0, n, Msg::propose_validator_change(change(5, 1))),
+        op_tx_at(0, n + 1, Msg::propose_validator_change(change(5, 0))),
+    ]);
+    assert!(
+        out.tx_results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        out.tx_results
+    );
+    assert!(
+        out.validator_updates.is_empty(),
+        "a power-0 update for a key CometBFT never had halts it: {:?}",
+        out.validator_updates
+    );
+    let vals: Vec<ValidatorInfo> = chain.read(state_key::validators::SET).unwrap();
+    assert_eq!(vals.len(), 1);
+}
+
+#[test]
+fn removing_then_re_adding_a_key_in_one_block_gives_its_net_change() {
+    let mut chain = Chain::new(genesis(2, &[]));
+    let (n0, n1) = (nonce_of(&chain, 0), nonce_of(&chain, 1));
+    // Both approve removing val1; val0 alone then re-adds it, first at its old power...
+    let out = chain.block(&[
+        op_tx_at(0, n0, Msg::propose_validator_change(change(1, 0))),
+        op_tx_at(1, n1, Msg::vote_validator_change(0)),
+        op_tx_at(0, n0 + 1, Msg::propose_validator_change(change(1, 10))),
+    ]);
+    assert!(
+        out.tx_results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        out.tx_results
+    );
+    assert!(
+        out.validator_updates.is_empty(),
+        "{:?}",
+        out.validator_updates
+    );
+    // ...and in a later block at another power: one update with the new power.
+    let (n0, n1) = (nonce_of(&chain, 0), nonce_of(&chain, 1));
+    let out = chain.block(&[
+        op_tx_at(0, n0, Msg::propose_validator_change(change(1, 0))),
+        // Ids 0 and 1 went to the first block's proposals.
+        op_tx_at(1, n1, Msg::vote_validator_change(2)),
+        op_tx_at(0, n0 + 1, Msg::propose_validator_change(change(1, 4))),
+    ]);
+    assert!(
+        out.tx_results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        out.tx_results
+    );
+    assert_eq!(out.validator_updates, vec![(key_of(1), 4)]);
+}
+
+#[test]
+fn two_re_weights_in_one_block_give_one_update() {
+    let mut chain = Chain::new(genesis(1, &[]));
+    let n = nonce_of(&chain, 0);
+    chain.block(&[op_tx_at(0, n, Msg::propose_validator_change(change(5, 1)))]);
+    let n = nonce_of(&chain, 0);
+    let out = chain.block(&[
+        op_tx_at(0, n, Msg::propose_validator_change(change(5, 2))),
+        op_tx_at(0, n + 1, Msg::propose_validator_change(change(5, 3))),
+    ]);
+    assert!(
+        out.tx_results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        out.tx_results
+    );
+    assert_eq!(out.validator_updates, vec![(key_of(5), 3)]);
+    // Re-weighting back to the start-of-block power in the same block: nothing to tell.
+    let n = nonce_of(&chain, 0);
+    let out = chain.block(&[
+        op_tx_at(0, n, Msg::propose_validator_change(change(5, 1))),
+        op_tx_at(0, n + 1, Msg::propose_validator_change(change(5, 3))),
+    ]);
+    assert!(
+        out.validator_updates.is_empty(),
+        "{:?}",
+        out.validator_updates
+    );
+}
+
+#[test]
+fn removing_every_validator_in_one_block_is_refused_at_the_last_one() {
+    let mut chain = Chain::new(genesis(2, &[]));
+    let (n0, n1) = (nonce_of(&chain, 0), nonce_of(&chain, 1));
+    let out = chain.block(&[
+        op_tx_at(0, n0, Msg::propose_validator_change(change(1, 0))),
+        op_tx_at(1, n1, Msg::vote_validator_change(0)),
+        op_tx_at(0, n0 + 1, Msg::propose_validator_change(change(0, 0))),
+    ]);
+    assert!(out.tx_results[0].is_ok() && out.tx_results[1].is_ok());
+    assert_eq!(out.tx_results[2].code, Code::InvalidProposal);
+    assert!(
+        out.tx_results[2].log.contains("last validator"),
+        "{}",
+        out.tx_results[2].log
+    );
+    assert_eq!(out.validator_updates, vec![(key_of(1), 0)]);
+    let vals: Vec<ValidatorInfo> = chain.read(state_key::validators::SET).unwrap();
+    assert_eq!(vals.len(), 1);
+}

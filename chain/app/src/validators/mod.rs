@@ -265,9 +265,6 @@ fn settle(
         validators.sort_by_key(|v| v.consensus_key);
     }
     state::put_set(view, &validators);
-    let mut updates = state::block_updates(view)?;
-    updates.insert(change.consensus_key, change.power);
-    state::put_block_updates(view, &updates);
     Ok(vec![Event::new(kinds::VALIDATOR_UPDATE)
         .attr("proposal", id)
         .attr("name", &change.name)

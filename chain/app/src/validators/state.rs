@@ -59,11 +59,29 @@ pub fn open_proposals(state: &dyn StateRead) -> Result<Vec<Proposal>> {
     Ok(open)
 }
 
-/// Validator power changes approved in this block so far, by consensus key.
-pub fn block_updates(view: &Overlay<'_>) -> Result<BTreeMap<[u8; 32], u64>> {
-    view.scratch(state_key::block::VALIDATOR_UPDATES)
-}
-
-pub fn put_block_updates(view: &mut Overlay<'_>, updates: &BTreeMap<[u8; 32], u64>) {
-    view.put_scratch(state_key::block::VALIDATOR_UPDATES, updates);
+/// The validator updates the block hands CometBFT: the net change from the set at the start
+/// of the block (the overlay's base) to the set now, by consensus key in ascending order. A key
+/// added and removed within the block, or re-weighted back to its power, yields nothing; a
+/// removal names only a key CometBFT holds; several re-weights yield one update. So the updates
+/// are always a valid change of the set CometBFT has (CometBFT spec, "EndBlock / FinalizeBlock:
+/// validator updates").
+pub fn block_updates(view: &Overlay<'_>) -> Result<Vec<([u8; 32], u64)>> {
+    let start: Vec<ValidatorInfo> =
+        Overlay::new(view.base()).require(state_key::validators::SET)?;
+    let end = set(view)?;
+    let before: BTreeMap<[u8; 32], u64> =
+        start.iter().map(|v| (v.consensus_key, v.power)).collect();
+    let after: BTreeMap<[u8; 32], u64> = end.iter().map(|v| (v.consensus_key, v.power)).collect();
+    let mut updates: BTreeMap<[u8; 32], u64> = BTreeMap::new();
+    for (key, power) in &after {
+        if before.get(key) != Some(power) {
+            updates.insert(*key, *power);
+        }
+    }
+    for key in before.keys() {
+        if !after.contains_key(key) {
+            updates.insert(*key, 0);
+        }
+    }
+    Ok(updates.into_iter().collect())
 }

@@ -5,6 +5,3 @@
 /// borsh `u128`: fees in base units of the native denom taken by the block's transactions so
 /// far; the bank credits them to the fee pool at the end of the block.
 pub const FEES: &[u8] = b"block/fees";
-/// borsh `BTreeMap<[u8; 32], u64>`: validator power changes approved in the block, by consensus
-/// key (the last change of a key wins); handed to CometBFT at the end of the block.
-pub const VALIDATOR_UPDATES: &[u8] = b"block/validator_updates";
