@@ -1,4 +1,4 @@
-//! The checks every transaction passes before its messages run (signature, chain id, message
+//! The checks every transaction passes before its messages run (signer key, signature, chain id, message
 //! count, gas, fee, nonce), then the fee and the nonce bump. A failure here costs the sender
 //! nothing: no fee is taken and the nonce stays.
 
@@ -22,6 +22,12 @@ pub fn ante(
     gas: u64,
     sig_ok: bool,
 ) -> Result<Event, Fail> {
+    if sidechain_types::ed25519::is_small_order(&tx.public_key) {
+        return fail(
+            Code::WeakKey,
+            "the signer's public key has small order: signatures by it verify for any message",
+        );
+    }
     if !sig_ok {
         return fail(
             Code::BadSignature,

@@ -3,6 +3,7 @@
 
 mod harness;
 
+use base64::Engine as _;
 use harness::*;
 use sidechain_app::Writes;
 use sidechain_types::{
@@ -553,4 +554,57 @@ fn removing_every_validator_in_one_block_is_refused_at_the_last_one() {
     assert_eq!(out.validator_updates, vec![(key_of(1), 0)]);
     let vals: Vec<ValidatorInfo> = chain.read(state_key::validators::SET).unwrap();
     assert_eq!(vals.len(), 1);
+}
+
+/// Under ZIP-215 a small-order public key with the signature (R = the key, s = 0) verifies for
+/// every message. Such a signer is refused before anything else, whatever it signs.
+#[test]
+fn a_small_order_key_that_verifies_anything_is_refused_as_signer_and_as_validator() {
+    let alice = key(1);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak_address = sidechain_types::Address::from_pubkey(&identity);
+    let mut chain = Chain::new(genesis(
+        1,
+        &[(addr(&alice), 1_000_000), (weak_address, 1_000_000)],
+    ));
+    // The forgery: any body, signature = key bytes ‖ 32 zero bytes.
+    let body = sidechain_types::TxBody {
+        chain_id: CHAIN_ID.into(),
+        nonce: 0,
+        fee: sidechain_types::Fee {
+            amount: 1_000_000,
+            gas_limit: 100_000,
+        },
+        msgs: vec![Msg::transfer(addr(&key(9)), side(), 1)],
+    };
+    let mut signature = [0u8; 64];
+    signature[..32].copy_from_slice(&identity);
+    let forged = sidechain_types::SignedTx {
+        body,
+        public_key: identity,
+        signature,
+    };
+    assert!(
+        forged.verify_signature(),
+        "ZIP-215 accepts the forgery, which is why the key must be refused"
+    );
+    assert_eq!(chain.check(&forged.encode()).code, Code::WeakKey);
+    let out = chain.block(&[forged.encode()]);
+    assert_eq!(out.tx_results[0].code, Code::WeakKey);
+    assert_eq!(chain.balance(&weak_address), 1_000_000, "nothing moved");
+
+    // As a validator's consensus key in a proposal.
+    let mut weak = change(5, 1);
+    weak.consensus_key = identity;
+    let n = nonce_of(&chain, 0);
+    let out = chain.block(&[op_tx_at(0, n, Msg::propose_validator_change(weak))]);
+    assert_eq!(out.tx_results[0].code, Code::WeakKey);
+    assert!(out.validator_updates.is_empty());
+
+    // And in genesis.
+    let mut g = genesis(1, &[]);
+    g.validators[0].pub_key = base64::engine::general_purpose::STANDARD.encode(identity);
+    let err = g.validate().unwrap_err().to_string();
+    assert!(err.contains("small order"), "{err}");
 }

@@ -22,11 +22,12 @@ pub enum Code {
     GasLimitTooLow = 12,
     TxTooLarge = 13,
     MempoolFull = 14,
+    WeakKey = 15,
 }
 
 impl Code {
     /// Every code, in numeric order (used to render the documented table).
-    pub const ALL: [Code; 15] = [
+    pub const ALL: [Code; 16] = [
         Code::Ok,
         Code::Decode,
         Code::BadSignature,
@@ -42,6 +43,7 @@ impl Code {
         Code::GasLimitTooLow,
         Code::TxTooLarge,
         Code::MempoolFull,
+        Code::WeakKey,
     ];
 
     pub fn value(self) -> u32 {
@@ -70,6 +72,7 @@ impl Code {
             Code::GasLimitTooLow => "gas_limit_too_low",
             Code::TxTooLarge => "tx_too_large",
             Code::MempoolFull => "mempool_full",
+            Code::WeakKey => "weak_key",
         }
     }
 
@@ -91,6 +94,7 @@ impl Code {
             Code::GasLimitTooLow => "raise the gas limit to what the error says the transaction needs",
             Code::TxTooLarge => "split the work into smaller transactions",
             Code::MempoolFull => "send again after the next block: the node's mempool holds as many transactions as it admits",
+            Code::WeakKey => "use a key made by `sidechain keys add`: this ed25519 public key has small order, so signatures by it verify for any message and anyone could sign for it",
         }
     }
 }

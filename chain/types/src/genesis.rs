@@ -424,6 +424,12 @@ pub fn decode_pubkey(b64: &str) -> Result<[u8; 32], String> {
     })?;
     ed25519_consensus::VerificationKey::try_from(key)
         .map_err(|_| "pub_key is not a valid ed25519 point".to_string())?;
+    if crate::ed25519::is_small_order(&key) {
+        return Err(
+            "pub_key has small order: anyone could forge this validator's votes; use the key `cometbft init` generated"
+                .into(),
+        );
+    }
     Ok(key)
 }
 

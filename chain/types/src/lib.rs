@@ -25,6 +25,7 @@ pub mod bank;
 pub mod bridge;
 pub mod codes;
 pub mod denom;
+pub mod ed25519;
 pub mod eth;
 pub mod events;
 pub mod genesis;

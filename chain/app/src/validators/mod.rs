@@ -121,6 +121,12 @@ fn check_change(change: &ValidatorChange) -> Result<(), Fail> {
             "consensus_key is not a valid ed25519 public key",
         );
     }
+    if sidechain_types::ed25519::is_small_order(&change.consensus_key) {
+        return fail(
+            Code::WeakKey,
+            "consensus_key has small order: anyone could forge that validator's votes; use the key `cometbft init` generated",
+        );
+    }
     Ok(())
 }
 
