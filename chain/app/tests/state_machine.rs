@@ -608,3 +608,40 @@ fn a_small_order_key_that_verifies_anything_is_refused_as_signer_and_as_validato
     let err = g.validate().unwrap_err().to_string();
     assert!(err.contains("small order"), "{err}");
 }
+
+#[test]
+fn a_zero_bridge_address_a_module_operator_or_another_validators_operator_is_refused() {
+    let mut chain = Chain::new(genesis(1, &[]));
+    let mut zero = change(5, 1);
+    zero.eth_address = sidechain_types::EthAddress::ZERO;
+    let mut module = change(5, 1);
+    module.operator = sidechain_types::Address::module(sidechain_app::bank::FEE_POOL);
+    let mut taken = change(5, 1);
+    taken.operator = addr(&operator_key(0));
+    let mut reused_eth = change(5, 1);
+    reused_eth.eth_address = change(0, 1).eth_address;
+    for (what, c, needle) in [
+        ("zero eth address", zero, "zero address"),
+        ("module operator", module, "module account"),
+        ("another validator's operator", taken, "already runs"),
+        (
+            "another validator's eth address",
+            reused_eth,
+            "already belongs",
+        ),
+    ] {
+        let n = nonce_of(&chain, 0);
+        let out = chain.block(&[op_tx_at(0, n, Msg::propose_validator_change(c))]);
+        assert_eq!(out.tx_results[0].code, Code::InvalidProposal, "{what}");
+        assert!(
+            out.tx_results[0].log.contains(needle),
+            "{what}: {}",
+            out.tx_results[0].log
+        );
+        assert!(out.validator_updates.is_empty(), "{what}");
+    }
+    let mut g = genesis(1, &[]);
+    g.validators[0].operator = sidechain_types::Address::module(sidechain_app::bank::FEE_POOL);
+    let err = g.validate().unwrap_err().to_string();
+    assert!(err.contains("module account"), "{err}");
+}

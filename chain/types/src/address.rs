@@ -7,6 +7,12 @@ use bech32::{Bech32, Hrp};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Name of the module account that collects fees.
+pub const FEE_POOL: &str = "fee_pool";
+/// Every module account's name: accounts no key controls, which can never be a validator's
+/// operator.
+pub const MODULE_ACCOUNTS: [&str; 1] = [FEE_POOL];
+
 /// Human-readable prefix of every sidechain address.
 pub const ADDRESS_HRP: &str = "side";
 const ADDRESS_DOMAIN: &[u8] = b"sidechain/account/v1";
@@ -44,6 +50,13 @@ impl Address {
         let mut out = [0u8; 20];
         out.copy_from_slice(&digest[..20]);
         Address(out)
+    }
+
+    /// Whether this is one of the [`MODULE_ACCOUNTS`].
+    pub fn is_module(&self) -> bool {
+        MODULE_ACCOUNTS
+            .iter()
+            .any(|name| Address::module(name) == *self)
     }
 
     pub fn as_bytes(&self) -> &[u8; 20] {

@@ -350,6 +350,12 @@ impl GenesisState {
             if !names.insert(v.name.clone()) {
                 return Err(err("duplicate name".into()));
             }
+            if v.operator.is_module() {
+                return Err(err(format!(
+                    "operator {} is a module account, which no key controls",
+                    v.operator
+                )));
+            }
             if !operators.insert(v.operator) {
                 return Err(err(format!(
                     "operator {} is already another validator's",

@@ -16,8 +16,7 @@ use crate::{
     Overlay, Result, StateRead,
 };
 
-/// Name of the module account that collects fees.
-pub const FEE_POOL: &str = "fee_pool";
+pub use sidechain_types::address::FEE_POOL;
 
 /// The bank component.
 #[derive(Debug)]

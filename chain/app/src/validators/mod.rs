@@ -121,6 +121,21 @@ fn check_change(change: &ValidatorChange) -> Result<(), Fail> {
             "consensus_key is not a valid ed25519 public key",
         );
     }
+    if change.power > 0 && change.eth_address.is_zero() {
+        return fail(
+            Code::InvalidProposal,
+            "eth_address is the zero address: the L1 contract refuses it in a signer set, which would block every later signer-set update; give the validator's bridge key address",
+        );
+    }
+    if change.power > 0 && change.operator.is_module() {
+        return fail(
+            Code::InvalidProposal,
+            format!(
+                "operator {} is a module account, which no key controls; give the validator's own operator account",
+                change.operator
+            ),
+        );
+    }
     if sidechain_types::ed25519::is_small_order(&change.consensus_key) {
         return fail(
             Code::WeakKey,
