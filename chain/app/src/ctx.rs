@@ -49,6 +49,10 @@ impl BlockCtx {
 pub struct Signer {
     pub address: Address,
     pub text: String,
+    /// The fee this transaction paid, in base units of the native denom (taken before its
+    /// messages run; messages that report a balance add it back so the sender sees what the
+    /// account held).
+    pub fee: u128,
 }
 
 impl Signer {
@@ -57,6 +61,7 @@ impl Signer {
         Signer {
             text: address.to_string(),
             address,
+            fee: tx.body.fee.amount,
         }
     }
 }

@@ -138,6 +138,13 @@ fn insufficient_funds_for_amount_or_fee_changes_nothing_but_fee_and_nonce() {
     let tx = transfer_tx(&alice, 0, bob, 1_000_000);
     let out = chain.block(&[tx.encode()]);
     assert_eq!(out.tx_results[0].code, Code::InsufficientFunds);
+    // The message names the balance the account held, and the fee apart.
+    let log = &out.tx_results[0].log;
+    assert!(log.contains("holds 100000 side"), "{log}");
+    assert!(
+        log.contains(&format!("fee of {} side", fee_of(&tx))),
+        "{log}"
+    );
     assert_eq!(chain.balance(&bob), 0);
     assert_eq!(chain.balance(&addr(&alice)), 100_000 - fee_of(&tx));
     assert_eq!(chain.account(&addr(&alice)).nonce, 1);

@@ -217,6 +217,16 @@ async fn wait_for_blocks(net: &Network, timeout: Duration) -> Result<()> {
     }
 }
 
+/// The node the printed commands name: the second one when there is one, so that killing it
+/// leaves the first (the client's RPC) serving; the only one on a 1-validator network.
+fn example_node(nodes: &[sidechain_genesis::layout::NodeEntry]) -> String {
+    nodes
+        .get(1)
+        .or_else(|| nodes.first())
+        .map(|n| n.name.clone())
+        .unwrap_or_default()
+}
+
 fn print_summary(net: &Network, bins: &Binaries, detach: bool) {
     let m = &net.manifest;
     let client = net.layout.client_home();
@@ -266,8 +276,9 @@ fn print_summary(net: &Network, bins: &Binaries, detach: bool) {
         m.native_denom
     );
     println!("  testnet status {home}          (or --json)");
-    println!("  testnet logs node1 --follow {home}");
-    println!("  testnet kill node1 {home} / testnet restart node1 {home}");
+    let example = example_node(&m.nodes);
+    println!("  testnet logs {example} --follow {home}");
+    println!("  testnet kill {example} {home} / testnet restart {example} {home}");
     println!("  testnet add-validator {home}");
     if detach {
         println!("  testnet down {home}            stops every process");
@@ -356,4 +367,30 @@ async fn foreground(net: &Network, mut children: Children) -> Result<()> {
         net.home().display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sidechain_genesis::{layout::NodeEntry, NodePorts};
+
+    fn node(i: usize) -> NodeEntry {
+        NodeEntry {
+            name: format!("node{i}"),
+            index: i,
+            ports: NodePorts::for_node(30_000, i).unwrap(),
+            node_id: String::new(),
+            consensus_pub_key: String::new(),
+            validator_address: String::new(),
+            operator: sidechain_types::Address([i as u8; 20]),
+            eth_address: String::new(),
+            genesis_power: 10,
+        }
+    }
+
+    #[test]
+    fn printed_commands_name_a_node_that_exists() {
+        assert_eq!(example_node(&[node(0)]), "node0");
+        assert_eq!(example_node(&[node(0), node(1), node(2)]), "node1");
+    }
 }

@@ -38,12 +38,14 @@ impl Component for Bank {
 
     fn deliver(
         view: &mut Overlay<'_>,
-        _ctx: &BlockCtx,
+        ctx: &BlockCtx,
         signer: &Signer,
         msg: &BankMsg,
     ) -> Result<Vec<Event>, Fail> {
         match msg {
-            BankMsg::Transfer { to, denom, amount } => transfer(view, signer, to, denom, *amount),
+            BankMsg::Transfer { to, denom, amount } => {
+                transfer(view, ctx, signer, to, denom, *amount)
+            }
         }
     }
 
@@ -192,6 +194,7 @@ fn increased(
 /// The transfer message.
 fn transfer(
     view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
     from: &Signer,
     to: &Address,
     denom: &Denom,
@@ -201,6 +204,24 @@ fn transfer(
         return fail(
             Code::UnknownDenom,
             format!("denom `{denom}` does not exist on this chain"),
+        );
+    }
+    let have = state::account(view, &from.address)?.balance(denom);
+    if have < amount {
+        // Report what the account held before this transaction's fee, and the fee apart.
+        let fee = if *denom == ctx.native { from.fee } else { 0 };
+        let held = have.saturating_add(fee);
+        let detail = if fee > 0 {
+            format!("; this transaction's fee of {fee} {denom} leaves {have}")
+        } else {
+            String::new()
+        };
+        return fail(
+            Code::InsufficientFunds,
+            format!(
+                "account {} holds {held} {denom}, the transfer needs {amount}{detail}",
+                from.address
+            ),
         );
     }
     move_funds(view, &from.address, to, denom, amount)?;
