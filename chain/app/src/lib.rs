@@ -25,6 +25,7 @@ pub mod bank;
 pub mod block;
 pub mod exec;
 pub mod genesis;
+pub mod sigverify;
 pub mod validators;
 pub mod view;
 
