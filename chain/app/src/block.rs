@@ -10,7 +10,6 @@
 //!
 //! then the height is recorded.
 
-use ed25519_consensus::batch;
 use sidechain_types::{state_key, tx::DecodeError, Code, Event, SignedTx};
 
 use crate::{
@@ -70,29 +69,20 @@ pub fn verify_signatures(decoded: &[DecodedTx]) -> Vec<bool> {
 /// same as checking everything.
 pub fn verify_signatures_except(decoded: &[DecodedTx], already_verified: &[bool]) -> Vec<bool> {
     let known = |i: usize| already_verified.get(i).copied().unwrap_or(false);
-    let mut verifier = batch::Verifier::new();
-    let mut any = false;
-    for (i, d) in decoded.iter().enumerate() {
-        if let (Ok(tx), false) = (&d.tx, known(i)) {
-            let (vk, sig, msg) = tx.verification_item();
-            verifier.queue((vk, sig, &msg[..]));
-            any = true;
-        }
-    }
-    // OS randomness on purpose: batch coefficients an attacker could predict would let a
-    // forged batch pass. They never change which transactions are valid (ADR 3).
-    #[allow(clippy::disallowed_types)]
-    let rng: rand_core::OsRng = rand_core::OsRng;
-    if !any || verifier.verify(rng).is_ok() {
-        return decoded.iter().map(|d| d.tx.is_ok()).collect();
-    }
+    let items: Vec<crate::sigverify::Item> = decoded
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| match (&d.tx, known(i)) {
+            (Ok(tx), false) => Some((tx.public_key, tx.signature, tx.body.sign_hash())),
+            _ => None,
+        })
+        .collect();
+    // One verdict per queued item, in the order they were queued.
+    let mut verdicts = crate::sigverify::verify_batch(&items).into_iter();
     decoded
         .iter()
         .enumerate()
-        .map(|(i, d)| {
-            d.tx.as_ref()
-                .is_ok_and(|tx| known(i) || tx.verify_signature())
-        })
+        .map(|(i, d)| d.tx.is_ok() && (known(i) || verdicts.next().unwrap_or(false)))
         .collect()
 }
 

@@ -38,6 +38,7 @@ pub mod genesis;
 pub mod mempool;
 pub mod query;
 pub mod quorum;
+pub mod sigverify;
 pub mod validators;
 pub mod view;
 
