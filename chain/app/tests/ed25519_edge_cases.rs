@@ -7,6 +7,9 @@
 //! y + p (decodable or not, small-order or not), keys and R values with a torsion component
 //! (mixed order) carrying honest signatures, and `s` values at or above the group order L.
 
+// A test, not consensus code: its random keys and batch coefficients come from the OS.
+#![allow(clippy::disallowed_types)]
+
 use std::collections::BTreeSet;
 
 use curve25519_dalek::{
