@@ -206,25 +206,28 @@ fn transfer(
             format!("denom `{denom}` does not exist on this chain"),
         );
     }
-    let have = state::account(view, &from.address)?.balance(denom);
-    if have < amount {
-        // Report what the account held before this transaction's fee, and the fee apart.
-        let fee = if *denom == ctx.native { from.fee } else { 0 };
-        let held = have.saturating_add(fee);
-        let detail = if fee > 0 {
-            format!("; this transaction's fee of {fee} {denom} leaves {have}")
-        } else {
-            String::new()
-        };
-        return fail(
-            Code::InsufficientFunds,
-            format!(
-                "account {} holds {held} {denom}, the transfer needs {amount}{detail}",
-                from.address
-            ),
-        );
+    match move_funds(view, &from.address, to, denom, amount) {
+        Err(Fail::Tx(Code::InsufficientFunds, _)) => {
+            // Report what the account held before this transaction's fee, and the fee apart
+            // (read again only on this failure path).
+            let have = state::account(view, &from.address)?.balance(denom);
+            let fee = if *denom == ctx.native { from.fee } else { 0 };
+            let held = have.saturating_add(fee);
+            let detail = if fee > 0 {
+                format!("; this transaction's fee of {fee} {denom} leaves {have}")
+            } else {
+                String::new()
+            };
+            return fail(
+                Code::InsufficientFunds,
+                format!(
+                    "account {} holds {held} {denom}, the transfer needs {amount}{detail}",
+                    from.address
+                ),
+            );
+        }
+        other => other?,
     }
-    move_funds(view, &from.address, to, denom, amount)?;
     // The sender is the transaction's signer (`tx.signer`), so it is not repeated here.
     Ok(vec![Event::new(kinds::TRANSFER)
         .attr("to", to)
