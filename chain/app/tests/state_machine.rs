@@ -391,14 +391,14 @@ fn removal_and_reweighting_follow_the_same_rule_and_outsiders_are_refused() {
     chain.block(&[op_tx(
         &chain,
         0,
-        Msg::propose_validator_change(change(0, 50)),
+        Msg::propose_validator_change(change(0, 15)),
     )]);
     let out = chain.block(&[op_tx(&chain, 1, Msg::vote_validator_change(1))]);
     assert!(out.validator_updates.is_empty());
     let out = chain.block(&[op_tx(&chain, 2, Msg::vote_validator_change(1))]);
     assert_eq!(
         out.validator_updates,
-        vec![(validator_key(0).verification_key().to_bytes(), 50)]
+        vec![(validator_key(0).verification_key().to_bytes(), 15)]
     );
 }
 
@@ -477,15 +477,23 @@ fn adding_then_removing_a_key_in_one_block_gives_cometbft_no_update() {
     assert_eq!(vals.len(), 1);
 }
 
+/// A genesis of validators with these powers (val0 first).
+fn genesis_with_powers(powers: &[u64]) -> sidechain_types::GenesisState {
+    let mut g = genesis(powers.len() as u8, &[]);
+    for (v, p) in g.validators.iter_mut().zip(powers) {
+        v.power = *p;
+    }
+    g
+}
+
 #[test]
 fn removing_then_re_adding_a_key_in_one_block_gives_its_net_change() {
-    let mut chain = Chain::new(genesis(2, &[]));
-    let (n0, n1) = (nonce_of(&chain, 0), nonce_of(&chain, 1));
-    // Both approve removing val1; val0 alone then re-adds it, first at its old power...
+    // val0 holds 10 of 11: its approval alone applies a change.
+    let mut chain = Chain::new(genesis_with_powers(&[10, 1]));
+    let n = nonce_of(&chain, 0);
     let out = chain.block(&[
-        op_tx_at(0, n0, Msg::propose_validator_change(change(1, 0))),
-        op_tx_at(1, n1, Msg::vote_validator_change(0)),
-        op_tx_at(0, n0 + 1, Msg::propose_validator_change(change(1, 10))),
+        op_tx_at(0, n, Msg::propose_validator_change(change(1, 0))),
+        op_tx_at(0, n + 1, Msg::propose_validator_change(change(1, 1))),
     ]);
     assert!(
         out.tx_results.iter().all(|r| r.is_ok()),
@@ -497,20 +505,18 @@ fn removing_then_re_adding_a_key_in_one_block_gives_its_net_change() {
         "{:?}",
         out.validator_updates
     );
-    // ...and in a later block at another power: one update with the new power.
-    let (n0, n1) = (nonce_of(&chain, 0), nonce_of(&chain, 1));
+    // Removed and re-added at another power: one update with the new power.
+    let n = nonce_of(&chain, 0);
     let out = chain.block(&[
-        op_tx_at(0, n0, Msg::propose_validator_change(change(1, 0))),
-        // Ids 0 and 1 went to the first block's proposals.
-        op_tx_at(1, n1, Msg::vote_validator_change(2)),
-        op_tx_at(0, n0 + 1, Msg::propose_validator_change(change(1, 4))),
+        op_tx_at(0, n, Msg::propose_validator_change(change(1, 0))),
+        op_tx_at(0, n + 1, Msg::propose_validator_change(change(1, 2))),
     ]);
     assert!(
         out.tx_results.iter().all(|r| r.is_ok()),
         "{:?}",
         out.tx_results
     );
-    assert_eq!(out.validator_updates, vec![(key_of(1), 4)]);
+    assert_eq!(out.validator_updates, vec![(key_of(1), 2)]);
 }
 
 #[test]
@@ -544,23 +550,73 @@ fn two_re_weights_in_one_block_give_one_update() {
 
 #[test]
 fn removing_every_validator_in_one_block_is_refused_at_the_last_one() {
-    let mut chain = Chain::new(genesis(2, &[]));
-    let (n0, n1) = (nonce_of(&chain, 0), nonce_of(&chain, 1));
+    let mut chain = Chain::new(genesis_with_powers(&[10, 1]));
+    let n = nonce_of(&chain, 0);
     let out = chain.block(&[
-        op_tx_at(0, n0, Msg::propose_validator_change(change(1, 0))),
-        op_tx_at(1, n1, Msg::vote_validator_change(0)),
-        op_tx_at(0, n0 + 1, Msg::propose_validator_change(change(0, 0))),
+        op_tx_at(0, n, Msg::propose_validator_change(change(1, 0))),
+        op_tx_at(0, n + 1, Msg::propose_validator_change(change(0, 0))),
     ]);
-    assert!(out.tx_results[0].is_ok() && out.tx_results[1].is_ok());
-    assert_eq!(out.tx_results[2].code, Code::InvalidProposal);
+    assert!(out.tx_results[0].is_ok(), "{:?}", out.tx_results[0]);
+    assert_eq!(out.tx_results[1].code, Code::InvalidProposal);
     assert!(
-        out.tx_results[2].log.contains("last validator"),
+        out.tx_results[1].log.contains("last validator"),
         "{}",
-        out.tx_results[2].log
+        out.tx_results[1].log
     );
     assert_eq!(out.validator_updates, vec![(key_of(1), 0)]);
     let vals: Vec<ValidatorInfo> = chain.read(state_key::validators::SET).unwrap();
     assert_eq!(vals.len(), 1);
+}
+
+/// Four validators of power 10; a proposal to add one of power 40 (whose node may not even
+/// exist) would hand it half the power in one block: refused, whatever the approvals, with the
+/// bound named. Changes within the bound still apply, and the bound counts the block's changes
+/// together.
+#[test]
+fn one_block_cannot_move_a_third_of_the_power() {
+    let mut chain = Chain::new(genesis(4, &[]));
+    let n: Vec<u64> = (0..4).map(|i| nonce_of(&chain, i)).collect();
+    let out = chain.block(&[
+        op_tx_at(0, n[0], Msg::propose_validator_change(change(4, 40))),
+        op_tx_at(1, n[1], Msg::vote_validator_change(0)),
+        op_tx_at(2, n[2], Msg::vote_validator_change(0)),
+    ]);
+    assert_eq!(out.tx_results[2].code, Code::InvalidProposal);
+    assert!(
+        out.tx_results[2].log.contains("would move 40 of the 40")
+            && out.tx_results[2]
+                .log
+                .contains("max_power_change_per_block_bps"),
+        "{}",
+        out.tx_results[2].log
+    );
+    assert!(out.validator_updates.is_empty());
+    // 10 of 40 (25%) is within the default 30%; a second change in the same block would make
+    // it 50% and is refused.
+    let n: Vec<u64> = (0..4).map(|i| nonce_of(&chain, i)).collect();
+    let out = chain.block(&[
+        op_tx_at(0, n[0], Msg::propose_validator_change(change(4, 10))),
+        op_tx_at(1, n[1], Msg::vote_validator_change(1)),
+        op_tx_at(2, n[2], Msg::vote_validator_change(1)),
+        op_tx_at(0, n[0] + 1, Msg::propose_validator_change(change(3, 0))),
+        op_tx_at(1, n[1] + 1, Msg::vote_validator_change(2)),
+        op_tx_at(2, n[2] + 1, Msg::vote_validator_change(2)),
+        // With val4 in, the set holds 50: the fourth approval makes 40 of 50.
+        op_tx_at(3, n[3], Msg::vote_validator_change(2)),
+    ]);
+    assert!(out.tx_results[2].is_ok(), "{:?}", out.tx_results[2]);
+    assert_eq!(out.tx_results[6].code, Code::InvalidProposal);
+    assert!(
+        out.tx_results[6].log.contains("would move 20 of the 40"),
+        "{}",
+        out.tx_results[6].log
+    );
+    assert_eq!(out.validator_updates, vec![(key_of(4), 10)]);
+    // The bound is a validated parameter.
+    let mut g = genesis(1, &[]);
+    g.params.max_power_change_per_block_bps = 3_334;
+    let err = g.validate().unwrap_err().to_string();
+    assert!(err.contains("max_power_change_per_block_bps"), "{err}");
 }
 
 /// Under ZIP-215 a small-order public key with the signature (R = the key, s = 0) verifies for

@@ -163,8 +163,11 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
             let p = ctx.client()?.params().await?;
             output::print(ctx, &p, || {
                 format!(
-                    "min gas price        {}\nmax msgs per tx      {}\nproposal ttl blocks  {}",
-                    p.min_gas_price, p.max_msgs_per_tx, p.proposal_ttl_blocks
+                    "min gas price        {}\nmax msgs per tx      {}\nproposal ttl blocks  {}\nmax power change     {} bps of the power per block",
+                    p.min_gas_price,
+                    p.max_msgs_per_tx,
+                    p.proposal_ttl_blocks,
+                    p.max_power_change_per_block_bps
                 )
             });
         }

@@ -45,7 +45,16 @@ pub struct Params {
     /// Blocks after which an unapproved validator-set proposal lapses.
     #[serde(default = "default_proposal_ttl")]
     pub proposal_ttl_blocks: u64,
+    /// Most voting power one block's validator changes may move, in basis points of the total
+    /// power at the block's start (sum of |new - old| over the keys that change). Below 1/3
+    /// (at most 3333), so that the set before and after a block always share more than 2/3 of
+    /// the power, which CometBFT's light clients and the L1 signer set rely on. Default 3000.
+    #[serde(default = "default_max_power_change")]
+    pub max_power_change_per_block_bps: u32,
 }
+
+/// Upper bound of [`Params::max_power_change_per_block_bps`]: just below 1/3.
+pub const MAX_POWER_CHANGE_BPS: u32 = 3_333;
 
 fn default_min_gas_price() -> Amount {
     1
@@ -56,6 +65,9 @@ fn default_max_msgs() -> u32 {
 fn default_proposal_ttl() -> u64 {
     1_000
 }
+fn default_max_power_change() -> u32 {
+    3_000
+}
 
 impl Default for Params {
     fn default() -> Self {
@@ -63,6 +75,7 @@ impl Default for Params {
             min_gas_price: default_min_gas_price(),
             max_msgs_per_tx: default_max_msgs(),
             proposal_ttl_blocks: default_proposal_ttl(),
+            max_power_change_per_block_bps: default_max_power_change(),
         }
     }
 }
@@ -303,6 +316,15 @@ impl GenesisState {
             return Err(GenesisError::Param {
                 field: "max_msgs_per_tx",
                 reason: "must be at least 1".into(),
+            });
+        }
+        let bps = self.params.max_power_change_per_block_bps;
+        if bps == 0 || bps > MAX_POWER_CHANGE_BPS {
+            return Err(GenesisError::Param {
+                field: "max_power_change_per_block_bps",
+                reason: format!(
+                    "{bps} is outside 1 to {MAX_POWER_CHANGE_BPS} (below 1/3 of the power, so consecutive sets overlap by more than 2/3)"
+                ),
             });
         }
         if self.params.proposal_ttl_blocks == 0 {

@@ -109,7 +109,7 @@ proptest! {
 
     #[test]
     fn params_event_bridge_roundtrip(p in any::<u128>(), m in any::<u32>(), t in any::<u64>(), kind in "[a-z_]{1,12}", attrs in prop::collection::vec(("[a-z]{1,5}", ".{0,10}"), 0..4), l1 in any::<u64>(), conf in any::<u64>()) {
-        roundtrip(&Params { min_gas_price: p, max_msgs_per_tx: m, proposal_ttl_blocks: t });
+        roundtrip(&Params { min_gas_price: p, max_msgs_per_tx: m, proposal_ttl_blocks: t, max_power_change_per_block_bps: m });
         roundtrip(&Event { kind, attributes: attrs });
         roundtrip(&BridgeParams {
             l1_chain_id: l1,

@@ -42,7 +42,7 @@ impl Component for Validators {
                 propose(view, ctx, &signer.address, change)
             }
             ValidatorsMsg::VoteValidatorChange { proposal_id } => {
-                vote(view, &signer.address, *proposal_id)
+                vote(view, ctx, &signer.address, *proposal_id)
             }
         }
     }
@@ -225,12 +225,17 @@ fn propose(
         .attr("name", &change.name)
         .attr("consensus_key", hex_key(&change.consensus_key))
         .attr("power", change.power)];
-    events.append(&mut settle(view, validators, proposal)?);
+    events.append(&mut settle(view, ctx, validators, proposal)?);
     Ok(events)
 }
 
 /// Adds the signer's approval to an open proposal and applies it once approved.
-fn vote(view: &mut Overlay<'_>, signer: &Address, proposal_id: u64) -> Result<Vec<Event>, Fail> {
+fn vote(
+    view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
+    signer: &Address,
+    proposal_id: u64,
+) -> Result<Vec<Event>, Fail> {
     let validators = state::set(view)?;
     let approver = operator_key(&validators, signer)?;
     let Some(mut proposal) = state::proposal(view, proposal_id)? else {
@@ -248,7 +253,7 @@ fn vote(view: &mut Overlay<'_>, signer: &Address, proposal_id: u64) -> Result<Ve
     let mut events = vec![Event::new(kinds::VALIDATOR_VOTE)
         .attr("id", proposal_id)
         .attr("voter", signer)];
-    events.append(&mut settle(view, validators, proposal)?);
+    events.append(&mut settle(view, ctx, validators, proposal)?);
     Ok(events)
 }
 
@@ -256,6 +261,7 @@ fn vote(view: &mut Overlay<'_>, signer: &Address, proposal_id: u64) -> Result<Ve
 /// of the current power.
 fn settle(
     view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
     mut validators: Vec<ValidatorInfo>,
     proposal: Proposal,
 ) -> Result<Vec<Event>, Fail> {
@@ -284,6 +290,19 @@ fn settle(
             eth_address: change.eth_address,
         });
         validators.sort_by_key(|v| v.consensus_key);
+    }
+    // The block's changes together may move only a bounded share of the power.
+    let start = state::block_start_set(view)?;
+    let moved = state::power_moved(&start, &state::net_change(&start, &validators));
+    let total = quorum::total_power(&start, |v| v.power);
+    let bps = u128::from(ctx.params.max_power_change_per_block_bps);
+    if moved.saturating_mul(10_000) > total.saturating_mul(bps) {
+        return fail(
+            Code::InvalidProposal,
+            format!(
+                "applying proposal {id} would move {moved} of the {total} voting power in this block, more than {bps} basis points (params.max_power_change_per_block_bps); split the change into smaller proposals applied in different blocks"
+            ),
+        );
     }
     state::put_set(view, &validators);
     Ok(vec![Event::new(kinds::VALIDATOR_UPDATE)

@@ -66,9 +66,16 @@ pub fn open_proposals(state: &dyn StateRead) -> Result<Vec<Proposal>> {
 /// are always a valid change of the set CometBFT has (CometBFT spec, "EndBlock / FinalizeBlock:
 /// validator updates").
 pub fn block_updates(view: &Overlay<'_>) -> Result<Vec<([u8; 32], u64)>> {
-    let start: Vec<ValidatorInfo> =
-        Overlay::new(view.base()).require(state_key::validators::SET)?;
-    let end = set(view)?;
+    Ok(net_change(&block_start_set(view)?, &set(view)?))
+}
+
+/// The registry as it was at the start of the block (the overlay's base).
+pub fn block_start_set(view: &Overlay<'_>) -> Result<Vec<ValidatorInfo>> {
+    Overlay::new(view.base()).require(state_key::validators::SET)
+}
+
+/// The updates that turn `start` into `end`: (key, new power; 0 removes), by key.
+pub fn net_change(start: &[ValidatorInfo], end: &[ValidatorInfo]) -> Vec<([u8; 32], u64)> {
     let before: BTreeMap<[u8; 32], u64> =
         start.iter().map(|v| (v.consensus_key, v.power)).collect();
     let after: BTreeMap<[u8; 32], u64> = end.iter().map(|v| (v.consensus_key, v.power)).collect();
@@ -83,5 +90,17 @@ pub fn block_updates(view: &Overlay<'_>) -> Result<Vec<([u8; 32], u64)>> {
             updates.insert(*key, 0);
         }
     }
-    Ok(updates.into_iter().collect())
+    updates.into_iter().collect()
+}
+
+/// The voting power `updates` move away from `start`: the sum over the changed keys of
+/// |new power - old power| (128 bits: cannot overflow).
+pub fn power_moved(start: &[ValidatorInfo], updates: &[([u8; 32], u64)]) -> u128 {
+    updates.iter().fold(0u128, |acc, (key, new)| {
+        let old = start
+            .iter()
+            .find(|v| v.consensus_key == *key)
+            .map_or(0, |v| v.power);
+        acc.saturating_add(u128::from(new.abs_diff(old)))
+    })
 }
