@@ -32,7 +32,7 @@ pub struct CheckAnswer {
 }
 
 /// One finalized block, before conversion to ABCI.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FinalizeAnswer {
     pub output: block::BlockOutput,
     pub app_hash: [u8; 32],
@@ -58,6 +58,9 @@ pub struct Node {
     mempool: Mempool,
     /// The block staged by FinalizeBlock, awaiting Commit.
     staged: Option<BlockInfo>,
+    /// The staged block's answer (block, digest of its transactions' hashes, answer), for a
+    /// FinalizeBlock that CometBFT repeats after restarting before Commit.
+    last_answer: Option<(BlockInfo, [u8; 32], FinalizeAnswer)>,
     /// Time of the last block this process finalized (seconds since the Unix epoch), used as
     /// CheckTx's block time; 0 until the first FinalizeBlock after a start.
     last_time_secs: u64,
@@ -83,6 +86,7 @@ impl Node {
             store,
             mempool: Mempool::new(DEFAULT_MEMPOOL_SIZE),
             staged: None,
+            last_answer: None,
             last_time_secs: 0,
             metrics,
         }
@@ -154,17 +158,42 @@ impl Node {
     ) -> Result<FinalizeAnswer, NodeError> {
         let height = block.height;
         let expected = self.store.committed().height.saturating_add(1);
-        if height != expected || self.staged.is_some() {
+        if height != expected {
             return Err(NodeError::Sequence {
                 expected: format!("block {expected}"),
                 got: format!("block {height}"),
             });
         }
-        let start = Instant::now();
         let hashes: Vec<[u8; 32]> = txs
             .iter()
             .map(|tx| sidechain_types::sha256(tx.as_ref()))
             .collect();
+        if let Some(staged) = self.staged {
+            // FinalizeBlock again for the staged height: CometBFT restarted between our answer
+            // and its Commit (a CometBFT-only crash) and replays the block it decided.
+            let digest = block_digest(&hashes);
+            match &self.last_answer {
+                Some((info, d, answer)) if *info == block && *d == digest => {
+                    tracing::warn!(height, "FinalizeBlock repeated for the staged block (CometBFT restarted before Commit); answering as before");
+                    return Ok(answer.clone());
+                }
+                // Another block for the staged height: nothing staged is durable, so drop it
+                // and execute this one. (Block 1 shares its staged batch with genesis, so it
+                // cannot be dropped alone.)
+                _ if staged.height > 1 => {
+                    tracing::warn!(height, "FinalizeBlock for the staged height with another block; executing it instead");
+                    self.store.discard_pending();
+                    self.staged = None;
+                }
+                _ => {
+                    return Err(NodeError::Sequence {
+                        expected: format!("the staged block {height} again, or Commit"),
+                        got: format!("another block {height}"),
+                    })
+                }
+            }
+        }
+        let start = Instant::now();
         let mut output = {
             let view = self.store.pending_view();
             let known = self.mempool.take_verified(&hashes);
@@ -175,6 +204,7 @@ impl Node {
             .store
             .stage(height, std::mem::take(&mut output.writes))?;
         self.staged = Some(block);
+        let digest = block_digest(&hashes);
         self.mempool.block_staged(hashes);
         let ok = output.tx_results.iter().filter(|r| r.is_ok()).count();
         self.metrics.observe_block(
@@ -184,12 +214,15 @@ impl Node {
             exec_done.elapsed(),
         );
         tracing::debug!(height, txs = txs.len(), ok, app_hash = %hex(&app_hash), "block finalized");
-        Ok(FinalizeAnswer { output, app_hash })
+        let answer = FinalizeAnswer { output, app_hash };
+        self.last_answer = Some((block, digest, answer.clone()));
+        Ok(answer)
     }
 
     /// `Commit`: makes the staged block durable, then rebuilds the mempool overlay from the
     /// admitted transactions the block did not include.
     pub fn commit(&mut self) -> Result<Committed, NodeError> {
+        self.last_answer = None;
         let Some(block) = self.staged.take() else {
             return Err(NodeError::Sequence {
                 expected: "FinalizeBlock".into(),
@@ -349,6 +382,11 @@ impl Node {
             height,
         })
     }
+}
+
+/// SHA-256 over the concatenated transaction hashes: which block a FinalizeBlock carried.
+fn block_digest(hashes: &[[u8; 32]]) -> [u8; 32] {
+    sidechain_types::sha256(&hashes.concat())
 }
 
 pub fn hex(bytes: &[u8]) -> String {

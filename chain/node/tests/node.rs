@@ -111,6 +111,50 @@ fn restart_reports_the_last_commit_and_replays_to_the_same_hash() {
     );
 }
 
+/// Only CometBFT died after our FinalizeBlock(H) answer and before Commit(H): the restarted
+/// CometBFT handshakes (Info still reports H-1) and sends FinalizeBlock(H) again to the
+/// still-running node, which answers as before instead of stopping on a sequence error.
+#[test]
+fn a_finalize_block_repeated_for_the_staged_height_gets_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, vals) = app_state();
+    let mut node = open(dir.path());
+    node.init_chain(CHAIN, &state, &vals).unwrap();
+    // Block 1 (staged together with genesis).
+    let first = node.finalize_block(at(1), &[transfer(0, 5)]).unwrap();
+    assert_eq!(node.info(), (0, vec![]));
+    let again = node.finalize_block(at(1), &[transfer(0, 5)]).unwrap();
+    assert_eq!(again.app_hash, first.app_hash);
+    assert_eq!(again.output.tx_results, first.output.tx_results);
+    // A different block for height 1 cannot replace it (genesis shares its staged batch).
+    assert!(node.finalize_block(at(1), &[transfer(0, 6)]).is_err());
+    node.commit().unwrap();
+    // Block 2, repeated.
+    let first = node.finalize_block(at(2), &[transfer(1, 7)]).unwrap();
+    assert_eq!(node.info().0, 1);
+    let again = node.finalize_block(at(2), &[transfer(1, 7)]).unwrap();
+    assert_eq!(again.app_hash, first.app_hash);
+    // Another block for the staged height 2 replaces the staged one.
+    let other = node.finalize_block(at(2), &[transfer(1, 8)]).unwrap();
+    assert_ne!(other.app_hash, first.app_hash);
+    node.commit().unwrap();
+    let a = node.query(query::ACCOUNT, addr(&key(2)).as_bytes(), 0, false);
+    let acct: Account = borsh::from_slice(&a.value).unwrap();
+    assert_eq!(
+        acct.balance(&Denom::new("side").unwrap()),
+        5 + 8,
+        "each committed transfer applied once"
+    );
+    // A fresh node replaying the same blocks reaches the same state.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut fresh = open(dir2.path());
+    fresh.init_chain(CHAIN, &state, &vals).unwrap();
+    fresh.finalize_block(at(1), &[transfer(0, 5)]).unwrap();
+    fresh.commit().unwrap();
+    fresh.finalize_block(at(2), &[transfer(1, 8)]).unwrap();
+    assert_eq!(fresh.commit().unwrap().app_hash, node.committed().app_hash);
+}
+
 #[test]
 fn crash_before_the_first_commit_starts_over_from_init_chain() {
     let dir = tempfile::tempdir().unwrap();
