@@ -7,7 +7,7 @@
 //! [`crate::exec`] dispatches one arm per component; [`crate::block`] runs the end-of-block
 //! work in one documented order; [`crate::genesis`] calls each component's genesis.
 
-use sidechain_types::{query::Route, Event, GenesisState};
+use sidechain_types::{genesis::CheckedGenesis, query::Route, Event, GenesisState};
 
 use crate::{
     ctx::{BlockCtx, Signer},
@@ -37,11 +37,12 @@ pub trait Component {
     /// Work at the end of every block, after its transactions.
     fn end_block(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>;
 
-    /// Writes the component's part of the genesis state (already validated by
-    /// `GenesisState::validate`).
+    /// Writes the component's part of the genesis state, already checked once by
+    /// `GenesisState::check` (`checked` holds what the checks derived).
     fn init_genesis(
         view: &mut Overlay<'_>,
         genesis: &GenesisState,
+        checked: &CheckedGenesis,
     ) -> Result<Vec<Event>, InitError>;
 
     /// Answers `route` from `state` when the route is the component's and is read from several

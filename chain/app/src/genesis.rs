@@ -39,8 +39,9 @@ pub fn init_chain(
         return Err(InitError::ChainId(chain_id.to_string()));
     }
     let genesis = GenesisState::from_json(app_state)?;
-    let registry = genesis.validate()?;
-    let mut ours: Vec<([u8; 32], u64)> = registry
+    let checked = genesis.check()?;
+    let mut ours: Vec<([u8; 32], u64)> = checked
+        .registry
         .iter()
         .map(|v| (v.consensus_key, v.power))
         .collect();
@@ -64,12 +65,14 @@ pub fn init_chain(
     view.put(state_key::app::NATIVE_DENOM.to_vec(), &genesis.native_denom);
     view.put(state_key::app::LAST_HEIGHT.to_vec(), &0u64);
     // Each component's genesis, in the end-of-block order.
-    let mut events = Bank::init_genesis(&mut view, &genesis)?;
-    events.append(&mut Validators::init_genesis(&mut view, &genesis)?);
-    events.append(&mut Bridge::init_genesis(&mut view, &genesis)?);
+    let mut events = Bank::init_genesis(&mut view, &genesis, &checked)?;
+    events.append(&mut Validators::init_genesis(
+        &mut view, &genesis, &checked,
+    )?);
+    events.append(&mut Bridge::init_genesis(&mut view, &genesis, &checked)?);
     Ok(GenesisOutput {
         writes: view.into_writes(),
         events,
-        validators: registry,
+        validators: checked.registry,
     })
 }

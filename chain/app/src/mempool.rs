@@ -132,10 +132,9 @@ impl MempoolChecker {
             SignatureInput::Trusted => (true, SigVerdict::NotVerified),
             SignatureInput::Verified(ok) => (ok, SigVerdict::from_bool(ok)),
             SignatureInput::Verify => {
-                // The same library as FinalizeBlock's batches (ADR 13), so CheckTx's verdicts,
-                // which FinalizeBlock trusts (ADR 5), are the block's verdicts.
-                let ok =
-                    crate::sigverify::verify(&tx.public_key, &tx.signature, &tx.body.sign_hash());
+                // The same rule and library as FinalizeBlock's batches (ADR 13), so CheckTx's
+                // verdicts, which FinalizeBlock trusts (ADR 5), are the block's verdicts.
+                let ok = tx.verify_signature();
                 (ok, SigVerdict::from_bool(ok))
             }
         };

@@ -2,14 +2,11 @@
 //! proposals use it, and so does every bridge attestation.
 
 /// Whether `power` is strictly more than 2/3 of `total` (`power / total > 2/3`, computed as
-/// `3 * power > 2 * total` in 128 bits, so it is exact and cannot overflow for 64-bit powers
-/// summed over any number of validators CometBFT accepts). A zero total is never exceeded.
+/// `3 * power > 2 * total` in 128 bits: exact for any sum of 64-bit powers CometBFT accepts,
+/// whose total stays far below 2^126 where the products would saturate). A zero total is never
+/// exceeded.
 pub fn exceeds_two_thirds(power: u128, total: u128) -> bool {
-    match (power.checked_mul(3), total.checked_mul(2)) {
-        (Some(p), Some(t)) => total > 0 && p > t,
-        // Only reachable beyond 2^126, far past CometBFT's total power limit; compare exactly.
-        _ => total > 0 && power / 2 > total / 3,
-    }
+    total > 0 && power.saturating_mul(3) > total.saturating_mul(2)
 }
 
 /// The summed power (128 bits, so it cannot overflow) of the `members` whose key `has_voted`.

@@ -12,7 +12,7 @@
 //! Single verification on batch failure uses the same library as the batch, so the per-item
 //! verdicts never depend on which of the two paths reached them.
 
-use ed25519_zebra::{batch, Signature, VerificationKey, VerificationKeyBytes};
+use ed25519_zebra::{batch, Signature, VerificationKeyBytes};
 
 /// The library behind this module, as `finalize-bench` names it.
 pub const LIBRARY: &str = "ed25519-zebra";
@@ -20,12 +20,9 @@ pub const LIBRARY: &str = "ed25519-zebra";
 /// One signature to check: (public key, signature, the 32-byte message it signs).
 pub type Item = ([u8; 32], [u8; 64], [u8; 32]);
 
-/// Verifies one signature on its own by the ZIP-215 rules.
-pub fn verify(public_key: &[u8; 32], signature: &[u8; 64], msg: &[u8]) -> bool {
-    VerificationKey::try_from(*public_key)
-        .and_then(|vk| vk.verify(&Signature::from_bytes(signature), msg))
-        .is_ok()
-}
+/// Verifies one signature on its own by the ZIP-215 rules (the chain's one single-verification
+/// function, which lives with the wire types so clients share it).
+pub use sidechain_types::ed25519::verify;
 
 /// The verdict on each item, in order: `true` where the signature is valid.
 ///
@@ -68,6 +65,7 @@ pub fn verify_batch(items: &[Item]) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_zebra::VerificationKey;
 
     fn signed(seed: u8, msg: [u8; 32]) -> Item {
         let key = ed25519_zebra::SigningKey::from([seed; 32]);

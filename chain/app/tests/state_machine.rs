@@ -5,7 +5,7 @@ mod harness;
 
 use base64::Engine as _;
 use harness::*;
-use sidechain_app::Writes;
+use sidechain_app::{BlockOutput, Writes};
 use sidechain_types::{
     state::Proposal, state_key, tx::build_signed, Address, Code, Denom, Fee, Msg, TxBody,
     ValidatorChange, ValidatorInfo,
@@ -454,20 +454,31 @@ fn key_of(i: u8) -> [u8; 32] {
     validator_key(i).verification_key().to_bytes()
 }
 
-#[test]
-fn adding_then_removing_a_key_in_one_block_gives_cometbft_no_update() {
-    // One validator: its operator's proposals apply at once.
-    let mut chain = Chain::new(genesis(1, &[]));
-    let n = nonce_of(&chain, 0);
-    let out = chain.block(&[
-        op_tx_at(0, n, Msg::propose_validator_change(change(5, 1))),
-        op_tx_at(0, n + 1, Msg::propose_validator_change(change(5, 0))),
-    ]);
+/// One block of validator 0's operator proposing `changes`, in order, with consecutive nonces.
+fn val0_proposes(chain: &mut Chain, changes: &[ValidatorChange]) -> BlockOutput {
+    let n = nonce_of(chain, 0);
+    let txs: Vec<Vec<u8>> = changes
+        .iter()
+        .zip(n..)
+        .map(|(c, nonce)| op_tx_at(0, nonce, Msg::propose_validator_change(c.clone())))
+        .collect();
+    chain.block(&txs)
+}
+
+fn assert_all_ok(out: &BlockOutput) {
     assert!(
         out.tx_results.iter().all(|r| r.is_ok()),
         "{:?}",
         out.tx_results
     );
+}
+
+#[test]
+fn adding_then_removing_a_key_in_one_block_gives_cometbft_no_update() {
+    // One validator: its operator's proposals apply at once.
+    let mut chain = Chain::new(genesis(1, &[]));
+    let out = val0_proposes(&mut chain, &[change(5, 1), change(5, 0)]);
+    assert_all_ok(&out);
     assert!(
         out.validator_updates.is_empty(),
         "a power-0 update for a key CometBFT never had halts it: {:?}",
@@ -490,57 +501,28 @@ fn genesis_with_powers(powers: &[u64]) -> sidechain_types::GenesisState {
 fn removing_then_re_adding_a_key_in_one_block_gives_its_net_change() {
     // val0 holds 10 of 11: its approval alone applies a change.
     let mut chain = Chain::new(genesis_with_powers(&[10, 1]));
-    let n = nonce_of(&chain, 0);
-    let out = chain.block(&[
-        op_tx_at(0, n, Msg::propose_validator_change(change(1, 0))),
-        op_tx_at(0, n + 1, Msg::propose_validator_change(change(1, 1))),
-    ]);
-    assert!(
-        out.tx_results.iter().all(|r| r.is_ok()),
-        "{:?}",
-        out.tx_results
-    );
+    let out = val0_proposes(&mut chain, &[change(1, 0), change(1, 1)]);
+    assert_all_ok(&out);
     assert!(
         out.validator_updates.is_empty(),
         "{:?}",
         out.validator_updates
     );
     // Removed and re-added at another power: one update with the new power.
-    let n = nonce_of(&chain, 0);
-    let out = chain.block(&[
-        op_tx_at(0, n, Msg::propose_validator_change(change(1, 0))),
-        op_tx_at(0, n + 1, Msg::propose_validator_change(change(1, 2))),
-    ]);
-    assert!(
-        out.tx_results.iter().all(|r| r.is_ok()),
-        "{:?}",
-        out.tx_results
-    );
+    let out = val0_proposes(&mut chain, &[change(1, 0), change(1, 2)]);
+    assert_all_ok(&out);
     assert_eq!(out.validator_updates, vec![(key_of(1), 2)]);
 }
 
 #[test]
 fn two_re_weights_in_one_block_give_one_update() {
     let mut chain = Chain::new(genesis(1, &[]));
-    let n = nonce_of(&chain, 0);
-    chain.block(&[op_tx_at(0, n, Msg::propose_validator_change(change(5, 1)))]);
-    let n = nonce_of(&chain, 0);
-    let out = chain.block(&[
-        op_tx_at(0, n, Msg::propose_validator_change(change(5, 2))),
-        op_tx_at(0, n + 1, Msg::propose_validator_change(change(5, 3))),
-    ]);
-    assert!(
-        out.tx_results.iter().all(|r| r.is_ok()),
-        "{:?}",
-        out.tx_results
-    );
+    val0_proposes(&mut chain, &[change(5, 1)]);
+    let out = val0_proposes(&mut chain, &[change(5, 2), change(5, 3)]);
+    assert_all_ok(&out);
     assert_eq!(out.validator_updates, vec![(key_of(5), 3)]);
     // Re-weighting back to the start-of-block power in the same block: nothing to tell.
-    let n = nonce_of(&chain, 0);
-    let out = chain.block(&[
-        op_tx_at(0, n, Msg::propose_validator_change(change(5, 1))),
-        op_tx_at(0, n + 1, Msg::propose_validator_change(change(5, 3))),
-    ]);
+    let out = val0_proposes(&mut chain, &[change(5, 1), change(5, 3)]);
     assert!(
         out.validator_updates.is_empty(),
         "{:?}",
@@ -551,11 +533,7 @@ fn two_re_weights_in_one_block_give_one_update() {
 #[test]
 fn removing_every_validator_in_one_block_is_refused_at_the_last_one() {
     let mut chain = Chain::new(genesis_with_powers(&[10, 1]));
-    let n = nonce_of(&chain, 0);
-    let out = chain.block(&[
-        op_tx_at(0, n, Msg::propose_validator_change(change(1, 0))),
-        op_tx_at(0, n + 1, Msg::propose_validator_change(change(0, 0))),
-    ]);
+    let out = val0_proposes(&mut chain, &[change(1, 0), change(0, 0)]);
     assert!(out.tx_results[0].is_ok(), "{:?}", out.tx_results[0]);
     assert_eq!(out.tx_results[1].code, Code::InvalidProposal);
     assert!(

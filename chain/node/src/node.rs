@@ -1,6 +1,6 @@
 //! The node's core: the ABCI methods as plain functions over the store and the state machine.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use sidechain_app::{block, genesis, BlockInfo, CheckKind, Mempool};
 use sidechain_store::{Committed, Store};
@@ -32,7 +32,7 @@ pub struct CheckAnswer {
 }
 
 /// One finalized block, before conversion to ABCI.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FinalizeAnswer {
     pub output: block::BlockOutput,
     pub app_hash: [u8; 32],
@@ -60,7 +60,7 @@ pub struct Node {
     staged: Option<BlockInfo>,
     /// The staged block's answer (block, digest of its transactions' hashes, answer), for a
     /// FinalizeBlock that CometBFT repeats after restarting before Commit.
-    last_answer: Option<(BlockInfo, [u8; 32], FinalizeAnswer)>,
+    last_answer: Option<(BlockInfo, [u8; 32], Arc<FinalizeAnswer>)>,
     /// Time of the last block this process finalized (seconds since the Unix epoch), used as
     /// CheckTx's block time; 0 until the first FinalizeBlock after a start.
     last_time_secs: u64,
@@ -155,7 +155,7 @@ impl Node {
         &mut self,
         block: BlockInfo,
         txs: &[impl AsRef<[u8]>],
-    ) -> Result<FinalizeAnswer, NodeError> {
+    ) -> Result<Arc<FinalizeAnswer>, NodeError> {
         let height = block.height;
         let expected = self.store.committed().height.saturating_add(1);
         if height != expected {
@@ -175,7 +175,7 @@ impl Node {
             match &self.last_answer {
                 Some((info, d, answer)) if *info == block && *d == digest => {
                     tracing::warn!(height, "FinalizeBlock repeated for the staged block (CometBFT restarted before Commit); answering as before");
-                    return Ok(answer.clone());
+                    return Ok(Arc::clone(answer));
                 }
                 // Another block for the staged height: nothing staged is durable, so drop it
                 // and execute this one. (Block 1 shares its staged batch with genesis, so it
@@ -214,8 +214,9 @@ impl Node {
             exec_done.elapsed(),
         );
         tracing::debug!(height, txs = txs.len(), ok, app_hash = %hex(&app_hash), "block finalized");
-        let answer = FinalizeAnswer { output, app_hash };
-        self.last_answer = Some((block, digest, answer.clone()));
+        // Shared with the cache: keeping it costs no copy of the block's results.
+        let answer = Arc::new(FinalizeAnswer { output, app_hash });
+        self.last_answer = Some((block, digest, Arc::clone(&answer)));
         Ok(answer)
     }
 

@@ -1,6 +1,17 @@
-//! Rules on ed25519 public keys beyond what verification checks.
+//! The chain's ed25519 rules: single verification, and the keys refused beyond what
+//! verification checks.
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
+
+/// Verifies one signature by the ZIP-215 rules CometBFT uses, with `ed25519-zebra` (ADR 13):
+/// the library the node's batch verification (`sidechain_app::sigverify`) also uses, so a
+/// verdict here is the verdict a block reaches. `public_key` 32 bytes, `signature` 64 bytes
+/// (R ‖ s).
+pub fn verify(public_key: &[u8; 32], signature: &[u8; 64], msg: &[u8]) -> bool {
+    ed25519_zebra::VerificationKey::try_from(*public_key)
+        .and_then(|vk| vk.verify(&ed25519_zebra::Signature::from_bytes(signature), msg))
+        .is_ok()
+}
 
 /// Whether the 32-byte ed25519 public key encodes a point of small order (one of the 8 points
 /// of the curve's torsion subgroup, in any encoding, canonical or not).

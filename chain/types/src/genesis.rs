@@ -305,7 +305,13 @@ impl GenesisState {
     /// Checks every rule and returns the registry the state machine stores, sorted by
     /// consensus key.
     pub fn validate(&self) -> Result<Vec<ValidatorInfo>, GenesisError> {
-        self.bridge.validate()?;
+        self.check().map(|checked| checked.registry)
+    }
+
+    /// Checks every rule once and returns what the checks derived: the registry and the bridge
+    /// parameters. Errors as [`GenesisState::validate`].
+    pub fn check(&self) -> Result<CheckedGenesis, GenesisError> {
+        let bridge = self.bridge.validate()?;
         if self.params.min_gas_price == 0 {
             return Err(GenesisError::Param {
                 field: "min_gas_price",
@@ -435,8 +441,17 @@ impl GenesisState {
             }
         }
         registry.sort_by_key(|v| v.consensus_key);
-        Ok(registry)
+        Ok(CheckedGenesis { registry, bridge })
     }
+}
+
+/// What [`GenesisState::check`] derives from a valid genesis state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedGenesis {
+    /// The validator registry, sorted by consensus key.
+    pub registry: Vec<ValidatorInfo>,
+    /// The bridge parameters; `None` when genesis configures no bridge.
+    pub bridge: Option<BridgeParams>,
 }
 
 /// Decodes a base64 ed25519 public key.

@@ -3,7 +3,7 @@
 //! worthless on any other chain.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_consensus::{Signature, SigningKey, VerificationKey, VerificationKeyBytes};
+use ed25519_consensus::SigningKey;
 use serde::Serialize;
 
 pub use crate::validators::ValidatorChange;
@@ -127,22 +127,10 @@ impl SignedTx {
         Address::from_pubkey(&self.public_key)
     }
 
-    /// Verifies the signature on its own (the node batches this instead).
+    /// Verifies the signature on its own, by the chain's rule ([`crate::ed25519::verify`]; the
+    /// node batches this instead).
     pub fn verify_signature(&self) -> bool {
-        let Ok(vk) = VerificationKey::try_from(self.public_key) else {
-            return false;
-        };
-        vk.verify(&Signature::from(self.signature), &self.body.sign_hash())
-            .is_ok()
-    }
-
-    /// The parts a batch verifier needs.
-    pub fn verification_item(&self) -> (VerificationKeyBytes, Signature, [u8; 32]) {
-        (
-            VerificationKeyBytes::from(self.public_key),
-            Signature::from(self.signature),
-            self.body.sign_hash(),
-        )
+        crate::ed25519::verify(&self.public_key, &self.signature, &self.body.sign_hash())
     }
 }
 

@@ -5,7 +5,8 @@ pub mod state;
 use std::collections::BTreeMap;
 
 use sidechain_types::{
-    events::kinds, query::Route, Account, Address, BankMsg, Code, Denom, Event, GenesisState,
+    events::kinds, genesis::CheckedGenesis, query::Route, Account, Address, BankMsg, Code, Denom,
+    Event, GenesisState,
 };
 
 use crate::{
@@ -68,6 +69,7 @@ impl Component for Bank {
     fn init_genesis(
         view: &mut Overlay<'_>,
         genesis: &GenesisState,
+        _checked: &CheckedGenesis,
     ) -> Result<Vec<Event>, InitError> {
         let mut supplies: BTreeMap<Denom, u128> = BTreeMap::new();
         supplies.insert(genesis.native_denom.clone(), 0);

@@ -4,7 +4,7 @@
 
 pub mod state;
 
-use sidechain_types::{query::Route, BridgeMsg, Event, GenesisState};
+use sidechain_types::{genesis::CheckedGenesis, query::Route, BridgeMsg, Event, GenesisState};
 
 use crate::{
     component::Component,
@@ -41,10 +41,11 @@ impl Component for Bridge {
     /// Stores the validated bridge parameters when genesis configures a bridge.
     fn init_genesis(
         view: &mut Overlay<'_>,
-        genesis: &GenesisState,
+        _genesis: &GenesisState,
+        checked: &CheckedGenesis,
     ) -> Result<Vec<Event>, InitError> {
-        if let Some(params) = genesis.bridge.validate()? {
-            state::put_params(view, &params);
+        if let Some(params) = &checked.bridge {
+            state::put_params(view, params);
         }
         Ok(Vec::new())
     }

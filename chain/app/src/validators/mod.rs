@@ -5,8 +5,8 @@
 pub mod state;
 
 use sidechain_types::{
-    events::kinds, genesis::MAX_TOTAL_VOTING_POWER, query::Route, Address, Code, Event,
-    GenesisState, Proposal, ValidatorChange, ValidatorInfo, ValidatorsMsg,
+    events::kinds, genesis::CheckedGenesis, genesis::MAX_TOTAL_VOTING_POWER, query::Route, Address,
+    Code, Event, GenesisState, Proposal, ValidatorChange, ValidatorInfo, ValidatorsMsg,
 };
 
 use crate::{
@@ -78,10 +78,10 @@ impl Component for Validators {
     /// The registry (checked by `GenesisState::validate`) and an empty proposal queue.
     fn init_genesis(
         view: &mut Overlay<'_>,
-        genesis: &GenesisState,
+        _genesis: &GenesisState,
+        checked: &CheckedGenesis,
     ) -> Result<Vec<Event>, InitError> {
-        let registry = genesis.validate()?;
-        state::put_set(view, &registry);
+        state::put_set(view, &checked.registry);
         state::put_next_proposal_id(view, 0);
         state::put_proposals_head(view, 0);
         Ok(Vec::new())
