@@ -51,6 +51,7 @@ testnet: build
 bench: build
 	$(PIN_ONE_CORE) $(TARGET_BIN)/finalize-bench --out $(ROOT)/bench/results/finalize.json
 	$(TARGET_BIN)/testnet-bench --out $(ROOT)/bench/results/testnet.json
+	$(TARGET_BIN)/bridge-bench --out $(ROOT)/bench/results/bridge.json
 
 fmt:
 	cargo fmt --all

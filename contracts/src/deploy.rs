@@ -247,9 +247,8 @@ async fn configure_token(
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 const RECEIPT_POLL: Duration = Duration::from_millis(250);
 
-/// Waits for the receipt of a sent transaction and checks that it succeeded. A node that answers
-/// "transaction indexing is in progress" (geth right after start) is asked again, not given up on.
-async fn send(
+/// Waits for the receipt of a sent contract call and checks that it succeeded.
+pub(crate) async fn send(
     provider: &DynProvider,
     pending: std::result::Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
     action: &str,
@@ -257,6 +256,16 @@ async fn send(
     let hash = *pending
         .map_err(|e| Error::rpc(format!("sending {action}"), e))?
         .tx_hash();
+    wait_receipt(provider, hash, action).await
+}
+
+/// Waits for the receipt of transaction `hash` and checks that it succeeded. A node that
+/// answers "transaction indexing is in progress" (geth right after start) is asked again.
+pub(crate) async fn wait_receipt(
+    provider: &DynProvider,
+    hash: B256,
+    action: &str,
+) -> Result<TransactionReceipt> {
     let deadline = Instant::now() + RECEIPT_TIMEOUT;
     let receipt = loop {
         match provider.get_transaction_receipt(hash).await {
@@ -285,11 +294,47 @@ async fn send(
     Ok(receipt)
 }
 
-fn created(receipt: &TransactionReceipt, action: &str) -> Result<Address> {
+pub(crate) fn created(receipt: &TransactionReceipt, action: &str) -> Result<Address> {
     receipt.contract_address.ok_or_else(|| Error::TxFailed {
         action: action.into(),
         reason: "the receipt has no contract address".into(),
     })
+}
+
+/// Funds `to` from `key` on a local network: sends `ether` wei, and mints `amount` of each
+/// test token in `tokens` to it (the test tokens' `mint` is open to anyone). Every
+/// transaction is checked for success.
+#[cfg(feature = "test-tokens")]
+pub async fn fund(
+    rpc_url: &str,
+    key: PrivateKeySigner,
+    to: Address,
+    ether: alloy::primitives::U256,
+    tokens: &[(Address, alloy::primitives::U256)],
+) -> Result<()> {
+    use alloy::network::TransactionBuilder;
+    let provider = connect(rpc_url, key)?;
+    if ether > alloy::primitives::U256::ZERO {
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .with_to(to)
+            .with_value(ether);
+        let pending = provider
+            .send_transaction(tx)
+            .await
+            .map_err(|e| Error::rpc("sending ether to the faucet", e));
+        let hash = *pending?.tx_hash();
+        wait_receipt(&provider, hash, "sending ether to the faucet").await?;
+    }
+    for (token, amount) in tokens {
+        let t = crate::TestToken::new(*token, provider.clone());
+        send(
+            &provider,
+            t.mint(to, *amount).send().await,
+            &format!("minting test token {token}"),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod convert;
 pub mod deploy;
 mod error;
 pub mod signing;
+pub mod user;
 
 pub use bridge_protocol as protocol;
 pub use bridge_protocol::{SignerSet, MAX_SIGNERS, POWER_BASE, POWER_THRESHOLD};

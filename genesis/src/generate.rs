@@ -232,6 +232,7 @@ pub fn generate(spec: &NetworkSpec, home: &Path) -> Result<Manifest> {
         .ok_or_else(|| Error::Input("no validators".into()))?;
     ClientConfig {
         node: node0.rpc_url(),
+        ..ClientConfig::default()
     }
     .save(&client)
     .map_err(|e| Error::Keystore(e.to_string()))?;

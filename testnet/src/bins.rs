@@ -1,6 +1,6 @@
-//! Finding the programs a node runs: `sidechaind` (and the `sidechain` CLI the printed hints
-//! use) next to the `testnet` binary, as `make build` places them; `cometbft` in
-//! `$SIDECHAIN_BIN_DIR`, the project's `.bin/`, or `PATH`.
+//! Finding the programs a network runs: `sidechaind`, `bridge-relayer` (and the `sidechain` CLI
+//! the printed hints use) next to the `testnet` binary, as `make build` places them;
+//! `cometbft` and `geth` in `$SIDECHAIN_BIN_DIR`, the project's `.bin/`, or `PATH`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,22 @@ use crate::{Error, Result};
 pub struct Binaries {
     pub sidechaind: PathBuf,
     pub sidechain: PathBuf,
+    pub bridge_relayer: PathBuf,
     pub cometbft: PathBuf,
+}
+
+/// A tool from `make tools`: `$SIDECHAIN_BIN_DIR`, then `./.bin` (or a parent's), then `PATH`.
+fn tool(name: &str) -> Result<PathBuf> {
+    std::env::var_os("SIDECHAIN_BIN_DIR")
+        .map(|d| PathBuf::from(d).join(name))
+        .filter(|p| executable(p))
+        .or_else(|| in_project_bin(name))
+        .or_else(|| on_path(name))
+        .ok_or_else(|| {
+            Error::Missing(format!(
+                "`{name}` was not found in $SIDECHAIN_BIN_DIR, ./.bin or PATH; install it with `make tools` (go install into .bin/) or point SIDECHAIN_BIN_DIR at its directory"
+            ))
+        })
 }
 
 fn executable(path: &Path) -> bool {
@@ -57,20 +72,16 @@ impl Binaries {
                 ))
             })
         };
-        let cometbft = std::env::var_os("SIDECHAIN_BIN_DIR")
-            .map(|d| PathBuf::from(d).join("cometbft"))
-            .filter(|p| executable(p))
-            .or_else(|| in_project_bin("cometbft"))
-            .or_else(|| on_path("cometbft"))
-            .ok_or_else(|| {
-                Error::Missing(
-                    "`cometbft` was not found in $SIDECHAIN_BIN_DIR, ./.bin or PATH; install it with `make tools` (go install into .bin/) or point SIDECHAIN_BIN_DIR at its directory".into(),
-                )
-            })?;
         Ok(Binaries {
             sidechaind: ours("sidechaind")?,
             sidechain: ours("sidechain")?,
-            cometbft,
+            bridge_relayer: ours("bridge-relayer")?,
+            cometbft: tool("cometbft")?,
         })
+    }
+
+    /// geth, the local L1 (only networks with an L1 need it).
+    pub fn geth(&self) -> Result<PathBuf> {
+        tool("geth")
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bins;
 pub mod commands;
+pub mod l1;
 pub mod load;
 pub mod network;
 pub mod process;

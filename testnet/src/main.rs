@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use testnet::{
     commands::{self, control, status, up::UpArgs, validators},
     network::Network,
+    process::ProcessKind,
     DEFAULT_HOME, HOME_ENV, INTERNAL_EXEC,
 };
 
@@ -14,7 +15,7 @@ use testnet::{
     name = "testnet",
     version,
     about = "Run a local multi-validator sidechain network and control its nodes",
-    after_help = "Examples:\n  testnet up                      4 validators in the foreground; Ctrl-C stops them\n  testnet up --detach --validators 2 --home /tmp/net --base-port 30000\n  testnet status --json\n  testnet kill node1 && testnet restart node1\n  testnet add-validator\n  testnet down"
+    after_help = "Examples:\n  testnet up                      4 validators in the foreground; Ctrl-C stops them\n  testnet up --detach --validators 2 --home /tmp/net --base-port 30000\n  testnet status --json\n  testnet kill node1 && testnet restart node1\n  testnet kill node1 --process cometbft && testnet restart node1 --process cometbft\n  testnet add-validator\n  testnet down"
 )]
 struct Cli {
     /// Directory of the network (keys, configs, data, logs, pids).
@@ -42,18 +43,36 @@ enum Command {
         /// Lines of history to show per process.
         #[arg(long, short = 'n', default_value_t = 100)]
         lines: usize,
-        /// Only this process (sidechaind or cometbft).
+        /// Only this process (cometbft, sidechaind or relayer).
         #[arg(long)]
         process: Option<String>,
     },
-    /// SIGKILL both processes of a node, as a crash would.
-    Kill { node: String },
-    /// SIGSTOP both processes of a node.
-    Pause { node: String },
-    /// SIGCONT both processes of a paused node.
-    Resume { node: String },
-    /// Stop a node's processes if they run and start them again.
-    Restart { node: String },
+    /// SIGKILL a node's processes (or one of them), as a crash would; returns once they are
+    /// gone and their ports free.
+    Kill {
+        node: String,
+        /// Only this process: cometbft, sidechaind or relayer (default: all of the node's).
+        #[arg(long, value_parser = parse_process)]
+        process: Option<ProcessKind>,
+    },
+    /// SIGSTOP a node's processes (or one of them).
+    Pause {
+        node: String,
+        #[arg(long, value_parser = parse_process)]
+        process: Option<ProcessKind>,
+    },
+    /// SIGCONT a paused node's processes (or one of them).
+    Resume {
+        node: String,
+        #[arg(long, value_parser = parse_process)]
+        process: Option<ProcessKind>,
+    },
+    /// Stop a node's processes (or one of them) if they run and start them again.
+    Restart {
+        node: String,
+        #[arg(long, value_parser = parse_process)]
+        process: Option<ProcessKind>,
+    },
     /// Stop every process of the network (the data stays; `up` starts it again).
     Down,
     /// Stop everything and delete the network's home.
@@ -83,6 +102,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_process(s: &str) -> Result<ProcessKind, String> {
+    ProcessKind::parse(s).map_err(|e| e.to_string())
 }
 
 /// `testnet internal-exec PROGRAM ARGS..`: become a session leader, then turn into PROGRAM
@@ -164,10 +187,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?
         }
-        Command::Kill { node } => control::kill(&Network::open(&home)?, &node)?,
-        Command::Pause { node } => control::pause(&Network::open(&home)?, &node)?,
-        Command::Resume { node } => control::resume(&Network::open(&home)?, &node)?,
-        Command::Restart { node } => control::restart(&Network::open(&home)?, &node)?,
+        Command::Kill { node, process } => control::kill(&Network::open(&home)?, &node, process)?,
+        Command::Pause { node, process } => {
+            control::pause(&Network::open(&home)?, &node, process)?
+        }
+        Command::Resume { node, process } => {
+            control::resume(&Network::open(&home)?, &node, process)?
+        }
+        Command::Restart { node, process } => {
+            control::restart(&Network::open(&home)?, &node, process)?
+        }
         Command::Down => {
             let n = control::down(&Network::open(&home)?)?;
             println!(

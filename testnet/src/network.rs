@@ -87,9 +87,9 @@ impl Network {
     pub fn processes(&self, entry: &NodeEntry) -> NodeProcesses {
         let paths = self.paths(&entry.name);
         NodeProcesses {
-            processes: ProcessKind::START_ORDER
-                .iter()
-                .map(|k| process::recorded(*k, &paths))
+            processes: ProcessKind::of_node(&paths)
+                .into_iter()
+                .map(|k| process::recorded(k, &paths))
                 .collect(),
         }
     }
@@ -110,7 +110,7 @@ impl Network {
         }
         let paths = self.paths(&entry.name);
         let mut children = Vec::new();
-        for kind in ProcessKind::START_ORDER {
+        for kind in ProcessKind::of_node(&paths) {
             if procs.get(kind).is_some_and(|r| r.state != ProcState::Dead) {
                 continue;
             }
@@ -123,17 +123,26 @@ impl Network {
     pub fn stop_node(&self, entry: &NodeEntry) -> Result<bool> {
         let paths = self.paths(&entry.name);
         let mut any = false;
-        for kind in ProcessKind::STOP_ORDER {
+        for kind in ProcessKind::of_node_stop_order(&paths) {
             any |= process::stop(kind, &paths, STOP_GRACE)?;
         }
         Ok(any)
     }
 
-    /// Sends `sig` to every live process of the node; fails when none was alive.
-    pub fn signal_node(&self, entry: &NodeEntry, sig: Signal) -> Result<Vec<(ProcessKind, i32)>> {
+    /// Sends `sig` to every live process of the node (or only to `only`); fails when none
+    /// was alive.
+    pub fn signal_node(
+        &self,
+        entry: &NodeEntry,
+        sig: Signal,
+        only: Option<ProcessKind>,
+    ) -> Result<Vec<(ProcessKind, i32)>> {
         let paths = self.paths(&entry.name);
         let mut hit = Vec::new();
-        for kind in ProcessKind::STOP_ORDER {
+        for kind in ProcessKind::of_node_stop_order(&paths)
+            .into_iter()
+            .filter(|k| only.is_none_or(|o| o == *k))
+        {
             let r = process::recorded(kind, &paths);
             if process::signal(kind, &paths, sig)? {
                 hit.push((kind, r.pid.unwrap_or_default()));
@@ -141,8 +150,10 @@ impl Network {
         }
         if hit.is_empty() {
             return Err(Error::State(format!(
-                "{} is not running; start it with `testnet restart {}`",
-                entry.name, entry.name
+                "{}{} is not running; start it with `testnet restart {}`",
+                only.map(|k| format!("{} of ", k.name())).unwrap_or_default(),
+                entry.name,
+                entry.name
             )));
         }
         Ok(hit)

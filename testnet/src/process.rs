@@ -18,26 +18,75 @@ use sidechain_genesis::{AbciEndpoint, NodeEntry, NodePaths};
 
 use crate::{bins::Binaries, Error, Result};
 
-/// One kind of per-node process. Later processes (the bridge relayer) join this list.
+/// One kind of per-node process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ProcessKind {
     /// `sidechaind`, the ABCI application.
     App,
     /// `cometbft`, consensus and RPC.
     Consensus,
+    /// `bridge-relayer`, on networks with an L1 (its home holds `relayer.toml`).
+    Relayer,
 }
 
 impl ProcessKind {
-    /// In start order: the application must listen before CometBFT connects to it.
-    pub const START_ORDER: [ProcessKind; 2] = [ProcessKind::App, ProcessKind::Consensus];
-    /// In stop order: CometBFT first, so it never runs without its application.
-    pub const STOP_ORDER: [ProcessKind; 2] = [ProcessKind::Consensus, ProcessKind::App];
+    /// In start order: the application must listen before CometBFT connects to it; the
+    /// relayer talks to CometBFT's RPC.
+    pub const START_ORDER: [ProcessKind; 3] = [
+        ProcessKind::App,
+        ProcessKind::Consensus,
+        ProcessKind::Relayer,
+    ];
+    /// In stop order: the relayer, then CometBFT, so it never runs without its application.
+    pub const STOP_ORDER: [ProcessKind; 3] = [
+        ProcessKind::Relayer,
+        ProcessKind::Consensus,
+        ProcessKind::App,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ProcessKind::App => "sidechaind",
             ProcessKind::Consensus => "cometbft",
+            ProcessKind::Relayer => "relayer",
         }
+    }
+
+    /// Parses a `--process` value.
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::START_ORDER
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                Error::State(format!(
+                    "unknown process `{name}`; use one of {}",
+                    Self::START_ORDER.map(|k| k.name()).join(", ")
+                ))
+            })
+    }
+
+    /// Whether a node runs this process: the relayer only on networks with an L1.
+    pub fn runs_on(self, node: &NodePaths) -> bool {
+        match self {
+            ProcessKind::Relayer => node.relayer().join("relayer.toml").exists(),
+            ProcessKind::App | ProcessKind::Consensus => true,
+        }
+    }
+
+    /// The kinds a node runs, in start order.
+    pub fn of_node(node: &NodePaths) -> Vec<ProcessKind> {
+        Self::START_ORDER
+            .into_iter()
+            .filter(|k| k.runs_on(node))
+            .collect()
+    }
+
+    /// The kinds a node runs, in stop order.
+    pub fn of_node_stop_order(node: &NodePaths) -> Vec<ProcessKind> {
+        Self::STOP_ORDER
+            .into_iter()
+            .filter(|k| k.runs_on(node))
+            .collect()
     }
 
     pub fn pid_file(self, node: &NodePaths) -> PathBuf {
@@ -53,6 +102,7 @@ impl ProcessKind {
         match self {
             ProcessKind::App => node.app(),
             ProcessKind::Consensus => node.cometbft(),
+            ProcessKind::Relayer => node.relayer(),
         }
     }
 
@@ -85,6 +135,32 @@ impl ProcessKind {
                 bins.cometbft.clone(),
                 vec!["start".into(), "--home".into(), home],
             ),
+            ProcessKind::Relayer => (
+                bins.bridge_relayer.clone(),
+                vec![
+                    "start".into(),
+                    "--home".into(),
+                    home,
+                    "--log-format".into(),
+                    "text".into(),
+                ],
+            ),
+        }
+    }
+
+    /// The TCP ports the process listens on (for `kill`, which waits until they are free).
+    pub fn ports(self, node: &NodePaths, entry: &NodeEntry) -> Vec<u16> {
+        match self {
+            ProcessKind::App => match node.abci_endpoint(entry.ports.abci) {
+                AbciEndpoint::Unix(_) => vec![entry.ports.app_metrics],
+                AbciEndpoint::Tcp(port) => vec![port, entry.ports.app_metrics],
+            },
+            ProcessKind::Consensus => vec![
+                entry.ports.p2p,
+                entry.ports.rpc,
+                entry.ports.cometbft_metrics,
+            ],
+            ProcessKind::Relayer => vec![entry.ports.relayer],
         }
     }
 
@@ -102,6 +178,10 @@ impl ProcessKind {
             ProcessKind::Consensus => (
                 is_listening(entry.ports.rpc),
                 format!("port {}", entry.ports.rpc),
+            ),
+            ProcessKind::Relayer => (
+                is_listening(entry.ports.relayer),
+                format!("port {} (metrics)", entry.ports.relayer),
             ),
         }
     }

@@ -46,3 +46,23 @@ pub async fn validator_set(url: &str, timeout: Duration) -> Option<Vec<(String, 
             .collect(),
     )
 }
+
+/// Whether `GET path` on 127.0.0.1:`port` answers 200 within `timeout` (the relayer's and the
+/// node's `/health`).
+pub async fn http_ok(port: u16, path: &str, timeout: Duration) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        let status_line = answer.split(|b| *b == b'\n').next()?;
+        Some(status_line.windows(5).any(|w| w == b" 200 "))
+    };
+    tokio::time::timeout(timeout, ask)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}

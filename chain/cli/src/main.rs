@@ -4,8 +4,10 @@
 //! sidechain keys add alice
 //! sidechain tx transfer --from alice --to side1... --amount 1000 --denom side
 //! sidechain query balance side1... --denom side --json
+//! sidechain bridge deposit --token eth --amount 1000000000000000 --to alice --wait
 //! ```
 
+mod bridge;
 mod keys;
 mod output;
 mod query;
@@ -20,7 +22,7 @@ use sidechain_client::{Client, ClientConfig};
 #[command(
     name = "sidechain",
     version,
-    about = "Use the sidechain: keys, transfers, queries"
+    about = "Use the sidechain: keys, transfers, queries, bridge deposits"
 )]
 pub struct Cli {
     /// Client home: key files under keys/, defaults in client.toml.
@@ -47,6 +49,9 @@ enum Command {
     /// Read chain state.
     #[command(subcommand)]
     Query(query::QueryCmd),
+    /// Bridge tokens from L1: deposit, and follow a deposit until it is minted.
+    #[command(subcommand)]
+    Bridge(bridge::BridgeCmd),
     /// Chain id, latest height and app hash of the node.
     Status,
 }
@@ -90,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(&ctx, cmd),
         Command::Tx(cmd) => tx::run(&ctx, cmd).await,
         Command::Query(cmd) => query::run(&ctx, cmd).await,
+        Command::Bridge(cmd) => bridge::run(&ctx, cmd).await,
         Command::Status => {
             let s = ctx.client()?.status().await?;
             output::print(&ctx, &s, || {

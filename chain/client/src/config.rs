@@ -15,6 +15,17 @@ pub struct ClientConfig {
     /// CometBFT RPC URL of the node to use.
     #[serde(default = "default_node")]
     pub node: String,
+    /// Default L1 JSON-RPC URL of the bridge commands (`testnet up` writes its local L1's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_rpc: Option<String>,
+    /// Default file holding the hex secp256k1 key the bridge commands sign L1 transactions
+    /// with (mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_key_file: Option<std::path::PathBuf>,
+    /// Default address of the L1 `Bridge` contract (otherwise read from the chain's bridge
+    /// parameters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
 }
 
 fn default_node() -> String {
@@ -25,6 +36,9 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             node: default_node(),
+            l1_rpc: None,
+            l1_key_file: None,
+            bridge: None,
         }
     }
 }

@@ -26,15 +26,19 @@ pub async fn logs(
 ) -> Result<()> {
     let entry = net.node(node)?;
     let paths = net.paths(&entry.name);
-    let kinds: Vec<ProcessKind> = ProcessKind::START_ORDER
+    let kinds: Vec<ProcessKind> = ProcessKind::of_node(&paths)
         .into_iter()
         .filter(|k| only.is_none_or(|o| o == k.name()))
         .collect();
     if kinds.is_empty() {
         return Err(Error::State(format!(
-            "no process called `{}`; a node runs {}",
+            "no process called `{}`; {node} runs {}",
             only.unwrap_or_default(),
-            ProcessKind::START_ORDER.map(|k| k.name()).join(" and ")
+            ProcessKind::of_node(&paths)
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let mut offsets = Vec::new();
@@ -81,22 +85,57 @@ pub async fn logs(
     }
 }
 
-fn signal_report(net: &Network, node: &str, sig: Signal, verb: &str) -> Result<()> {
+fn signal_report(
+    net: &Network,
+    node: &str,
+    sig: Signal,
+    only: Option<ProcessKind>,
+    verb: &str,
+) -> Result<()> {
     let entry = net.node(node)?;
-    for (kind, pid) in net.signal_node(entry, sig)? {
+    for (kind, pid) in net.signal_node(entry, sig, only)? {
         println!("{verb} {} of {node} (pid {pid})", kind.name());
     }
     Ok(())
 }
 
-/// `testnet kill NODE`: SIGKILL to both processes, as a crash would.
-pub fn kill(net: &Network, node: &str) -> Result<()> {
-    signal_report(net, node, Signal::SIGKILL, "killed")?;
-    // Wait until the kernel has taken them, so a restart right after finds the ports free.
+/// How long `kill` waits for the kernel to reap a killed process and release its ports.
+const KILL_WAIT: Duration = Duration::from_secs(15);
+
+/// `testnet kill NODE [--process P]`: SIGKILL to the node's processes (or only `P`), as a
+/// crash would. Returns once they are gone and their ports free, so a restart right after
+/// finds the node's ports unused.
+pub fn kill(net: &Network, node: &str, only: Option<ProcessKind>) -> Result<()> {
+    signal_report(net, node, Signal::SIGKILL, only, "killed")?;
     let entry = net.node(node)?;
-    for _ in 0..100 {
-        if !net.processes(entry).any_alive() {
+    let paths = net.paths(node);
+    let kinds: Vec<ProcessKind> = ProcessKind::of_node(&paths)
+        .into_iter()
+        .filter(|k| only.is_none_or(|o| o == *k))
+        .collect();
+    let start = std::time::Instant::now();
+    loop {
+        let alive = kinds
+            .iter()
+            .any(|k| process::recorded(*k, &paths).state != ProcState::Dead);
+        let held: Vec<u16> = kinds
+            .iter()
+            .flat_map(|k| k.ports(&paths, entry))
+            .filter(|p| process::is_listening(*p))
+            .collect();
+        if !alive && held.is_empty() {
             break;
+        }
+        if start.elapsed() > KILL_WAIT {
+            return Err(Error::Process(format!(
+                "{node}'s processes were killed but {} after {} s; check `testnet status`",
+                if alive {
+                    "one is still alive".to_string()
+                } else {
+                    format!("ports {held:?} are still held")
+                },
+                KILL_WAIT.as_secs()
+            )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -104,23 +143,28 @@ pub fn kill(net: &Network, node: &str) -> Result<()> {
     Ok(())
 }
 
-/// `testnet pause NODE`: SIGSTOP to both processes.
-pub fn pause(net: &Network, node: &str) -> Result<()> {
-    signal_report(net, node, Signal::SIGSTOP, "paused")?;
+/// `testnet pause NODE [--process P]`: SIGSTOP to the node's processes (or only `P`).
+pub fn pause(net: &Network, node: &str, only: Option<ProcessKind>) -> Result<()> {
+    signal_report(net, node, Signal::SIGSTOP, only, "paused")?;
     println!("`testnet resume {node}` continues it");
     Ok(())
 }
 
-/// `testnet resume NODE`: SIGCONT to both processes.
-pub fn resume(net: &Network, node: &str) -> Result<()> {
-    signal_report(net, node, Signal::SIGCONT, "resumed")
+/// `testnet resume NODE [--process P]`: SIGCONT to the node's processes (or only `P`).
+pub fn resume(net: &Network, node: &str, only: Option<ProcessKind>) -> Result<()> {
+    signal_report(net, node, Signal::SIGCONT, only, "resumed")
 }
 
-/// `testnet restart NODE`: stop what runs of the node, start both processes again.
-pub fn restart(net: &Network, node: &str) -> Result<()> {
+/// `testnet restart NODE [--process P]`: stop what runs of the node (or only `P`), then start
+/// whichever of its processes are not running.
+pub fn restart(net: &Network, node: &str, only: Option<ProcessKind>) -> Result<()> {
     let bins = Binaries::locate()?;
     let entry = net.node(node)?;
-    if net.stop_node(entry)? {
+    let stopped = match only {
+        Some(kind) => process::stop(kind, &net.paths(node), crate::network::STOP_GRACE)?,
+        None => net.stop_node(entry)?,
+    };
+    if stopped {
         println!("stopped {node}");
     }
     let children = net.start_node(&bins, entry)?;
@@ -156,7 +200,9 @@ pub fn down(net: &Network) -> Result<usize> {
         }
         let _ = fs::remove_file(&launcher);
     }
-    net.stop_all()
+    let n = net.stop_all()?;
+    let l1 = crate::l1::stop(&crate::l1::L1Paths::new(net.home()), crate::network::STOP_GRACE)?;
+    Ok(n + usize::from(l1))
 }
 
 /// `testnet reset`: stops everything and deletes the network's home.

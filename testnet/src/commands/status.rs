@@ -75,6 +75,12 @@ pub async fn collect(net: &Network) -> Result<Value> {
             "operator": n.operator,
             "eth_address": n.eth_address,
             "ports": n.ports,
+            "relayer": ProcessKind::Relayer.runs_on(&net.paths(&n.name)).then(|| json!({
+                "running": pid_of(ProcessKind::Relayer).is_some(),
+                "pid": pid_of(ProcessKind::Relayer),
+                "metrics": format!("http://127.0.0.1:{}/metrics", n.ports.relayer),
+                "health": format!("http://127.0.0.1:{}/health", n.ports.relayer),
+            })),
         }));
     }
     Ok(json!({
@@ -84,6 +90,7 @@ pub async fn collect(net: &Network) -> Result<Value> {
         "client_home": net.layout.client_home(),
         "faucet_key": m.faucet_key,
         "faucet_address": m.faucet_address,
+        "l1": crate::l1::L1Manifest::load(net.home())?.map(|l1| crate::l1::status_json(net.home(), &l1)),
         "nodes": nodes,
     }))
 }
@@ -96,7 +103,7 @@ pub fn print_table(v: &Value) {
         v["home"].as_str().unwrap_or_default()
     );
     println!(
-        "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} PIDS (cometbft/app)",
+        "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} PIDS (cometbft/app/relayer)",
         "NODE", "STATE", "HEIGHT", "APP HASH", "PEERS", "POWER", "RPC"
     );
     for n in v["nodes"].as_array().into_iter().flatten() {
@@ -111,8 +118,12 @@ pub fn print_table(v: &Value) {
         } else {
             hash
         };
+        let relayer = match &n["relayer"]["pid"] {
+            Value::Null => "-".to_string(),
+            other => other.to_string(),
+        };
         println!(
-            "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} {}/{}",
+            "{:<8} {:<8} {:>8} {:<18} {:>5} {:>6} {:<24} {}/{}/{}",
             show("name"),
             show("state"),
             show("height"),
@@ -121,7 +132,31 @@ pub fn print_table(v: &Value) {
             show("voting_power"),
             show("rpc"),
             show("pid"),
-            show("app_pid")
+            show("app_pid"),
+            relayer
+        );
+    }
+    if let Some(l1) = v["l1"].as_object() {
+        let s = |k: &str| match &l1[k] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!(
+            "L1 {} (chain {}, {}), Bridge {}, tokens {}",
+            s("rpc"),
+            s("chain_id"),
+            if l1["running"].as_bool().unwrap_or(false) {
+                "running"
+            } else {
+                "stopped"
+            },
+            s("bridge"),
+            s("tokens")
+        );
+        println!(
+            "funded L1 key {} in {}",
+            s("faucet_address"),
+            s("faucet_key_file")
         );
     }
     println!(

@@ -13,8 +13,9 @@ use sidechain_genesis::{ports, spec::ValidatorSpec, NetworkSpec};
 
 use crate::{
     bins::Binaries,
+    l1::{self, L1Manifest, L1Options, L1Paths},
     network::Network,
-    process::{self, ProcessKind},
+    process::{self, ProcState, ProcessKind},
     rpc, Error, Result,
 };
 
@@ -45,6 +46,15 @@ pub struct UpArgs {
     /// Seconds to wait for every node to produce blocks.
     #[arg(long, default_value_t = 180)]
     pub timeout: u64,
+    /// A new network without the local L1, bridge contract and relayers (a sidechain alone).
+    #[arg(long)]
+    pub no_l1: bool,
+    /// Seconds between blocks of a new network's local L1 (geth --dev.period).
+    #[arg(long, default_value_t = crate::l1::DEFAULT_BLOCK_PERIOD_SECS)]
+    pub l1_block_period: u64,
+    /// L1 blocks a new network's relayers wait on top of a deposit before claiming it.
+    #[arg(long, default_value_t = crate::l1::DEFAULT_CONFIRMATIONS)]
+    pub confirmations: u64,
 }
 
 impl UpArgs {
@@ -74,8 +84,9 @@ impl UpArgs {
     }
 }
 
-/// Opens the network in `home`, generating it first when there is none.
-fn prepare(home: &Path, args: &UpArgs) -> Result<Network> {
+/// Opens the network in `home`, generating it first when there is none; says whether it was
+/// generated now.
+fn prepare(home: &Path, args: &UpArgs) -> Result<(Network, bool)> {
     if home.join(sidechain_genesis::layout::MANIFEST_FILE).exists() {
         let net = Network::open(home)?;
         if net.any_running() {
@@ -117,7 +128,7 @@ fn prepare(home: &Path, args: &UpArgs) -> Result<Network> {
                 .map(|n| (n.name.as_str(), &n.ports)),
         )?;
         println!("starting the existing network in {}", home.display());
-        Ok(net)
+        Ok((net, false))
     } else {
         let spec = args.spec()?;
         println!(
@@ -127,19 +138,22 @@ fn prepare(home: &Path, args: &UpArgs) -> Result<Network> {
             home.display()
         );
         sidechain_genesis::generate(&spec, home)?;
-        Network::open(home)
+        Ok((Network::open(home)?, true))
     }
 }
 
 /// Children started by this invocation, by node and process.
 type Children = Vec<(String, ProcessKind, Child)>;
 
-/// Starts every node: all applications, then all CometBFT processes.
+/// Starts every node: all applications, then all CometBFT processes, then the relayers.
 fn start_all(net: &Network, bins: &Binaries) -> Result<Children> {
     let mut children = Vec::new();
     for kind in ProcessKind::START_ORDER {
         for entry in &net.manifest.nodes {
             let paths = net.paths(&entry.name);
+            if !kind.runs_on(&paths) {
+                continue;
+            }
             let child = process::start(kind, bins, &paths, entry, crate::network::START_TIMEOUT)?;
             println!("  {:<8} {:<10} pid {}", entry.name, kind.name(), child.id());
             children.push((entry.name.clone(), kind, child));
@@ -227,7 +241,7 @@ fn example_node(nodes: &[sidechain_genesis::layout::NodeEntry]) -> String {
         .unwrap_or_default()
 }
 
-fn print_summary(net: &Network, bins: &Binaries, detach: bool) {
+fn print_summary(net: &Network, bins: &Binaries, l1: Option<&L1Manifest>, detach: bool) {
     let m = &net.manifest;
     let client = net.layout.client_home();
     println!();
@@ -275,6 +289,29 @@ fn print_summary(net: &Network, bins: &Binaries, detach: bool) {
         "  {sc} query balance <alice's address> --denom {}",
         m.native_denom
     );
+    if let Some(l1) = l1 {
+        println!();
+        println!("L1 (geth --dev):  {} (chain id {}, a block every {} s)", l1.rpc, l1.chain_id, l1.block_period_secs);
+        println!("Bridge contract:  {}", l1.bridge);
+        for (symbol, token) in &l1.tokens {
+            println!("Test token {symbol:<5} {token}");
+        }
+        println!(
+            "Funded L1 key:    {} in {} (1000 ETH and 1,000,000 of each test token)",
+            l1.faucet_address,
+            l1.faucet_key_file.display()
+        );
+        println!("Relayers wait {} L1 blocks before claiming a deposit.", l1.confirmations);
+        println!();
+        println!("Bridge a test token (the client home has the L1 defaults):");
+        let token = l1.tokens.values().next().map(|t| t.to_string()).unwrap_or_else(|| "eth".into());
+        println!("  {sc} keys add alice");
+        println!("  {sc} bridge deposit --token {token} --amount 1000 --to <alice's address> --wait");
+        println!("  {sc} bridge deposit --token eth --amount 1000000000000000 --to <alice's address> --wait");
+        println!("  {sc} bridge status <nonce>");
+        println!("  {sc} query balance <alice's address> --denom l1/0x{}", hex::encode(l1.tokens.values().next().map(|t| t.0).unwrap_or_default()));
+        println!();
+    }
     println!("  testnet status {home}          (or --json)");
     let example = example_node(&m.nodes);
     println!("  testnet logs {example} --follow {home}");
@@ -288,29 +325,185 @@ fn print_summary(net: &Network, bins: &Binaries, detach: bool) {
     }
 }
 
+/// Starts the network's L1: a new one (deployed and configured) for a network generated now,
+/// the existing one for a network that has one, none otherwise.
+async fn start_l1(
+    net: &Network,
+    bins: &Binaries,
+    args: &UpArgs,
+    fresh: bool,
+) -> Result<Option<(L1Manifest, Option<Child>)>> {
+    let paths = L1Paths::new(net.home());
+    let timeout = Duration::from_secs(60);
+    if let Some(l1) = L1Manifest::load(net.home())? {
+        if l1::state(&paths) != ProcState::Dead {
+            return Ok(Some((l1, None)));
+        }
+        println!("starting the L1 (geth --dev) on {}", l1.rpc);
+        let child = l1::start(
+            bins,
+            &paths,
+            (l1.http_port, l1.authrpc_port, l1.p2p_port),
+            l1.block_period_secs,
+            timeout,
+        )
+        .await?;
+        return Ok(Some((l1, Some(child))));
+    }
+    if !fresh || args.no_l1 {
+        if !fresh && !args.no_l1 {
+            println!("this network was made without an L1 (no {}); it runs without the bridge (`testnet reset` and `testnet up` make one with it)", paths.manifest().display());
+        }
+        return Ok(None);
+    }
+    if args.l1_block_period == 0 {
+        return Err(Error::State(
+            "--l1-block-period must be at least 1 second".into(),
+        ));
+    }
+    if !(1..=sidechain_types::bridge::MAX_CONFIRMATIONS).contains(&args.confirmations) {
+        return Err(Error::State(format!(
+            "--confirmations must be 1 to {}",
+            sidechain_types::bridge::MAX_CONFIRMATIONS
+        )));
+    }
+    if paths.dir.exists() {
+        std::fs::remove_dir_all(&paths.dir).map_err(|e| Error::io(&paths.dir, e))?;
+    }
+    let ports = l1::ports(net.manifest.base_port)?;
+    println!(
+        "starting the L1 (geth --dev, a block every {} s) on http://127.0.0.1:{}",
+        args.l1_block_period, ports.0
+    );
+    let mut child = l1::start(bins, &paths, ports, args.l1_block_period, timeout).await?;
+    let progress = |s: &str| println!("  {s}");
+    let deployed = l1::deploy_and_configure(
+        net.home(),
+        &net.manifest,
+        ports,
+        L1Options {
+            block_period_secs: args.l1_block_period,
+            confirmations: args.confirmations,
+        },
+        &progress,
+    )
+    .await;
+    match deployed {
+        Ok(l1) => {
+            println!(
+                "  Bridge {} (deploy block {}), tokens {}",
+                l1.bridge,
+                l1.deploy_block,
+                l1.tokens
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(Some((l1, Some(child))))
+        }
+        Err(e) => {
+            let _ = l1::stop(&paths, crate::network::STOP_GRACE);
+            let _ = child.wait();
+            // Nothing started on this network yet: the next `up` deploys again.
+            let _ = std::fs::remove_dir_all(&paths.dir);
+            Err(e)
+        }
+    }
+}
+
+/// Waits until every relayer answers `GET /health` with 200, printing progress.
+async fn wait_for_relayers(net: &Network, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    let mut last_line = String::new();
+    loop {
+        let mut states = BTreeMap::new();
+        for n in &net.manifest.nodes {
+            if !ProcessKind::Relayer.runs_on(&net.paths(&n.name)) {
+                continue;
+            }
+            let healthy = rpc::http_ok(n.ports.relayer, "/health", Duration::from_secs(2)).await;
+            states.insert(n.name.clone(), healthy);
+        }
+        if states.is_empty() {
+            return Ok(());
+        }
+        let line = states
+            .iter()
+            .map(|(name, ok)| format!("{name}={}", if *ok { "healthy" } else { "starting" }))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if line != last_line {
+            println!("  [{:>3}s] relayers: {line}", start.elapsed().as_secs());
+            last_line = line;
+        }
+        if states.values().all(|ok| *ok) {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            let first = states
+                .iter()
+                .find(|(_, ok)| !**ok)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default();
+            let log = ProcessKind::Relayer.log_file(&net.paths(&first));
+            return Err(Error::Chain(format!(
+                "the relayer of {first} did not report healthy within {} s; its log {} ends with:\n{}",
+                timeout.as_secs(),
+                log.display(),
+                process::tail(&log, 20)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn stop_everything(net: &Network) {
+    let _ = net.stop_all();
+    let _ = l1::stop(&L1Paths::new(net.home()), crate::network::STOP_GRACE);
+}
+
 /// Runs `testnet up`.
 pub async fn run(home: &Path, args: UpArgs) -> Result<()> {
     let bins = Binaries::locate()?;
-    let net = prepare(home, &args)?;
+    let (net, fresh) = prepare(home, &args)?;
+    let l1 = tokio::select! {
+        r = start_l1(&net, &bins, &args, fresh) => r,
+        _ = shutdown_signal() => Err(Error::State("interrupted while starting the L1; stopping it".into())),
+    };
+    let (l1, l1_child) = match l1 {
+        Ok(Some((l1, child))) => (Some(l1), child),
+        Ok(None) => (None, None),
+        Err(e) => {
+            stop_everything(&net);
+            return Err(e);
+        }
+    };
     println!("starting {} nodes", net.manifest.nodes.len());
-    let children = match start_all(&net, &bins) {
+    let mut children = match start_all(&net, &bins) {
         Ok(c) => c,
         Err(e) => {
-            let _ = net.stop_all();
+            stop_everything(&net);
             return Err(e);
         }
     };
     let waited = tokio::select! {
-        r = wait_for_blocks(&net, Duration::from_secs(args.timeout)) => r,
+        r = async {
+            wait_for_blocks(&net, Duration::from_secs(args.timeout)).await?;
+            wait_for_relayers(&net, Duration::from_secs(args.timeout)).await
+        } => r,
         _ = shutdown_signal() => Err(Error::State("interrupted while starting; stopping every process".into())),
     };
     if let Err(e) = waited {
-        let _ = net.stop_all();
+        stop_everything(&net);
         return Err(e);
     }
-    print_summary(&net, &bins, args.detach);
+    print_summary(&net, &bins, l1.as_ref(), args.detach);
     if args.detach {
         return Ok(());
+    }
+    if let Some(child) = l1_child {
+        children.push(("l1".into(), ProcessKind::Consensus, child));
     }
     foreground(&net, children).await
 }
@@ -346,7 +539,11 @@ async fn foreground(net: &Network, mut children: Children) -> Result<()> {
             _ = tick.tick() => {
                 children.retain_mut(|(node, kind, child)| match child.try_wait() {
                     Ok(Some(status)) => {
-                        println!("{node}: {} exited ({status}); `testnet logs {node}` shows why, `testnet restart {node}` starts it again", kind.name());
+                        if node == "l1" {
+                            println!("the L1 (geth) exited ({status}); its log is {}", L1Paths::new(net.home()).log().display());
+                        } else {
+                            println!("{node}: {} exited ({status}); `testnet logs {node}` shows why, `testnet restart {node}` starts it again", kind.name());
+                        }
                         false
                     }
                     _ => true,
@@ -356,7 +553,12 @@ async fn foreground(net: &Network, mut children: Children) -> Result<()> {
     }
     println!();
     println!("stopping every process");
-    let stopped = net.stop_all();
+    let stopped = net.stop_all().and_then(|n| {
+        Ok(n + usize::from(l1::stop(
+            &L1Paths::new(net.home()),
+            crate::network::STOP_GRACE,
+        )?))
+    });
     for (_, _, child) in &mut children {
         let _ = child.try_wait();
     }

@@ -161,9 +161,16 @@ pub struct Net {
 }
 
 impl Net {
-    /// Starts `validators` validators from `base_port`.
+    /// Starts `validators` validators from `base_port`, without the L1 and relayers (the
+    /// tests of the sidechain alone do not need them).
     pub fn up(validators: usize, base_port: u16) -> Net {
-        Self::up_with(validators, base_port, &[])
+        Self::up_with(validators, base_port, &["--no-l1"])
+    }
+
+    /// Starts the whole stack: the L1 with the bridge deployed, `validators` validators and
+    /// their relayers.
+    pub fn up_with_l1(validators: usize, base_port: u16, extra: &[&str]) -> Net {
+        Self::up_with(validators, base_port, extra)
     }
 
     pub fn up_with(validators: usize, base_port: u16, extra: &[&str]) -> Net {
@@ -351,6 +358,12 @@ impl Net {
 
     fn pids_on_file(&self) -> Vec<i32> {
         let mut pids = Vec::new();
+        if let Some(pid) = std::fs::read_to_string(self.home.join("l1/geth.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            pids.push(pid);
+        }
         let Ok(nodes) = std::fs::read_dir(self.home.join("nodes")) else {
             return pids;
         };

@@ -1,0 +1,70 @@
+//! What can go wrong in the relayer, each with what to do about it, and whether waiting and
+//! trying again can help ([`Error::is_retryable`]).
+
+use std::path::{Path, PathBuf};
+
+/// Relayer errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {field}: {reason}")]
+    Config {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
+    #[error("key file {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    /// The L1 endpoint does not answer (or answers with a transport error).
+    #[error("cannot reach the L1 node at {url}: {reason}; is it running and is l1.rpc right?")]
+    L1Unreachable { url: String, reason: String },
+    /// The L1 endpoint answered, but not what the configuration says it should be.
+    #[error("the L1 at {url} does not match the configuration: {reason}")]
+    L1Mismatch { url: String, reason: String },
+    /// The sidechain does not match the configuration or the operator key.
+    #[error("the sidechain at {url} does not match the configuration: {reason}")]
+    SidechainMismatch { url: String, reason: String },
+    #[error(transparent)]
+    Sidechain(#[from] sidechain_client::Error),
+    /// A claim transaction was committed but failed.
+    #[error("claim transaction {hash} failed with code {code} ({name}): {log}")]
+    ClaimFailed {
+        hash: String,
+        code: u32,
+        name: String,
+        log: String,
+    },
+    #[error("{0}")]
+    Decode(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Whether the same call may succeed later without anyone changing anything: an endpoint
+    /// that did not answer, a sidechain error the client counts as temporary, a failed claim
+    /// (the relayer resynchronizes from the chain's record and tries again). A configuration
+    /// that does not match either chain is permanent until the operator fixes it.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::L1Unreachable { .. } | Error::ClaimFailed { .. } | Error::Decode(_) => true,
+            Error::Sidechain(e) => e.is_retryable(),
+            Error::Io { .. }
+            | Error::Config { .. }
+            | Error::Key { .. }
+            | Error::L1Mismatch { .. }
+            | Error::SidechainMismatch { .. } => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

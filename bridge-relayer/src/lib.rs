@@ -1,0 +1,18 @@
+//! The bridge relayer each validator runs next to its node: it reads final `Deposit` events of
+//! the L1 `Bridge` contract and claims them on the sidechain with the validator's operator key.
+//!
+//! A pure core ([`core`]: which deposits still need claiming, how claims are grouped) sits
+//! between two edges: [`l1`] (alloy, reads the configured contract only, up to the confirmation
+//! depth or the `finalized` block) and [`sidechain`] (the chain's record, claim transactions).
+//! The chain's record is the source of truth: a relayer that restarts, or lost its files,
+//! resumes from it without skipping or repeating a claim.
+
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod l1;
+pub mod metrics;
+pub mod run;
+pub mod sidechain;
+
+pub use error::{Error, Result};

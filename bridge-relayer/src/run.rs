@@ -1,0 +1,261 @@
+//! The relayer's main loop: start-up checks of both chains, then poll L1 for final deposits
+//! and claim them on the sidechain, resynchronizing from the chain's record after every
+//! failure. Any call that fails is retried with backoff and reported (logs, `/health`,
+//! `relayer_errors`); only a configuration that does not match a chain stops the process.
+
+use std::{path::Path, time::Duration};
+
+use sidechain_types::BridgeParams;
+use tracing::{debug, info, warn};
+
+use crate::{
+    config::{Checked, Config},
+    core::{Backoff, Tracker},
+    l1::L1,
+    metrics::{ChainLabel, Metrics, ResultLabel},
+    sidechain::Sidechain,
+    Error, Result,
+};
+
+/// Most block ranges read per loop before claiming what they held.
+const RANGES_PER_STEP: usize = 20;
+
+/// The relayer with both edges.
+#[derive(Debug)]
+pub struct Relayer {
+    config: Config,
+    checked: Checked,
+    l1: L1,
+    side: Sidechain,
+    metrics: Metrics,
+}
+
+/// Which edge a failure came from.
+fn chain_of(e: &Error) -> &'static str {
+    match e {
+        Error::L1Unreachable { .. } | Error::L1Mismatch { .. } | Error::Decode(_) => "l1",
+        _ => "sidechain",
+    }
+}
+
+impl Relayer {
+    /// Loads the operator key and builds both clients (no request yet).
+    pub fn new(config: Config, checked: Checked, home: &Path, metrics: Metrics) -> Result<Self> {
+        let l1 = L1::new(&config, checked.bridge)?;
+        let side = Sidechain::new(&config, home)?;
+        Ok(Relayer {
+            config,
+            checked,
+            l1,
+            side,
+            metrics,
+        })
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff::new(
+            Duration::from_millis(self.config.relayer.retry_initial_ms),
+            Duration::from_millis(self.config.relayer.retry_max_ms),
+        )
+    }
+
+    fn report(&self, e: &Error) {
+        let chain = chain_of(e);
+        self.metrics.errors.get_or_create(&ChainLabel { chain }).inc();
+        let text = e.to_string();
+        self.metrics.update(|s| match chain {
+            "l1" => s.l1_error = Some(text),
+            _ => s.sidechain_error = Some(text),
+        });
+    }
+
+    /// Checks both chains against the configuration: L1 chain id, contract code and bridge
+    /// id; the sidechain's chain id and bridge, and the operator's validator. Unreachable
+    /// endpoints are retried with backoff; a mismatch is returned.
+    pub async fn start_checks(&self) -> Result<BridgeParams> {
+        let mut backoff = self.backoff();
+        loop {
+            let r = async {
+                self.l1
+                    .check(self.config.l1.chain_id, self.checked.bridge_id)
+                    .await?;
+                self.side.check(&self.config, &self.checked).await
+            }
+            .await;
+            match r {
+                Ok(params) => {
+                    self.metrics.update(|s| {
+                        s.started = true;
+                        s.l1_error = None;
+                        s.sidechain_error = None;
+                    });
+                    return Ok(params);
+                }
+                Err(e) if e.is_retryable() => {
+                    self.report(&e);
+                    let wait = backoff.next_delay();
+                    warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "start-up check failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Where to start reading L1: the block of the chain's last applied deposit (every later
+    /// deposit is in it or after it), or the configured start block.
+    async fn resume_point(&self) -> Result<Tracker> {
+        let progress = self.side.progress().await?;
+        let from_chain = self.side.l1_block_of(progress.last_applied).await?;
+        let scan_from = from_chain
+            .unwrap_or(self.config.l1.start_block)
+            .max(self.config.l1.start_block);
+        info!(
+            last_applied = progress.last_applied,
+            last_claimed = progress.last_claimed,
+            next_nonce = progress.next_to_claim(),
+            scan_from,
+            "resuming from the sidechain's record"
+        );
+        Ok(Tracker::new(progress, scan_from))
+    }
+
+    /// Runs until the process is stopped. Returns only on a configuration mismatch found at
+    /// start.
+    pub async fn run(&self) -> Result<()> {
+        let params = self.start_checks().await?;
+        info!(
+            operator = %self.side.operator(),
+            bridge = %params.contract,
+            l1_chain_id = params.l1_chain_id,
+            "both chains match the configuration"
+        );
+        let mut backoff = self.backoff();
+        let mut tracker = loop {
+            match self.resume_point().await {
+                Ok(t) => break t,
+                Err(e) => {
+                    self.report(&e);
+                    let wait = backoff.next_delay();
+                    warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot read the sidechain's record; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        };
+        backoff.reset();
+        loop {
+            match self.step(&mut tracker).await {
+                Ok(caught_up) => {
+                    if backoff.failures() > 0 {
+                        info!("both chains answer again");
+                    }
+                    backoff.reset();
+                    if caught_up {
+                        tokio::time::sleep(self.config.poll_interval()).await;
+                    }
+                }
+                Err(e) => {
+                    self.report(&e);
+                    let wait = backoff.next_delay();
+                    warn!(error = %e, failures = backoff.failures(), retry_in_ms = wait.as_millis() as u64, "relaying step failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One round: read final L1 blocks, adopt the chain's record, send the claims due.
+    /// Returns whether everything known was read and claimed.
+    pub async fn step(&self, tracker: &mut Tracker) -> Result<bool> {
+        let heads = self.l1.heads().await?;
+        self.metrics.l1_head.set(gauge(heads.head));
+        if let Some(safe) = heads.safe {
+            self.metrics.l1_safe_head.set(gauge(safe));
+        }
+        let mut ranges = 0;
+        if let Some(safe) = heads.safe {
+            while let Some((from, to)) = tracker.next_range(safe, self.config.l1.max_block_range) {
+                let events = self.l1.deposits(from, to).await?;
+                let seen = tracker.observe(events, to);
+                if seen.new > 0 || seen.replaced > 0 {
+                    debug!(from, to, new = seen.new, replaced = seen.replaced, "read deposits");
+                }
+                if seen.replaced > 0 {
+                    warn!(from, to, replaced = seen.replaced, "a deposit nonce was read again with different content; the newer content counts");
+                }
+                self.metrics.deposits_seen.inc_by(seen.new as u64);
+                ranges += 1;
+                if ranges >= RANGES_PER_STEP {
+                    break;
+                }
+            }
+            self.metrics
+                .l1_scan_lag
+                .set(gauge(safe.saturating_add(1).saturating_sub(tracker.scan_from())));
+        }
+        self.metrics.update(|s| {
+            s.l1_head = heads.head;
+            s.l1_safe_head = heads.safe;
+            s.l1_scan_from = tracker.scan_from();
+            s.l1_error = None;
+        });
+
+        let progress = self.side.progress().await?;
+        tracker.resync(progress);
+        if let Some(missing) = tracker.gap() {
+            let from = self
+                .side
+                .l1_block_of(missing.saturating_sub(1))
+                .await?
+                .unwrap_or(self.config.l1.start_block)
+                .max(self.config.l1.start_block);
+            warn!(missing, from, "a later deposit was read but not this one; reading L1 again");
+            tracker.rescan_from(from);
+        }
+        for batch in tracker.claims(progress.last_applied, self.config.relayer.max_claims_per_tx) {
+            let (first, last) = match (batch.first(), batch.last()) {
+                (Some(f), Some(l)) => (f.nonce, l.nonce),
+                _ => continue,
+            };
+            let n = batch.len() as u64;
+            match self.side.claim(batch).await {
+                Ok(sent) => {
+                    self.metrics
+                        .claim_txs
+                        .get_or_create(&ResultLabel { result: "ok" })
+                        .inc();
+                    self.metrics.claims_sent.inc_by(n);
+                    info!(first, last, height = sent.outcome.height, tx = %sent.outcome.hash, "claimed deposits");
+                    tracker.claimed_through(last);
+                }
+                Err(e) => {
+                    if matches!(e, Error::ClaimFailed { .. }) {
+                        self.metrics
+                            .claim_txs
+                            .get_or_create(&ResultLabel { result: "failed" })
+                            .inc();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        self.metrics.last_applied_deposit.set(gauge(progress.last_applied));
+        self.metrics.next_deposit_nonce.set(gauge(tracker.next_nonce()));
+        self.metrics.pending_claims.set(tracker.pending() as i64);
+        self.metrics.update(|s| {
+            s.last_applied_deposit = progress.last_applied;
+            s.next_deposit_nonce = tracker.next_nonce();
+            s.pending_claims = tracker.pending();
+            s.sidechain_error = None;
+        });
+        let caught_up = heads
+            .safe
+            .is_none_or(|safe| tracker.scan_from() > safe)
+            && tracker.claims(progress.last_applied, 1).is_empty();
+        Ok(caught_up)
+    }
+}
+
+fn gauge(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

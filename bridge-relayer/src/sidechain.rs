@@ -1,0 +1,164 @@
+//! The sidechain edge: reads the chain's record of deposits (the relayer's source of truth on
+//! start and after failures) and sends claim transactions signed with the validator's
+//! operator key.
+
+use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
+
+use ed25519_consensus::SigningKey;
+use sidechain_client::{Client, Keystore, SendOptions, Sent};
+use sidechain_types::{bridge::DepositClaim, Address, BridgeParams, Msg};
+
+use crate::{
+    config::{Checked, Config},
+    core::ChainProgress,
+    Error, Result,
+};
+
+/// A client of the sidechain holding the operator key.
+#[derive(Debug)]
+pub struct Sidechain {
+    client: Client,
+    key: SigningKey,
+    operator: Address,
+    tx_timeout: Duration,
+}
+
+/// Loads the operator key `name` from `<home>/keys/`, refusing a file others can read.
+pub fn load_operator_key(home: &Path, name: &str) -> Result<(SigningKey, Address)> {
+    let store = Keystore::open(home);
+    let path = store.dir().join(format!("{name}.json"));
+    let meta = std::fs::metadata(&path).map_err(|e| Error::Key {
+        path: path.clone(),
+        reason: format!(
+            "cannot read it ({e}); copy the validator's operator key there (mode 0600) or set sidechain.operator_key"
+        ),
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Key {
+            path,
+            reason: format!(
+                "is readable by others (mode {mode:o}); run `chmod 600` on it"
+            ),
+        });
+    }
+    let (key, info) = store.signing_key(name)?;
+    Ok((key, info.address))
+}
+
+impl Sidechain {
+    pub fn new(config: &Config, home: &Path) -> Result<Self> {
+        let (key, operator) = load_operator_key(home, &config.sidechain.operator_key)?;
+        Ok(Sidechain {
+            client: Client::new(&config.sidechain.rpc)?,
+            key,
+            operator,
+            tx_timeout: Duration::from_secs(config.relayer.tx_timeout_secs),
+        })
+    }
+
+    pub fn operator(&self) -> Address {
+        self.operator
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn mismatch(&self, reason: String) -> Error {
+        Error::SidechainMismatch {
+            url: self.client.url().to_string(),
+            reason,
+        }
+    }
+
+    /// Checks that the node serves the configured chain, that its bridge is the configured
+    /// L1 deployment, and that the operator key belongs to a current validator. Returns the
+    /// chain's bridge parameters.
+    pub async fn check(&self, config: &Config, checked: &Checked) -> Result<BridgeParams> {
+        let status = self.client.status().await?;
+        if status.chain_id != config.sidechain.chain_id {
+            return Err(self.mismatch(format!(
+                "it serves chain `{}` but sidechain.chain_id is `{}`",
+                status.chain_id, config.sidechain.chain_id
+            )));
+        }
+        let params = self.client.bridge_params().await?.ok_or_else(|| {
+            self.mismatch("its genesis configures no bridge; there is nothing to relay".into())
+        })?;
+        if params.l1_chain_id != config.l1.chain_id
+            || params.contract != checked.bridge
+            || params.bridge_id != checked.bridge_id
+        {
+            return Err(self.mismatch(format!(
+                "its bridge is contract {} on L1 chain {} (bridge id 0x{}), but the configuration names {} on chain {} (0x{}); fix l1.bridge, l1.chain_id and l1.bridge_id",
+                params.contract,
+                params.l1_chain_id,
+                hex::encode(params.bridge_id),
+                checked.bridge,
+                config.l1.chain_id,
+                hex::encode(checked.bridge_id)
+            )));
+        }
+        self.check_validator().await?;
+        Ok(params)
+    }
+
+    /// Whether the operator account belongs to a current validator.
+    pub async fn check_validator(&self) -> Result<()> {
+        let validators = self.client.validators().await?;
+        if !validators.iter().any(|v| v.operator == self.operator) {
+            return Err(self.mismatch(format!(
+                "the operator key's account {} is not a current validator's operator; only validators' relayers may claim deposits",
+                self.operator
+            )));
+        }
+        Ok(())
+    }
+
+    /// The chain's last applied deposit and this validator's last claim.
+    pub async fn progress(&self) -> Result<ChainProgress> {
+        Ok(ChainProgress {
+            last_applied: self.client.last_applied_deposit().await?,
+            last_claimed: self.client.last_claimed_deposit(&self.operator).await?,
+        })
+    }
+
+    /// The L1 block holding deposit `nonce` as the chain recorded it (applied or claimed), to
+    /// resume the L1 scan from there; `None` when the chain holds no content for it.
+    pub async fn l1_block_of(&self, nonce: u64) -> Result<Option<u64>> {
+        if nonce == 0 {
+            return Ok(None);
+        }
+        let Some(record) = self.client.deposit(nonce).await? else {
+            return Ok(None);
+        };
+        Ok(record
+            .claim
+            .as_ref()
+            .or_else(|| record.tallies.first().map(|t| &t.claim))
+            .map(|c| c.l1_block))
+    }
+
+    /// Sends one transaction with `claims` and waits for it to commit. A committed failure is
+    /// [`Error::ClaimFailed`].
+    pub async fn claim(&self, claims: Vec<DepositClaim>) -> Result<Sent> {
+        let sent = self
+            .client
+            .sign_and_send(
+                &self.key,
+                vec![Msg::claim_deposits(claims)],
+                &SendOptions::timeout(self.tx_timeout),
+            )
+            .await?;
+        if !sent.succeeded() {
+            return Err(Error::ClaimFailed {
+                hash: sent.outcome.hash.clone(),
+                code: sent.outcome.code,
+                name: sent.outcome.code_name.clone(),
+                log: sent.outcome.log.clone(),
+            });
+        }
+        Ok(sent)
+    }
+}
