@@ -582,7 +582,7 @@ fn claims_for_applied_nonces_change_nothing_but_the_fee_and_far_ahead_claims_are
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Four honest validators claim deposits 1..=K in any order, with repeats, split over
     /// blocks arbitrarily: each deposit applies exactly once, in nonce order, and the total

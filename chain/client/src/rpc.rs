@@ -277,11 +277,36 @@ impl Client {
         decode_optional(&bytes, "deposit record")
     }
 
+    /// [`Client::deposit`] with a verified Merkle proof (a relayer resyncing from state uses
+    /// this rather than trusting one node).
+    pub async fn deposit_proven(&self, nonce: u64) -> Result<Proven<Option<DepositRecord>>> {
+        let p = self.query_proven_raw(&Route::BridgeDeposit(nonce)).await?;
+        Ok(Proven {
+            value: decode_optional(p.value.as_deref().unwrap_or_default(), "deposit record")?,
+            height: p.height,
+            app_hash: p.app_hash,
+        })
+    }
+
     /// The highest L1 deposit nonce the chain has applied (minted or owed back); 0 before the
     /// first (`/bridge/last_applied`). Every nonce up to it is applied.
     pub async fn last_applied_deposit(&self) -> Result<u64> {
         let bytes = self.query_raw(&Route::BridgeLastApplied).await?;
         Ok(decode_optional(&bytes, "last applied deposit")?.unwrap_or(0))
+    }
+
+    /// [`Client::last_applied_deposit`] with a verified Merkle proof.
+    pub async fn last_applied_deposit_proven(&self) -> Result<Proven<u64>> {
+        let p = self.query_proven_raw(&Route::BridgeLastApplied).await?;
+        let value = decode_optional(
+            p.value.as_deref().unwrap_or_default(),
+            "last applied deposit",
+        )?;
+        Ok(Proven {
+            value: value.unwrap_or(0),
+            height: p.height,
+            app_hash: p.app_hash,
+        })
     }
 
     /// The highest deposit nonce the validator with operator account `operator` has claimed
