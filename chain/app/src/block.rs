@@ -5,8 +5,9 @@
 //! 1. bank: credit the fees the block's transactions paid to the fee pool;
 //! 2. validators: drop lapsed proposals; the net change of the set over the block becomes
 //!    CometBFT's validator updates;
-//! 3. bridge (its work joins here: apply attested deposits, time out batches, cut new
-//!    batches, emit a new signer set when power moved);
+//! 3. bridge: apply attested deposits in nonce order, counting the power of the validator set
+//!    as step 2 left it (its later work joins here: time out batches, cut new batches, emit
+//!    a new signer set when power moved);
 //!
 //! then the height is recorded.
 

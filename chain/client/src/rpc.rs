@@ -10,7 +10,8 @@ use sidechain_types::{
     query::{self, Route},
     state::Proposal,
     tx::build_signed,
-    Account, Address, BridgeParams, Code, Msg, Params, SignedTx, ValidatorInfo,
+    Account, Address, BridgeParams, Code, DepositRecord, EthAddress, Misbehaviour, Msg, Params,
+    SignedTx, ValidatorInfo, WrappedToken,
 };
 use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, HttpClientUrl, Url};
 
@@ -269,6 +270,73 @@ impl Client {
             .map_err(|e| Error::Decode(format!("bridge params: {e}")))
     }
 
+    /// The record of L1 deposit `nonce` (`/bridge/deposit`): its state, the applied claim, or
+    /// the tallies while it awaits quorum; `None` when no validator has claimed it yet.
+    pub async fn deposit(&self, nonce: u64) -> Result<Option<DepositRecord>> {
+        let bytes = self.query_raw(&Route::BridgeDeposit(nonce)).await?;
+        decode_optional(&bytes, "deposit record")
+    }
+
+    /// [`Client::deposit`] with a verified Merkle proof (a relayer resyncing from state uses
+    /// this rather than trusting one node).
+    pub async fn deposit_proven(&self, nonce: u64) -> Result<Proven<Option<DepositRecord>>> {
+        let p = self.query_proven_raw(&Route::BridgeDeposit(nonce)).await?;
+        Ok(Proven {
+            value: decode_optional(p.value.as_deref().unwrap_or_default(), "deposit record")?,
+            height: p.height,
+            app_hash: p.app_hash,
+        })
+    }
+
+    /// The highest L1 deposit nonce the chain has applied (minted or owed back); 0 before the
+    /// first (`/bridge/last_applied`). Every nonce up to it is applied.
+    pub async fn last_applied_deposit(&self) -> Result<u64> {
+        let bytes = self.query_raw(&Route::BridgeLastApplied).await?;
+        Ok(decode_optional(&bytes, "last applied deposit")?.unwrap_or(0))
+    }
+
+    /// [`Client::last_applied_deposit`] with a verified Merkle proof.
+    pub async fn last_applied_deposit_proven(&self) -> Result<Proven<u64>> {
+        let p = self.query_proven_raw(&Route::BridgeLastApplied).await?;
+        let value = decode_optional(
+            p.value.as_deref().unwrap_or_default(),
+            "last applied deposit",
+        )?;
+        Ok(Proven {
+            value: value.unwrap_or(0),
+            height: p.height,
+            app_hash: p.app_hash,
+        })
+    }
+
+    /// The highest deposit nonce the validator with operator account `operator` has claimed
+    /// above the last applied one at the time; 0 when it never claimed
+    /// (`/bridge/last_claimed`).
+    pub async fn last_claimed_deposit(&self, operator: &Address) -> Result<u64> {
+        let bytes = self.query_raw(&Route::BridgeLastClaimed(*operator)).await?;
+        Ok(decode_optional(&bytes, "last claimed deposit")?.unwrap_or(0))
+    }
+
+    /// Every L1 token with a wrapped denom, in order of first mint (`/bridge/tokens`).
+    pub async fn wrapped_tokens(&self) -> Result<Vec<WrappedToken>> {
+        let bytes = self.query_raw(&Route::BridgeTokens).await?;
+        Ok(decode_optional(&bytes, "wrapped tokens")?.unwrap_or_default())
+    }
+
+    /// The wrapped denom of L1 token `token`; `None` until a deposit of it was minted
+    /// (`/bridge/token`).
+    pub async fn wrapped_token(&self, token: &EthAddress) -> Result<Option<WrappedToken>> {
+        let bytes = self.query_raw(&Route::BridgeToken(*token)).await?;
+        decode_optional(&bytes, "wrapped token")
+    }
+
+    /// Every recorded bridge misbehaviour (a validator claiming two contents for one deposit
+    /// nonce), oldest first (`/bridge/misbehaviour`).
+    pub async fn misbehaviour(&self) -> Result<Vec<Misbehaviour>> {
+        let bytes = self.query_raw(&Route::BridgeMisbehaviour).await?;
+        Ok(decode_optional(&bytes, "misbehaviour records")?.unwrap_or_default())
+    }
+
     /// Waits until the chain has at least `min` blocks; returns the latest height.
     pub async fn wait_for_height(&self, min: u64, timeout: Duration) -> Result<u64> {
         let start = Instant::now();
@@ -440,6 +508,17 @@ fn decode_account(bytes: &[u8]) -> Result<Account> {
         return Ok(Account::default());
     }
     borsh::from_slice(bytes).map_err(|e| Error::Decode(format!("account: {e}")))
+}
+
+/// A borsh value, `None` when the node answered with no bytes (an absent key). `what` names it
+/// in the error.
+fn decode_optional<T: borsh::BorshDeserialize>(bytes: &[u8], what: &str) -> Result<Option<T>> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    borsh::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| Error::Decode(format!("{what}: {e}")))
 }
 
 fn height(h: u64) -> Result<tendermint::block::Height> {

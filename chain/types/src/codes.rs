@@ -23,11 +23,21 @@ pub enum Code {
     TxTooLarge = 13,
     MempoolFull = 14,
     WeakKey = 15,
+    /// A bridge attestation from an account that is not a current validator's operator.
+    NotValidator = 16,
+    /// A bridge message on a chain whose genesis configured no bridge.
+    BridgeNotConfigured = 17,
+    /// A `claim_deposits` message that breaks a stateless rule (count, order, nonce, amount,
+    /// recipient).
+    InvalidClaim = 18,
+    /// A deposit claim more than `MAX_PENDING_DEPOSITS_AHEAD` nonces past the last applied
+    /// deposit.
+    ClaimTooFarAhead = 19,
 }
 
 impl Code {
     /// Every code, in numeric order (used to render the documented table).
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 20] = [
         Code::Ok,
         Code::Decode,
         Code::BadSignature,
@@ -44,6 +54,10 @@ impl Code {
         Code::TxTooLarge,
         Code::MempoolFull,
         Code::WeakKey,
+        Code::NotValidator,
+        Code::BridgeNotConfigured,
+        Code::InvalidClaim,
+        Code::ClaimTooFarAhead,
     ];
 
     pub fn value(self) -> u32 {
@@ -73,6 +87,10 @@ impl Code {
             Code::TxTooLarge => "tx_too_large",
             Code::MempoolFull => "mempool_full",
             Code::WeakKey => "weak_key",
+            Code::NotValidator => "not_validator",
+            Code::BridgeNotConfigured => "bridge_not_configured",
+            Code::InvalidClaim => "invalid_claim",
+            Code::ClaimTooFarAhead => "claim_too_far_ahead",
         }
     }
 
@@ -95,6 +113,10 @@ impl Code {
             Code::TxTooLarge => "split the work into smaller transactions",
             Code::MempoolFull => "send again after the next block: the node's mempool holds as many transactions as it admits",
             Code::WeakKey => "use a key made by `sidechain keys add`: this ed25519 public key has small order, so signatures by it verify for any message and anyone could sign for it",
+            Code::NotValidator => "send bridge attestations from the operator account of a current validator (`sidechain query validators` lists them): the relayer must sign with its validator's operator key",
+            Code::BridgeNotConfigured => "this chain's genesis configures no bridge (`/bridge/params` is empty), so it takes no bridge messages; point the relayer at the network the bridge belongs to",
+            Code::InvalidClaim => "fix the claims: 1 to 100 per message, nonces from 1 in strictly increasing order, non-zero amount and recipient",
+            Code::ClaimTooFarAhead => "claim deposits in nonce order: the chain holds claims at most 1000 nonces past the last applied deposit (`/bridge/last_applied`); send later ones once earlier ones have applied",
         }
     }
 }
@@ -124,5 +146,15 @@ mod tests {
             assert_eq!(Code::from_value(c.value()), Some(*c));
         }
         assert_eq!(Code::from_value(999), None);
+    }
+
+    #[test]
+    fn remedies_quote_the_bridge_limits() {
+        let limit = crate::bridge::MAX_CLAIMS_PER_MSG.to_string();
+        assert!(Code::InvalidClaim
+            .remedy()
+            .contains(&format!("1 to {limit}")));
+        let ahead = crate::bridge::MAX_PENDING_DEPOSITS_AHEAD.to_string();
+        assert!(Code::ClaimTooFarAhead.remedy().contains(&ahead));
     }
 }

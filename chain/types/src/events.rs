@@ -34,8 +34,11 @@ impl Event {
 
 /// Attributes CometBFT's transaction indexer indexes, so `tx_search` can find transactions by
 /// them (for example `transfer.to='side1...'` or `tx.signer='side1...'`): the accounts and
-/// identifiers a wallet, relayer or explorer looks transactions up by. Amounts, denoms and
-/// nonces are in every event but not indexed, which keeps each node's index small.
+/// identifiers a wallet, relayer or explorer looks transactions up by. Bridge deposits are
+/// followed by their L1 `nonce` and `l1_tx_hash` (together the transfer id a user follows
+/// across both chains); indexing is by attribute name, so the `tx` event's account nonce is
+/// indexed too. Amounts and denoms are in every event but not indexed, which keeps each node's
+/// index small.
 pub const INDEXED_ATTRIBUTES: &[&str] = &[
     "signer",
     "to",
@@ -45,6 +48,8 @@ pub const INDEXED_ATTRIBUTES: &[&str] = &[
     "proposer",
     "voter",
     "consensus_key",
+    "nonce",
+    "l1_tx_hash",
 ];
 
 /// Whether CometBFT should index attribute `key` (see [`INDEXED_ATTRIBUTES`]).
@@ -63,4 +68,18 @@ pub mod kinds {
     pub const VALIDATOR_PROPOSAL: &str = "validator_proposal";
     pub const VALIDATOR_VOTE: &str = "validator_vote";
     pub const VALIDATOR_UPDATE: &str = "validator_update";
+    /// A validator's deposit claim counted: `nonce`, `validator` (operator address),
+    /// `content_hash` (`0x` hex), `power` (current power behind that content so far) and
+    /// `total_power`.
+    pub const DEPOSIT_CLAIM: &str = "deposit_claim";
+    /// A deposit minted (end of block): `nonce`, `token` (L1 address), `denom`, `recipient`,
+    /// `amount` (base units), `l1_tx_hash` (`0x` hex), `height`.
+    pub const DEPOSIT_APPLIED: &str = "deposit_applied";
+    /// A deposit attested but not mintable, owed back on L1 (end of block): `nonce`, `token`,
+    /// `sender` (the L1 account owed), `amount`, `l1_tx_hash`, `refund` (queue id), `reason`,
+    /// `height`.
+    pub const DEPOSIT_REFUND_OWED: &str = "deposit_refund_owed";
+    /// A validator claimed two contents for one deposit nonce: `validator`, `nonce`, `first`
+    /// and `conflicting` (content hashes, `0x` hex), `height`.
+    pub const BRIDGE_MISBEHAVIOUR: &str = "bridge_misbehaviour";
 }

@@ -39,7 +39,10 @@ pub mod validators;
 pub use address::{Address, AddressError};
 pub use amount::Amount;
 pub use bank::{Account, BankMsg};
-pub use bridge::{BridgeMsg, BridgeParams};
+pub use bridge::{
+    wrapped_denom, BridgeMsg, BridgeParams, DepositClaim, DepositRecord, DepositState, L1Amount,
+    Misbehaviour, Refund, Tally, WrappedToken,
+};
 pub use codes::Code;
 pub use denom::{Denom, DenomError};
 pub use eth::{EthAddress, EthAddressError};

@@ -10,9 +10,15 @@
 //! | `/validators` | empty | borsh `Vec<ValidatorInfo>` |
 //! | `/proposals` | empty | borsh `Vec<Proposal>`, open proposals by id (not provable: several keys) |
 //! | `/bridge/params` | empty | borsh `BridgeParams` (empty when no bridge is configured) |
+//! | `/bridge/deposit` | nonce, 8 bytes big-endian | borsh `DepositRecord` (empty when the nonce was never claimed) |
+//! | `/bridge/last_applied` | empty | borsh `u64`, highest deposit nonce applied (empty before genesis wrote it: 0) |
+//! | `/bridge/last_claimed` | 20 operator address bytes | borsh `u64`, highest nonce that validator claimed (empty: 0) |
+//! | `/bridge/tokens` | empty | borsh `Vec<WrappedToken>`, in order of first mint (not provable: several keys) |
+//! | `/bridge/token` | 20 L1 token address bytes | borsh `WrappedToken` (empty when the token was never minted) |
+//! | `/bridge/misbehaviour` | empty | borsh `Vec<Misbehaviour>`, oldest first (not provable: several keys) |
 //! | `/store` | a raw state key | the raw stored bytes |
 
-use crate::{state_key, Address, Denom};
+use crate::{state_key, Address, Denom, EthAddress};
 
 pub const ACCOUNT: &str = "/account";
 pub const PARAMS: &str = "/params";
@@ -20,16 +26,28 @@ pub const VALIDATORS: &str = "/validators";
 pub const PROPOSALS: &str = "/proposals";
 pub const SUPPLY: &str = "/supply";
 pub const BRIDGE_PARAMS: &str = "/bridge/params";
+pub const BRIDGE_DEPOSIT: &str = "/bridge/deposit";
+pub const BRIDGE_LAST_APPLIED: &str = "/bridge/last_applied";
+pub const BRIDGE_LAST_CLAIMED: &str = "/bridge/last_claimed";
+pub const BRIDGE_TOKENS: &str = "/bridge/tokens";
+pub const BRIDGE_TOKEN: &str = "/bridge/token";
+pub const BRIDGE_MISBEHAVIOUR: &str = "/bridge/misbehaviour";
 pub const RAW: &str = "/store";
 
 /// Every path, for error messages and documentation.
-pub const PATHS: [&str; 7] = [
+pub const PATHS: [&str; 13] = [
     ACCOUNT,
     SUPPLY,
     PARAMS,
     VALIDATORS,
     PROPOSALS,
     BRIDGE_PARAMS,
+    BRIDGE_DEPOSIT,
+    BRIDGE_LAST_APPLIED,
+    BRIDGE_LAST_CLAIMED,
+    BRIDGE_TOKENS,
+    BRIDGE_TOKEN,
+    BRIDGE_MISBEHAVIOUR,
     RAW,
 ];
 
@@ -46,6 +64,18 @@ pub enum Route {
     Validators,
     Proposals,
     BridgeParams,
+    /// The record of one deposit nonce.
+    BridgeDeposit(u64),
+    /// The highest deposit nonce applied.
+    BridgeLastApplied,
+    /// The highest deposit nonce the validator with this operator address claimed.
+    BridgeLastClaimed(Address),
+    /// Every wrapped L1 token.
+    BridgeTokens,
+    /// One wrapped L1 token, by its L1 address.
+    BridgeToken(EthAddress),
+    /// Every misbehaviour record.
+    BridgeMisbehaviour,
     /// Any state key, read raw.
     Raw(Vec<u8>),
 }
@@ -75,6 +105,12 @@ impl Route {
             Route::Validators => VALIDATORS,
             Route::Proposals => PROPOSALS,
             Route::BridgeParams => BRIDGE_PARAMS,
+            Route::BridgeDeposit(_) => BRIDGE_DEPOSIT,
+            Route::BridgeLastApplied => BRIDGE_LAST_APPLIED,
+            Route::BridgeLastClaimed(_) => BRIDGE_LAST_CLAIMED,
+            Route::BridgeTokens => BRIDGE_TOKENS,
+            Route::BridgeToken(_) => BRIDGE_TOKEN,
+            Route::BridgeMisbehaviour => BRIDGE_MISBEHAVIOUR,
             Route::Raw(_) => RAW,
         }
     }
@@ -85,9 +121,16 @@ impl Route {
             Route::Account(a) => a.as_bytes().to_vec(),
             Route::Supply(d) => d.as_str().as_bytes().to_vec(),
             Route::Raw(key) => key.clone(),
-            Route::Params | Route::Validators | Route::Proposals | Route::BridgeParams => {
-                Vec::new()
-            }
+            Route::BridgeDeposit(nonce) => nonce.to_be_bytes().to_vec(),
+            Route::BridgeLastClaimed(a) => a.as_bytes().to_vec(),
+            Route::BridgeToken(t) => t.as_bytes().to_vec(),
+            Route::Params
+            | Route::Validators
+            | Route::Proposals
+            | Route::BridgeParams
+            | Route::BridgeLastApplied
+            | Route::BridgeTokens
+            | Route::BridgeMisbehaviour => Vec::new(),
         }
     }
 
@@ -104,15 +147,15 @@ impl Route {
                 })
             }
         };
+        let address = |path: &'static str| -> Result<[u8; 20], RouteError> {
+            data.try_into().map_err(|_| RouteError::BadData {
+                path,
+                expected: "20 address bytes",
+                got: data.len(),
+            })
+        };
         match path {
-            ACCOUNT => {
-                let bytes: [u8; 20] = data.try_into().map_err(|_| RouteError::BadData {
-                    path: ACCOUNT,
-                    expected: "20 address bytes",
-                    got: data.len(),
-                })?;
-                Ok(Route::Account(Address(bytes)))
-            }
+            ACCOUNT => Ok(Route::Account(Address(address(ACCOUNT)?))),
             SUPPLY => {
                 let text = std::str::from_utf8(data).map_err(|_| RouteError::Invalid {
                     path: SUPPLY,
@@ -128,13 +171,29 @@ impl Route {
             VALIDATORS => no_data(Route::Validators),
             PROPOSALS => no_data(Route::Proposals),
             BRIDGE_PARAMS => no_data(Route::BridgeParams),
+            BRIDGE_DEPOSIT => {
+                let bytes: [u8; 8] = data.try_into().map_err(|_| RouteError::BadData {
+                    path: BRIDGE_DEPOSIT,
+                    expected: "a nonce as 8 big-endian bytes",
+                    got: data.len(),
+                })?;
+                Ok(Route::BridgeDeposit(u64::from_be_bytes(bytes)))
+            }
+            BRIDGE_LAST_APPLIED => no_data(Route::BridgeLastApplied),
+            BRIDGE_LAST_CLAIMED => Ok(Route::BridgeLastClaimed(Address(address(
+                BRIDGE_LAST_CLAIMED,
+            )?))),
+            BRIDGE_TOKENS => no_data(Route::BridgeTokens),
+            BRIDGE_TOKEN => Ok(Route::BridgeToken(EthAddress(address(BRIDGE_TOKEN)?))),
+            BRIDGE_MISBEHAVIOUR => no_data(Route::BridgeMisbehaviour),
             RAW => Ok(Route::Raw(data.to_vec())),
             other => Err(RouteError::UnknownPath(other.to_string())),
         }
     }
 
     /// The one state key the answer is read from, for routes a Merkle proof can cover; `None`
-    /// for routes assembled from several keys (`/proposals`).
+    /// for routes assembled from several keys (`/proposals`, `/bridge/tokens`,
+    /// `/bridge/misbehaviour`).
     pub fn state_key(&self) -> Option<Vec<u8>> {
         match self {
             Route::Account(a) => Some(state_key::bank::account(a)),
@@ -142,8 +201,12 @@ impl Route {
             Route::Params => Some(state_key::app::PARAMS.to_vec()),
             Route::Validators => Some(state_key::validators::SET.to_vec()),
             Route::BridgeParams => Some(state_key::bridge::PARAMS.to_vec()),
+            Route::BridgeDeposit(nonce) => Some(state_key::bridge::deposit(*nonce)),
+            Route::BridgeLastApplied => Some(state_key::bridge::LAST_APPLIED.to_vec()),
+            Route::BridgeLastClaimed(a) => Some(state_key::bridge::last_claimed(a)),
+            Route::BridgeToken(t) => Some(state_key::bridge::token(t)),
             Route::Raw(key) => Some(key.clone()),
-            Route::Proposals => None,
+            Route::Proposals | Route::BridgeTokens | Route::BridgeMisbehaviour => None,
         }
     }
 }
@@ -161,6 +224,12 @@ mod tests {
             Route::Validators,
             Route::Proposals,
             Route::BridgeParams,
+            Route::BridgeDeposit(258),
+            Route::BridgeLastApplied,
+            Route::BridgeLastClaimed(Address([4; 20])),
+            Route::BridgeTokens,
+            Route::BridgeToken(EthAddress([5; 20])),
+            Route::BridgeMisbehaviour,
             Route::Raw(b"bank/acct/x".to_vec()),
         ];
         assert_eq!(routes.len(), PATHS.len());
@@ -178,5 +247,10 @@ mod tests {
         assert!(Route::parse(SUPPLY, b"NOT A DENOM").is_err());
         assert!(Route::parse(SUPPLY, &[0xff]).is_err());
         assert!(Route::parse(PARAMS, &[1]).is_err());
+        let e = Route::parse(BRIDGE_DEPOSIT, &[1]).unwrap_err();
+        assert!(e.to_string().contains("8 big-endian bytes"), "{e}");
+        assert!(Route::parse(BRIDGE_TOKEN, &[1; 32]).is_err());
+        assert!(Route::parse(BRIDGE_LAST_CLAIMED, &[]).is_err());
+        assert!(Route::parse(BRIDGE_TOKENS, &[1]).is_err());
     }
 }

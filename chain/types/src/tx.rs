@@ -8,7 +8,11 @@ use serde::Serialize;
 
 pub use crate::validators::ValidatorChange;
 use crate::{
-    address::Address, amount::Amount, bank::BankMsg, bridge::BridgeMsg, denom::Denom,
+    address::Address,
+    amount::Amount,
+    bank::BankMsg,
+    bridge::{BridgeMsg, DepositClaim},
+    denom::Denom,
     validators::ValidatorsMsg,
 };
 
@@ -32,8 +36,9 @@ pub struct Fee {
 }
 
 /// The messages a transaction can carry: one sub-enum per component of the state machine, so
-/// a component's messages live with it ([`crate::bank`], [`crate::validators`]). Variants are
-/// only ever appended (here and in each sub-enum): the borsh tag is the variant's position.
+/// a component's messages live with it ([`crate::bank`], [`crate::validators`],
+/// [`crate::bridge`]). Variants are only ever appended (here and in each sub-enum): the borsh
+/// tag is the variant's position.
 ///
 /// JSON shows the inner message only (`{"type": "transfer", ...}`): message type names are
 /// unique across components.
@@ -59,6 +64,12 @@ impl Msg {
     /// An approval of open proposal `proposal_id`.
     pub fn vote_validator_change(proposal_id: u64) -> Self {
         Msg::Validators(ValidatorsMsg::VoteValidatorChange { proposal_id })
+    }
+
+    /// A validator relayer's claims of L1 deposits (1 to
+    /// [`crate::bridge::MAX_CLAIMS_PER_MSG`], strictly increasing nonces).
+    pub fn claim_deposits(claims: Vec<DepositClaim>) -> Self {
+        Msg::Bridge(BridgeMsg::ClaimDeposits { claims })
     }
 }
 

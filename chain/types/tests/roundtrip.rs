@@ -8,6 +8,7 @@ use sidechain_types::{
     state::Proposal, Account, Address, BridgeParams, Denom, EthAddress, Event, Fee, Msg, Params,
     SignedTx, TxBody, ValidatorChange, ValidatorInfo,
 };
+use sidechain_types::{DepositClaim, DepositRecord, DepositState, L1Amount, Tally};
 
 fn address() -> impl Strategy<Value = Address> {
     any::<[u8; 20]>().prop_map(Address)
@@ -36,8 +37,36 @@ fn change() -> impl Strategy<Value = ValidatorChange> {
         )
 }
 
+fn deposit_claim() -> impl Strategy<Value = DepositClaim> {
+    (
+        any::<u64>(),
+        any::<[u8; 20]>(),
+        any::<[u8; 20]>(),
+        address(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(nonce, token, sender, recipient, amount, l1_block, l1_tx_hash, log_index)| {
+                DepositClaim {
+                    nonce,
+                    token: EthAddress(token),
+                    sender: EthAddress(sender),
+                    recipient,
+                    amount: L1Amount(amount),
+                    l1_block,
+                    l1_tx_hash,
+                    log_index,
+                }
+            },
+        )
+}
+
 fn msg() -> impl Strategy<Value = Msg> {
     prop_oneof![
+        prop::collection::vec(deposit_claim(), 0..4).prop_map(Msg::claim_deposits),
         (address(), denom(), any::<u128>()).prop_map(|(to, denom, amount)| Msg::Bank(
             sidechain_types::BankMsg::Transfer { to, denom, amount }
         )),
@@ -89,6 +118,32 @@ fn roundtrip<T: borsh::BorshSerialize + borsh::BorshDeserialize + PartialEq + st
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn l1_amount_decimal_and_borsh_roundtrip(bytes in any::<[u8; 32]>(), small in any::<u128>()) {
+        let a = L1Amount(bytes);
+        prop_assert_eq!(a.to_string().parse::<L1Amount>().unwrap(), a);
+        roundtrip(&a);
+        let s = L1Amount::from_u128(small);
+        prop_assert_eq!(s.to_string(), small.to_string());
+        prop_assert_eq!(s.to_u128(), Some(small));
+        prop_assert_eq!(small.to_string().parse::<L1Amount>().unwrap(), s);
+    }
+
+    #[test]
+    fn deposit_claim_and_record_roundtrip(c in deposit_claim(), height in any::<u64>(), v in address()) {
+        roundtrip(&c);
+        let json = serde_json::to_string(&c).unwrap();
+        prop_assert_eq!(serde_json::from_str::<DepositClaim>(&json).unwrap(), c.clone());
+        for state in [DepositState::Pending, DepositState::Minted { height }, DepositState::RefundOwed { height, reason: "r".into() }] {
+            roundtrip(&DepositRecord {
+                nonce: c.nonce,
+                state,
+                claim: Some(c.clone()),
+                tallies: vec![Tally { content_hash: c.content_hash(), claim: c.clone(), validators: vec![v] }],
+            });
+        }
+    }
 
     #[test]
     fn signed_tx_roundtrips(tx in signed_tx()) {

@@ -177,6 +177,26 @@ pub fn credit(
     Ok(())
 }
 
+/// Creates `amount` of `denom` in `to`'s account and adds it to the denom's supply (an unknown
+/// denom becomes known, starting from a supply of 0). Fails with `Code::AmountOverflow`,
+/// writing nothing, when the supply (and so the balance, which is part of it) would exceed
+/// 128 bits. The bridge mints attested deposits through it.
+pub fn mint(view: &mut Overlay<'_>, to: &Address, denom: &Denom, amount: u128) -> Result<(), Fail> {
+    let supply = state::supply(view, denom)?.unwrap_or(0);
+    let Some(new_supply) = supply.checked_add(amount) else {
+        return fail(
+            Code::AmountOverflow,
+            format!("supply of {denom} ({supply}) plus {amount} would exceed 2^128 - 1"),
+        );
+    };
+    let mut account = state::account(view, to)?;
+    let new_balance = increased(&account, to, denom, amount)?;
+    account.set_balance(denom, new_balance);
+    state::put_account(view, to, &account);
+    state::put_supply(view, denom, new_supply);
+    Ok(())
+}
+
 /// `owner`'s balance of `denom` in `account` plus `amount`, or the overflow failure.
 fn increased(
     account: &Account,

@@ -1,8 +1,11 @@
 //! Typed access to the bridge's records (keys in `state_key::bridge`).
 
-use sidechain_types::{state_key, BridgeParams};
+use sidechain_types::{
+    state_key::{self, bridge as key},
+    Address, BridgeParams, DepositRecord, EthAddress, Misbehaviour, Refund, WrappedToken,
+};
 
-use crate::{Overlay, Result};
+use crate::{Overlay, Result, StateRead};
 
 /// The bridge parameters; `None` when genesis configured no bridge.
 pub fn params(view: &Overlay<'_>) -> Result<Option<BridgeParams>> {
@@ -11,4 +14,113 @@ pub fn params(view: &Overlay<'_>) -> Result<Option<BridgeParams>> {
 
 pub fn put_params(view: &mut Overlay<'_>, params: &BridgeParams) {
     view.put(state_key::bridge::PARAMS.to_vec(), params);
+}
+
+/// The highest deposit nonce applied (0 before the first).
+pub fn last_applied(view: &Overlay<'_>) -> Result<u64> {
+    Ok(view.read(key::LAST_APPLIED)?.unwrap_or(0))
+}
+
+pub fn put_last_applied(view: &mut Overlay<'_>, nonce: u64) {
+    view.put(key::LAST_APPLIED.to_vec(), &nonce);
+}
+
+/// The record of deposit `nonce`; `None` before its first claim.
+pub fn deposit(view: &Overlay<'_>, nonce: u64) -> Result<Option<DepositRecord>> {
+    view.read(&key::deposit(nonce))
+}
+
+pub fn put_deposit(view: &mut Overlay<'_>, record: &DepositRecord) {
+    view.put(key::deposit(record.nonce), record);
+}
+
+/// The highest nonce the validator with operator `operator` claimed (0 when none).
+pub fn last_claimed(view: &Overlay<'_>, operator: &Address) -> Result<u64> {
+    Ok(view.read(&key::last_claimed(operator))?.unwrap_or(0))
+}
+
+pub fn put_last_claimed(view: &mut Overlay<'_>, operator: &Address, nonce: u64) {
+    view.put(key::last_claimed(operator), &nonce);
+}
+
+/// The id of the misbehaviour record of `operator` for pending deposit `nonce`, if any.
+pub fn misbehaved(view: &Overlay<'_>, nonce: u64, operator: &Address) -> Result<Option<u64>> {
+    view.read(&key::misbehaved(nonce, operator))
+}
+
+pub fn delete_misbehaved(view: &mut Overlay<'_>, nonce: u64, operator: &Address) {
+    view.delete(key::misbehaved(nonce, operator));
+}
+
+/// Appends a misbehaviour record and marks (validator, nonce) as recorded; returns its id.
+pub fn push_misbehaviour(view: &mut Overlay<'_>, record: &Misbehaviour) -> Result<u64> {
+    let id: u64 = view.read(key::MISBEHAVIOUR_COUNT)?.unwrap_or(0);
+    view.put(key::misbehaviour(id), record);
+    view.put(key::misbehaved(record.nonce, &record.validator), &id);
+    view.put(key::MISBEHAVIOUR_COUNT.to_vec(), &id.saturating_add(1));
+    Ok(id)
+}
+
+/// Every misbehaviour record, oldest first.
+pub fn all_misbehaviour(state: &dyn StateRead) -> Result<Vec<Misbehaviour>> {
+    let view = Overlay::new(state);
+    let count: u64 = view.read(key::MISBEHAVIOUR_COUNT)?.unwrap_or(0);
+    let mut out = Vec::new();
+    for id in 0..count {
+        if let Some(m) = view.read(&key::misbehaviour(id))? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// The wrapped token of L1 address `token`, once a deposit of it was minted.
+pub fn token(view: &Overlay<'_>, token: &EthAddress) -> Result<Option<WrappedToken>> {
+    view.read(&key::token(token))
+}
+
+/// Registers a wrapped token: its record, its denom's L1 address and its place in the index.
+pub fn register_token(view: &mut Overlay<'_>, wrapped: &WrappedToken) -> Result<()> {
+    let i: u64 = view.read(key::TOKEN_COUNT)?.unwrap_or(0);
+    view.put(key::token(&wrapped.token), wrapped);
+    view.put(key::denom(&wrapped.denom), &wrapped.token);
+    view.put(key::token_index(i), &wrapped.token);
+    view.put(key::TOKEN_COUNT.to_vec(), &i.saturating_add(1));
+    Ok(())
+}
+
+/// Every wrapped token, in order of registration.
+pub fn all_tokens(state: &dyn StateRead) -> Result<Vec<WrappedToken>> {
+    let view = Overlay::new(state);
+    let count: u64 = view.read(key::TOKEN_COUNT)?.unwrap_or(0);
+    let mut out = Vec::new();
+    for i in 0..count {
+        let address: Option<EthAddress> = view.read(&key::token_index(i))?;
+        if let Some(t) = address.map(|a| token(&view, &a)).transpose()?.flatten() {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Appends a refund owed to the queue, giving it the next id; returns the id.
+pub fn push_refund(view: &mut Overlay<'_>, mut refund: Refund) -> Result<u64> {
+    let tail: u64 = view.read(key::REFUNDS_TAIL)?.unwrap_or(0);
+    refund.id = tail;
+    view.put(key::refund(tail), &refund);
+    view.put(key::REFUNDS_TAIL.to_vec(), &tail.saturating_add(1));
+    Ok(tail)
+}
+
+/// The refund queue's head (lowest id that may still be owed) and tail (next id).
+pub fn refund_queue(view: &Overlay<'_>) -> Result<(u64, u64)> {
+    Ok((
+        view.read(key::REFUNDS_HEAD)?.unwrap_or(0),
+        view.read(key::REFUNDS_TAIL)?.unwrap_or(0),
+    ))
+}
+
+/// Refund `id`, while owed.
+pub fn refund(view: &Overlay<'_>, id: u64) -> Result<Option<Refund>> {
+    view.read(&key::refund(id))
 }

@@ -65,7 +65,25 @@ mod tests {
                     validators::NEXT_PROPOSAL_ID.to_vec(),
                 ],
             ),
-            (bridge::PREFIX, vec![bridge::PARAMS.to_vec()]),
+            (
+                bridge::PREFIX,
+                vec![
+                    bridge::PARAMS.to_vec(),
+                    bridge::LAST_APPLIED.to_vec(),
+                    bridge::MISBEHAVIOUR_COUNT.to_vec(),
+                    bridge::TOKEN_COUNT.to_vec(),
+                    bridge::REFUNDS_HEAD.to_vec(),
+                    bridge::REFUNDS_TAIL.to_vec(),
+                    bridge::deposit(1),
+                    bridge::last_claimed(&a),
+                    bridge::misbehaviour(2),
+                    bridge::misbehaved(3, &a),
+                    bridge::token(&crate::EthAddress([1; 20])),
+                    bridge::token_index(0),
+                    bridge::denom(&d),
+                    bridge::refund(4),
+                ],
+            ),
         ];
         for (prefix, keys) in &by_component {
             for k in keys {
@@ -78,5 +96,6 @@ mod tests {
             }
         }
         assert!(validators::proposal(1) < validators::proposal(256));
+        assert!(bridge::deposit(1) < bridge::deposit(256));
     }
 }
