@@ -205,8 +205,7 @@ impl Config {
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        f.write_all(text.as_bytes())
-            .map_err(|e| Error::io(path, e))
+        f.write_all(text.as_bytes()).map_err(|e| Error::io(path, e))
     }
 
     /// Checks every value; the error names the field and what to put there.
@@ -236,8 +235,12 @@ impl Config {
                 "is 0; give the L1's EIP-155 chain id (1337 for geth --dev)".into(),
             ));
         }
-        let bridge = EthAddress::from_str(&self.l1.bridge)
-            .map_err(|e| bad("l1.bridge", format!("{e}; give the Bridge contract's address")))?;
+        let bridge = EthAddress::from_str(&self.l1.bridge).map_err(|e| {
+            bad(
+                "l1.bridge",
+                format!("{e}; give the Bridge contract's address"),
+            )
+        })?;
         if bridge.is_zero() {
             return Err(bad(
                 "l1.bridge",
@@ -313,9 +316,13 @@ fn check_url(url: &str) -> std::result::Result<(), String> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("`{url}` is not an http(s) URL; give one like http://127.0.0.1:8545"))?;
+        .ok_or_else(|| {
+            format!("`{url}` is not an http(s) URL; give one like http://127.0.0.1:8545")
+        })?;
     if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("`{url}` names no host; give one like http://127.0.0.1:8545"));
+        return Err(format!(
+            "`{url}` names no host; give one like http://127.0.0.1:8545"
+        ));
     }
     Ok(())
 }
@@ -380,8 +387,14 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
-            ("sidechain.rpc", Box::new(|c| c.sidechain.rpc = "localhost:1".into())),
-            ("sidechain.chain_id", Box::new(|c| c.sidechain.chain_id = " ".into())),
+            (
+                "sidechain.rpc",
+                Box::new(|c| c.sidechain.rpc = "localhost:1".into()),
+            ),
+            (
+                "sidechain.chain_id",
+                Box::new(|c| c.sidechain.chain_id = " ".into()),
+            ),
             ("l1.rpc", Box::new(|c| c.l1.rpc = "http://".into())),
             ("l1.chain_id", Box::new(|c| c.l1.chain_id = 0)),
             ("l1.bridge", Box::new(|c| c.l1.bridge = "0x1234".into())),
@@ -397,7 +410,10 @@ mod tests {
             ("l1.confirmations", Box::new(|c| c.l1.confirmations = 0)),
             ("l1.confirmations", Box::new(|c| c.l1.confirmations = 5000)),
             ("l1.max_block_range", Box::new(|c| c.l1.max_block_range = 0)),
-            ("l1.poll_interval_ms", Box::new(|c| c.l1.poll_interval_ms = 1)),
+            (
+                "l1.poll_interval_ms",
+                Box::new(|c| c.l1.poll_interval_ms = 1),
+            ),
             (
                 "relayer.max_claims_per_tx",
                 Box::new(|c| c.relayer.max_claims_per_tx = 1000),

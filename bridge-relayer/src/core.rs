@@ -82,10 +82,7 @@ impl Tracker {
         if self.scan_from > safe_head || max_range == 0 {
             return None;
         }
-        let to = self
-            .scan_from
-            .saturating_add(max_range - 1)
-            .min(safe_head);
+        let to = self.scan_from.saturating_add(max_range - 1).min(safe_head);
         Some((self.scan_from, to))
     }
 
@@ -231,7 +228,13 @@ mod tests {
             10,
         );
         assert_eq!(t.next_nonce(), 4);
-        let r = t.observe((1..=8).filter(|n| *n != 6).map(|n| dep(n, 10 + n)).collect(), 20);
+        let r = t.observe(
+            (1..=8)
+                .filter(|n| *n != 6)
+                .map(|n| dep(n, 10 + n))
+                .collect(),
+            20,
+        );
         assert_eq!((r.new, r.old), (4, 3));
         assert_eq!(nonces(&t.claims(2, 100)), vec![4, 5]);
         assert_eq!(t.gap(), None, "nonce 4 is next and seen: no gap");

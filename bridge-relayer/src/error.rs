@@ -51,13 +51,25 @@ impl Error {
     }
 
     /// Whether the same call may succeed later without anyone changing anything: an endpoint
-    /// that did not answer, a sidechain error the client counts as temporary, a failed claim
-    /// (the relayer resynchronizes from the chain's record and tries again). A configuration
-    /// that does not match either chain is permanent until the operator fixes it.
+    /// that did not answer, any answer of the sidechain that is not about the relayer's own
+    /// files (a node still starting answers queries with an error until its first block; a
+    /// rejected claim is retried after resynchronizing from the chain's record), a failed
+    /// claim. A configuration or key that does not match either chain is permanent until the
+    /// operator fixes it.
     pub fn is_retryable(&self) -> bool {
+        use sidechain_client::Error as C;
         match self {
             Error::L1Unreachable { .. } | Error::ClaimFailed { .. } | Error::Decode(_) => true,
-            Error::Sidechain(e) => e.is_retryable(),
+            Error::Sidechain(e) => !matches!(
+                e,
+                C::Io { .. }
+                    | C::KeyExists(_)
+                    | C::NoSuchKey { .. }
+                    | C::BadKeyName(_)
+                    | C::BadKeyFile { .. }
+                    | C::Config { .. }
+                    | C::BadUrl { .. }
+            ),
             Error::Io { .. }
             | Error::Config { .. }
             | Error::Key { .. }

@@ -148,14 +148,20 @@ async fn validate(home: &Path, path: &Path, online: bool, json: bool) -> anyhow:
     if json {
         let v = match &outcome {
             Ok(()) => serde_json::json!({"ok": true, "config": path, "online": online}),
-            Err(e) => serde_json::json!({"ok": false, "config": path, "online": online, "error": e.to_string()}),
+            Err(e) => {
+                serde_json::json!({"ok": false, "config": path, "online": online, "error": e.to_string()})
+            }
         };
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if outcome.is_ok() {
         println!(
             "{} is valid{}",
             path.display(),
-            if online { " and matches both chains" } else { "" }
+            if online {
+                " and matches both chains"
+            } else {
+                ""
+            }
         );
     }
     outcome.map_err(Into::into)

@@ -61,7 +61,10 @@ impl Relayer {
 
     fn report(&self, e: &Error) {
         let chain = chain_of(e);
-        self.metrics.errors.get_or_create(&ChainLabel { chain }).inc();
+        self.metrics
+            .errors
+            .get_or_create(&ChainLabel { chain })
+            .inc();
         let text = e.to_string();
         self.metrics.update(|s| match chain {
             "l1" => s.l1_error = Some(text),
@@ -178,7 +181,13 @@ impl Relayer {
                 let events = self.l1.deposits(from, to).await?;
                 let seen = tracker.observe(events, to);
                 if seen.new > 0 || seen.replaced > 0 {
-                    debug!(from, to, new = seen.new, replaced = seen.replaced, "read deposits");
+                    debug!(
+                        from,
+                        to,
+                        new = seen.new,
+                        replaced = seen.replaced,
+                        "read deposits"
+                    );
                 }
                 if seen.replaced > 0 {
                     warn!(from, to, replaced = seen.replaced, "a deposit nonce was read again with different content; the newer content counts");
@@ -189,9 +198,9 @@ impl Relayer {
                     break;
                 }
             }
-            self.metrics
-                .l1_scan_lag
-                .set(gauge(safe.saturating_add(1).saturating_sub(tracker.scan_from())));
+            self.metrics.l1_scan_lag.set(gauge(
+                safe.saturating_add(1).saturating_sub(tracker.scan_from()),
+            ));
         }
         self.metrics.update(|s| {
             s.l1_head = heads.head;
@@ -209,7 +218,10 @@ impl Relayer {
                 .await?
                 .unwrap_or(self.config.l1.start_block)
                 .max(self.config.l1.start_block);
-            warn!(missing, from, "a later deposit was read but not this one; reading L1 again");
+            warn!(
+                missing,
+                from, "a later deposit was read but not this one; reading L1 again"
+            );
             tracker.rescan_from(from);
         }
         for batch in tracker.claims(progress.last_applied, self.config.relayer.max_claims_per_tx) {
@@ -239,8 +251,12 @@ impl Relayer {
                 }
             }
         }
-        self.metrics.last_applied_deposit.set(gauge(progress.last_applied));
-        self.metrics.next_deposit_nonce.set(gauge(tracker.next_nonce()));
+        self.metrics
+            .last_applied_deposit
+            .set(gauge(progress.last_applied));
+        self.metrics
+            .next_deposit_nonce
+            .set(gauge(tracker.next_nonce()));
         self.metrics.pending_claims.set(tracker.pending() as i64);
         self.metrics.update(|s| {
             s.last_applied_deposit = progress.last_applied;
@@ -248,9 +264,7 @@ impl Relayer {
             s.pending_claims = tracker.pending();
             s.sidechain_error = None;
         });
-        let caught_up = heads
-            .safe
-            .is_none_or(|safe| tracker.scan_from() > safe)
+        let caught_up = heads.safe.is_none_or(|safe| tracker.scan_from() > safe)
             && tracker.claims(progress.last_applied, 1).is_empty();
         Ok(caught_up)
     }

@@ -37,9 +37,7 @@ pub fn load_operator_key(home: &Path, name: &str) -> Result<(SigningKey, Address
     if mode & 0o077 != 0 {
         return Err(Error::Key {
             path,
-            reason: format!(
-                "is readable by others (mode {mode:o}); run `chmod 600` on it"
-            ),
+            reason: format!("is readable by others (mode {mode:o}); run `chmod 600` on it"),
         });
     }
     let (key, info) = store.signing_key(name)?;

@@ -31,7 +31,10 @@ use sidechain_client::Client;
 use sidechain_types::bridge::DepositState;
 
 #[derive(Debug, Parser)]
-#[command(name = "bridge-bench", about = "Deposit latency and throughput of the whole local bridge stack")]
+#[command(
+    name = "bridge-bench",
+    about = "Deposit latency and throughput of the whole local bridge stack"
+)]
 struct Args {
     #[arg(long, default_value = "bench/results/bridge.json")]
     out: PathBuf,
@@ -64,7 +67,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 type Seen = Arc<Mutex<BTreeMap<u64, Instant>>>;
 
 /// Records when each new height appears, polling every 25 ms.
-fn watch<F, Fut>(seen: Seen, stop: Arc<std::sync::atomic::AtomicBool>, height: F) -> tokio::task::JoinHandle<()>
+fn watch<F, Fut>(
+    seen: Seen,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    height: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Option<u64>> + Send,
@@ -146,7 +153,10 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
     let faucet_key = testnet::l1::read_key(Path::new(
         l1["faucet_key_file"].as_str().context("faucet key")?,
     ))?;
-    let node_rpc = status["nodes"][0]["rpc"].as_str().context("rpc")?.to_string();
+    let node_rpc = status["nodes"][0]["rpc"]
+        .as_str()
+        .context("rpc")?
+        .to_string();
     let client = Client::new(&node_rpc)?;
     let url: alloy::transports::http::reqwest::Url = rpc.parse()?;
     let reader: DynProvider = ProviderBuilder::new().connect_http(url.clone()).erased();
@@ -157,7 +167,9 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
         .wallet(EthereumWallet::from(faucet_key))
         .connect_http(url.clone())
         .erased();
-    let accounts: Vec<PrivateKeySigner> = (0..args.accounts).map(|_| PrivateKeySigner::random()).collect();
+    let accounts: Vec<PrivateKeySigner> = (0..args.accounts)
+        .map(|_| PrivateKeySigner::random())
+        .collect();
     let mut pending = Vec::new();
     for a in &accounts {
         let tx = TransactionRequest::default()
@@ -185,7 +197,10 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
         async move { c.status().await.ok().map(|s| s.latest_height) }
     });
 
-    eprintln!("sending {} deposits from {} accounts", args.deposits, args.accounts);
+    eprintln!(
+        "sending {} deposits from {} accounts",
+        args.deposits, args.accounts
+    );
     let per = args.deposits.div_ceil(args.accounts.max(1));
     let mut tasks = Vec::new();
     let mut left = args.deposits;
@@ -250,7 +265,10 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
             break;
         }
         if start.elapsed() > Duration::from_secs(args.timeout) {
-            bail!("only {applied} of {last_nonce} deposits were applied within {} s", args.timeout);
+            bail!(
+                "only {applied} of {last_nonce} deposits were applied within {} s",
+                args.timeout
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -264,7 +282,10 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
     let mut first_l1: Option<Instant> = None;
     let mut last_mint: Option<Instant> = None;
     for (nonce, block) in &deposits {
-        let record = client.deposit(*nonce).await?.context("a deposit the chain does not know")?;
+        let record = client
+            .deposit(*nonce)
+            .await?
+            .context("a deposit the chain does not know")?;
         let height = match record.state {
             DepositState::Minted { height } => height,
             other => bail!("deposit {nonce} is {other:?}, not minted"),
@@ -320,7 +341,9 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
 
 async fn get(port: u16, path: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
         .await
         .ok()?;

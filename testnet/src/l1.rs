@@ -414,7 +414,7 @@ pub async fn deploy_and_configure(
         deployer: EthAddress(dev_key.address().into_array()),
         guardian: EthAddress(guardian.address().into_array()),
     };
-    set_genesis_bridge(home, &l1)?;
+    set_genesis_bridge(home, manifest, &l1)?;
     for node in &manifest.nodes {
         write_relayer_config(home, manifest, node, &l1)?;
     }
@@ -432,9 +432,11 @@ fn read_dev_key() -> Result<PrivateKeySigner> {
         .map_err(|e| Error::State(format!("the geth dev key: {e}")))
 }
 
-/// Writes the L1 deployment into the genesis document's bridge section.
-fn set_genesis_bridge(home: &Path, l1: &L1Manifest) -> Result<()> {
-    let path = Layout::new(home).genesis();
+/// Writes the L1 deployment into the genesis document's bridge section: the network's copy
+/// and every node's CometBFT copy.
+fn set_genesis_bridge(home: &Path, manifest: &Manifest, l1: &L1Manifest) -> Result<()> {
+    let layout = Layout::new(home);
+    let path = layout.genesis();
     let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let mut doc = GenesisDoc::from_json(&bytes)?;
     let bridge = GenesisBridge {
@@ -458,9 +460,17 @@ fn set_genesis_bridge(home: &Path, l1: &L1Manifest) -> Result<()> {
         }
     }
     doc.check()?;
-    let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, doc.to_json()?).map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    let json = doc.to_json()?;
+    let copies = manifest
+        .nodes
+        .iter()
+        .map(|n| layout.cometbft_home(&n.name).join("config/genesis.json"));
+    for target in std::iter::once(path.clone()).chain(copies) {
+        let tmp = target.with_extension("json.tmp");
+        fs::write(&tmp, &json).map_err(|e| Error::io(&tmp, e))?;
+        fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+    }
+    Ok(())
 }
 
 /// The relayer config of one node: its own node's RPC, the L1, its metrics port.

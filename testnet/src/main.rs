@@ -188,9 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?
         }
         Command::Kill { node, process } => control::kill(&Network::open(&home)?, &node, process)?,
-        Command::Pause { node, process } => {
-            control::pause(&Network::open(&home)?, &node, process)?
-        }
+        Command::Pause { node, process } => control::pause(&Network::open(&home)?, &node, process)?,
         Command::Resume { node, process } => {
             control::resume(&Network::open(&home)?, &node, process)?
         }

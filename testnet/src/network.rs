@@ -151,7 +151,8 @@ impl Network {
         if hit.is_empty() {
             return Err(Error::State(format!(
                 "{}{} is not running; start it with `testnet restart {}`",
-                only.map(|k| format!("{} of ", k.name())).unwrap_or_default(),
+                only.map(|k| format!("{} of ", k.name()))
+                    .unwrap_or_default(),
                 entry.name,
                 entry.name
             )));

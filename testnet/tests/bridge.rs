@@ -38,7 +38,14 @@ impl L1 {
     fn of(net: &Net) -> L1 {
         let l1 = &net.status["l1"];
         assert!(l1.is_object(), "status has no l1 object: {}", net.status);
-        for field in ["rpc", "chain_id", "bridge", "tokens", "faucet_key_file", "faucet_address"] {
+        for field in [
+            "rpc",
+            "chain_id",
+            "bridge",
+            "tokens",
+            "faucet_key_file",
+            "faucet_address",
+        ] {
             assert!(!l1[field].is_null(), "status l1.{field} is missing: {l1}");
         }
         let rpc = l1["rpc"].as_str().expect("rpc").to_string();
@@ -46,13 +53,22 @@ impl L1 {
             .as_object()
             .expect("tokens")
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().expect("address").parse().expect("token")))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().expect("address").parse().expect("token"),
+                )
+            })
             .collect();
         L1 {
             provider: ProviderBuilder::new()
                 .connect_http(rpc.parse().expect("url"))
                 .erased(),
-            bridge: l1["bridge"].as_str().expect("bridge").parse().expect("bridge"),
+            bridge: l1["bridge"]
+                .as_str()
+                .expect("bridge")
+                .parse()
+                .expect("bridge"),
             key_file: PathBuf::from(l1["faucet_key_file"].as_str().expect("key file")),
             tokens,
             rpc,
@@ -104,12 +120,18 @@ fn balance_in(net: &Net, address: &str, denom: &str) -> u128 {
         &net.rpc_of("node0"),
         &["query", "balance", address, "--denom", denom, "--json"],
     );
-    v["amount"].as_str().and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("bad balance {v}"))
+    v["amount"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("bad balance {v}"))
 }
 
 fn supply_of(net: &Net, denom: &str) -> u128 {
     let v = net.cli_json(&net.rpc_of("node0"), &["query", "supply", denom, "--json"]);
-    v["amount"].as_str().and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("bad supply {v}"))
+    v["amount"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("bad supply {v}"))
 }
 
 /// Per token: the L1 bridge holds at least the sidechain's wrapped supply.
@@ -125,7 +147,9 @@ fn assert_conserved(net: &Net, l1: &L1, tokens: &[Address]) {
 }
 
 fn deposit(net: &Net, token: &str, amount: &str, to: &str, wait: bool) -> Value {
-    let mut args = vec!["bridge", "deposit", "--token", token, "--amount", amount, "--to", to, "--json"];
+    let mut args = vec![
+        "bridge", "deposit", "--token", token, "--amount", amount, "--to", to, "--json",
+    ];
     if wait {
         args.push("--wait");
     }
@@ -141,8 +165,14 @@ fn bridge_status(net: &Net, nonce: u64) -> Value {
 
 /// A counter or gauge from a relayer's /metrics.
 fn metric(net: &Net, node: &str, name: &str) -> Option<f64> {
-    let url = Net::node(&net.status, node)["relayer"]["metrics"].as_str()?.to_string();
-    let hostport = url.trim_start_matches("http://").split('/').next()?.to_string();
+    let url = Net::node(&net.status, node)["relayer"]["metrics"]
+        .as_str()?
+        .to_string();
+    let hostport = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()?
+        .to_string();
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(&hostport).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -162,7 +192,10 @@ fn deposits_mint_exactly_once_in_the_right_denom_and_survive_a_stopped_relayer()
     for n in net.names() {
         let r = &Net::node(&net.status, &n)["relayer"];
         assert_eq!(r["running"], true, "relayer of {n} is not running: {r}");
-        assert!(r["pid"].as_u64().is_some(), "relayer of {n} has no pid: {r}");
+        assert!(
+            r["pid"].as_u64().is_some(),
+            "relayer of {n} has no pid: {r}"
+        );
     }
     let alice = net.new_account("alice");
     let tst = l1.token("TST");
@@ -174,7 +207,10 @@ fn deposits_mint_exactly_once_in_the_right_denom_and_survive_a_stopped_relayer()
     let v = deposit(&net, &tst_hex, "1000", "alice", true);
     assert_eq!(v["denom"], denom_of(tst), "{v}");
     assert!(v["height"].as_u64().is_some(), "{v}");
-    assert!(v["l1_tx_hash"].as_str().is_some_and(|h| h.len() == 66), "{v}");
+    assert!(
+        v["l1_tx_hash"].as_str().is_some_and(|h| h.len() == 66),
+        "{v}"
+    );
     let first_nonce = v["nonce"].as_u64().expect("nonce");
     assert_eq!(balance_in(&net, &alice, &denom_of(tst)), 1000);
     assert_conserved(&net, &l1, &all);
@@ -197,7 +233,10 @@ fn deposits_mint_exactly_once_in_the_right_denom_and_survive_a_stopped_relayer()
     assert_eq!(s["state"], "minted", "{s}");
     assert_eq!(s["amount"], "1000", "{s}");
     assert_eq!(s["denom"], denom_of(tst), "{s}");
-    assert!(s["attested_power"].as_u64().is_some() && s["total_power"].as_u64().is_some(), "{s}");
+    assert!(
+        s["attested_power"].as_u64().is_some() && s["total_power"].as_u64().is_some(),
+        "{s}"
+    );
 
     // Exactly once: a few more blocks change nothing.
     let h = common::height_of(&net.rpc_of("node0")).expect("height");
@@ -217,33 +256,76 @@ fn deposits_mint_exactly_once_in_the_right_denom_and_survive_a_stopped_relayer()
     // Restarted, it resumes from the chain's record: nothing applied is claimed again, and
     // the next deposit is claimed by it too.
     net.testnet_ok(&["restart", "node3", "--process", "relayer"]);
-    wait_for("node3's relayer to report healthy", Duration::from_secs(60), || {
-        metric(&net, "node3", "relayer_next_deposit_nonce").filter(|n| *n as u64 == nonce + 1)
-    });
-    assert_eq!(metric(&net, "node3", "relayer_claims_sent_total"), Some(0.0));
+    wait_for(
+        "node3's relayer to report healthy",
+        Duration::from_secs(60),
+        || metric(&net, "node3", "relayer_next_deposit_nonce").filter(|n| *n as u64 == nonce + 1),
+    );
+    assert_eq!(
+        metric(&net, "node3", "relayer_claims_sent_total"),
+        Some(0.0)
+    );
     let v = deposit(&net, &tst_hex, "1", &alice, true);
     assert_eq!(v["nonce"].as_u64(), Some(nonce + 1));
-    wait_for("node3's relayer to claim the new deposit", Duration::from_secs(60), || {
-        metric(&net, "node3", "relayer_claims_sent_total").filter(|n| *n >= 1.0)
-    });
+    wait_for(
+        "node3's relayer to claim the new deposit",
+        Duration::from_secs(60),
+        || metric(&net, "node3", "relayer_claims_sent_total").filter(|n| *n >= 1.0),
+    );
     assert_eq!(balance_in(&net, &alice, &denom_of(tst)), 1251);
     assert_conserved(&net, &l1, &all);
 
     // Bad input: clear errors, no L1 transaction.
     let before = l1.deposit_nonce();
     for (args, needle) in [
-        (vec!["--token", "0x00000000000000000000000000000000000000aa", "--amount", "5", "--to", "alice"], "does not accept"),
-        (vec!["--token", "eth", "--amount", "0", "--to", "alice"], "more than 0"),
-        (vec!["--token", "eth", "--amount", "12x", "--to", "alice"], "--amount"),
-        (vec!["--token", "eth", "--amount", "5", "--to", "side1notanaddress"], "--to"),
-        (vec!["--token", "0x1234", "--amount", "5", "--to", "alice"], "--token"),
+        (
+            vec![
+                "--token",
+                "0x00000000000000000000000000000000000000aa",
+                "--amount",
+                "5",
+                "--to",
+                "alice",
+            ],
+            "does not accept",
+        ),
+        (
+            vec!["--token", "eth", "--amount", "0", "--to", "alice"],
+            "more than 0",
+        ),
+        (
+            vec!["--token", "eth", "--amount", "12x", "--to", "alice"],
+            "--amount",
+        ),
+        (
+            vec![
+                "--token",
+                "eth",
+                "--amount",
+                "5",
+                "--to",
+                "side1notanaddress",
+            ],
+            "--to",
+        ),
+        (
+            vec!["--token", "0x1234", "--amount", "5", "--to", "alice"],
+            "--token",
+        ),
     ] {
         let mut all_args = vec!["bridge", "deposit"];
         all_args.extend(args.iter());
         let out = net.cli(&net.rpc_of("node0"), &all_args);
-        assert!(!out.status.success(), "{all_args:?} succeeded:\n{}", text(&out));
+        assert!(
+            !out.status.success(),
+            "{all_args:?} succeeded:\n{}",
+            text(&out)
+        );
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(needle), "{all_args:?}: error does not mention {needle}:\n{err}");
+        assert!(
+            err.contains(needle),
+            "{all_args:?}: error does not mention {needle}:\n{err}"
+        );
     }
     assert_eq!(l1.deposit_nonce(), before, "a refused deposit reached L1");
 
@@ -260,13 +342,24 @@ fn deposits_mint_exactly_once_in_the_right_denom_and_survive_a_stopped_relayer()
     copy_keys(scratch.path());
     let l1_chain_id = net.status["l1"]["chain_id"].as_u64().expect("chain id");
     for (name, edit, needle) in [
-        ("wrong chain id", good.replace(&format!("chain_id = {l1_chain_id}"), "chain_id = 999"), "chain id"),
+        (
+            "wrong chain id",
+            good.replace(&format!("chain_id = {l1_chain_id}"), "chain_id = 999"),
+            "chain id",
+        ),
         (
             "contract without code",
-            good.replace(&net.status["l1"]["bridge"].as_str().unwrap().to_string(), "0x00000000000000000000000000000000000000aa"),
+            good.replace(
+                &net.status["l1"]["bridge"].as_str().unwrap().to_string(),
+                "0x00000000000000000000000000000000000000aa",
+            ),
             "no contract",
         ),
-        ("unreachable L1", good.replace(&l1.rpc, "http://127.0.0.1:9"), "cannot reach"),
+        (
+            "unreachable L1",
+            good.replace(&l1.rpc, "http://127.0.0.1:9"),
+            "cannot reach",
+        ),
     ] {
         assert_ne!(edit, good, "{name}: the edit changed nothing");
         std::fs::write(scratch.path().join("relayer.toml"), &edit).expect("write");
@@ -275,17 +368,34 @@ fn deposits_mint_exactly_once_in_the_right_denom_and_survive_a_stopped_relayer()
             &bin("bridge-relayer"),
             &["config", "validate", "--online", "--json", "--home", home],
         );
-        assert!(!out.status.success(), "{name}: validate passed:\n{}", text(&out));
+        assert!(
+            !out.status.success(),
+            "{name}: validate passed:\n{}",
+            text(&out)
+        );
         let v = json_of(&out);
         assert_eq!(v["ok"], false, "{name}: {v}");
-        assert!(v["error"].as_str().is_some_and(|e| e.contains(needle)), "{name}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(needle)),
+            "{name}: {v}"
+        );
     }
     std::fs::write(scratch.path().join("relayer.toml"), &good).expect("write");
     let out = run(
         &bin("bridge-relayer"),
-        &["config", "validate", "--online", "--home", scratch.path().to_str().unwrap()],
+        &[
+            "config",
+            "validate",
+            "--online",
+            "--home",
+            scratch.path().to_str().unwrap(),
+        ],
     );
-    assert!(out.status.success(), "the real config does not validate:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "the real config does not validate:\n{}",
+        text(&out)
+    );
 }
 
 /// A background stream of deposits of 1..=n base units of TST to one recipient.
@@ -345,16 +455,27 @@ fn relayers_killed_at_random_still_mint_every_deposit_once_in_nonce_order() {
 
     let denom = denom_of(tst);
     let total: u128 = (1..=u128::from(N)).sum();
-    wait_for("every deposit to be minted", Duration::from_secs(240), || {
-        (balance_in(&net, &bob, &denom) == total).then_some(())
-    });
+    wait_for(
+        "every deposit to be minted",
+        Duration::from_secs(240),
+        || (balance_in(&net, &bob, &denom) == total).then_some(()),
+    );
     let mut last_height = 0;
     for i in 1..=N {
         let s = bridge_status(&net, start + i);
         assert_eq!(s["state"], "minted", "{s}");
-        assert_eq!(s["amount"], i.to_string(), "deposit {} carries the wrong amount: {s}", start + i);
+        assert_eq!(
+            s["amount"],
+            i.to_string(),
+            "deposit {} carries the wrong amount: {s}",
+            start + i
+        );
         let h = s["height"].as_u64().expect("height");
-        assert!(h >= last_height, "deposit {} minted at {h}, before its predecessor at {last_height}", start + i);
+        assert!(
+            h >= last_height,
+            "deposit {} minted at {h}, before its predecessor at {last_height}",
+            start + i
+        );
         last_height = h;
     }
     // Exactly once: the supply is the sum, and stays it.
@@ -366,7 +487,8 @@ fn relayers_killed_at_random_still_mint_every_deposit_once_in_nonce_order() {
 }
 
 #[test]
-fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_only_the_final_chain() {
+fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_only_the_final_chain(
+) {
     let _serial = serial();
     let depth = 6u64;
     let net = Net::up_with_l1(4, 24_400, &["--confirmations", &depth.to_string()]);
@@ -412,14 +534,20 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
     let v = deposit(&net, "eth", "2222", &carol, false);
     let after_nonce = v["nonce"].as_u64().expect("nonce");
     // Whatever the final chain holds at each nonce is what gets minted, once.
-    wait_for("the final chain's deposits to be minted", Duration::from_secs(120), || {
-        (bridge_status(&net, after_nonce)["state"] == "minted").then_some(())
-    });
+    wait_for(
+        "the final chain's deposits to be minted",
+        Duration::from_secs(120),
+        || (bridge_status(&net, after_nonce)["state"] == "minted").then_some(()),
+    );
     let mut expected = 7000u128;
     for n in reorged_nonce..=after_nonce {
         let s = bridge_status(&net, n);
         assert_eq!(s["state"], "minted", "{s}");
-        let amount: u128 = s["amount"].as_str().expect("amount").parse().expect("amount");
+        let amount: u128 = s["amount"]
+            .as_str()
+            .expect("amount")
+            .parse()
+            .expect("amount");
         expected += amount;
         // The minted content is the one in the final L1 chain.
         let logs = runtime().block_on(async {
@@ -430,10 +558,17 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
                 .from_block(0);
             l1.provider.get_logs(&filter).await.expect("logs")
         });
-        assert_eq!(logs.len(), 1, "nonce {n} appears {} times in the final chain", logs.len());
+        assert_eq!(
+            logs.len(),
+            1,
+            "nonce {n} appears {} times in the final chain",
+            logs.len()
+        );
         assert_eq!(
             s["l1_tx_hash"].as_str().map(str::to_lowercase),
-            logs[0].transaction_hash.map(|h| h.to_string().to_lowercase()),
+            logs[0]
+                .transaction_hash
+                .map(|h| h.to_string().to_lowercase()),
             "nonce {n} was minted from a transaction that is not in the final chain"
         );
     }

@@ -119,9 +119,9 @@ fn l1_rpc(ctx: &Ctx, flags: &L1Flags) -> anyhow::Result<L1> {
             anyhow!("no L1 RPC URL: give --l1-rpc (or set l1_rpc in {}/client.toml; `testnet up` writes it)", ctx.home.display())
         })?,
     };
-    let url = rpc
-        .parse()
-        .map_err(|e| anyhow!("--l1-rpc `{rpc}` is not a URL ({e}); give one like http://127.0.0.1:8545"))?;
+    let url = rpc.parse().map_err(|e| {
+        anyhow!("--l1-rpc `{rpc}` is not a URL ({e}); give one like http://127.0.0.1:8545")
+    })?;
     Ok(L1 {
         provider: ProviderBuilder::new().connect_http(url).erased(),
         rpc,
@@ -148,7 +148,10 @@ fn l1_key(ctx: &Ctx, flags: &L1Flags) -> anyhow::Result<PrivateKeySigner> {
 /// The chain's bridge, checked against the L1 the user points at.
 async fn bridge_params(client: &Client, l1: &L1) -> anyhow::Result<BridgeParams> {
     let params = client.bridge_params().await?.ok_or_else(|| {
-        anyhow!("the sidechain at {} has no bridge configured in its genesis", client.url())
+        anyhow!(
+            "the sidechain at {} has no bridge configured in its genesis",
+            client.url()
+        )
     })?;
     let chain_id = l1
         .provider
@@ -169,7 +172,8 @@ fn parse_token(s: &str) -> anyhow::Result<EthAddress> {
     if s.eq_ignore_ascii_case("eth") || s.eq_ignore_ascii_case("ether") {
         return Ok(EthAddress::ZERO);
     }
-    EthAddress::from_str(s).map_err(|e| anyhow!("--token: {e}; give the L1 token's 0x address, or `eth` for ether"))
+    EthAddress::from_str(s)
+        .map_err(|e| anyhow!("--token: {e}; give the L1 token's 0x address, or `eth` for ether"))
 }
 
 fn parse_amount(s: &str) -> anyhow::Result<U256> {
@@ -218,11 +222,18 @@ pub async fn run(ctx: &Ctx, cmd: BridgeCmd) -> anyhow::Result<()> {
                 bail!(
                     "the L1 account {} holds {have} base units of {}, less than --amount {amount}",
                     key.address(),
-                    if token.is_zero() { "ether".to_string() } else { token.to_string() }
+                    if token.is_zero() {
+                        "ether".to_string()
+                    } else {
+                        token.to_string()
+                    }
                 );
             }
             if !ctx.json {
-                eprintln!("sending the deposit to {} on L1 {}", params.contract, l1.rpc);
+                eprintln!(
+                    "sending the deposit to {} on L1 {}",
+                    params.contract, l1.rpc
+                );
             }
             let receipt = user::deposit(&l1.rpc, key, bridge, token_addr, amount, recipient.0)
                 .await
@@ -233,7 +244,11 @@ pub async fn run(ctx: &Ctx, cmd: BridgeCmd) -> anyhow::Result<()> {
                     receipt.nonce,
                     receipt.l1_block,
                     receipt.l1_tx_hash,
-                    if receipt.approved { "; approved the bridge first" } else { "" }
+                    if receipt.approved {
+                        "; approved the bridge first"
+                    } else {
+                        ""
+                    }
                 );
             }
             let denom = wrapped_denom(&token).to_string();
@@ -255,7 +270,15 @@ pub async fn run(ctx: &Ctx, cmd: BridgeCmd) -> anyhow::Result<()> {
                 });
                 return Ok(());
             }
-            let status = follow(ctx, &client, &l1, &params, receipt.nonce, Duration::from_secs(timeout)).await?;
+            let status = follow(
+                ctx,
+                &client,
+                &l1,
+                &params,
+                receipt.nonce,
+                Duration::from_secs(timeout),
+            )
+            .await?;
             let out = serde_json::json!({
                 "l1_tx_hash": receipt.l1_tx_hash.to_string(),
                 "l1_block": receipt.l1_block,
@@ -320,7 +343,10 @@ fn human(s: &DepositStatus) -> String {
         lines.push(format!("to      {r}"));
     }
     if let Some(h) = &s.l1_tx_hash {
-        lines.push(format!("l1 tx   {h} (block {})", s.l1_block.unwrap_or_default()));
+        lines.push(format!(
+            "l1 tx   {h} (block {})",
+            s.l1_block.unwrap_or_default()
+        ));
     }
     lines.join("\n")
 }
@@ -356,7 +382,10 @@ async fn follow(
             }
             Err(e) => {
                 if !ctx.json {
-                    eprintln!("[{:>3}s] cannot read the deposit yet: {e:#}", start.elapsed().as_secs());
+                    eprintln!(
+                        "[{:>3}s] cannot read the deposit yet: {e:#}",
+                        start.elapsed().as_secs()
+                    );
                 }
             }
         }
@@ -373,7 +402,9 @@ async fn follow(
 /// The nonce of the deposit made by L1 transaction `hash`.
 async fn nonce_of_tx(l1: &L1, params: &BridgeParams, hash: &str) -> anyhow::Result<u64> {
     let h = B256::from_str(hash).map_err(|_| {
-        anyhow!("`{hash}` is neither a deposit nonce nor an L1 transaction hash (0x + 64 hex digits)")
+        anyhow!(
+            "`{hash}` is neither a deposit nonce nor an L1 transaction hash (0x + 64 hex digits)"
+        )
     })?;
     let receipt = l1
         .provider
@@ -389,7 +420,12 @@ async fn nonce_of_tx(l1: &L1, params: &BridgeParams, hash: &str) -> anyhow::Resu
         .filter(|l| l.address() == bridge)
         .find_map(|l| l.log_decode::<Bridge::Deposit>().ok())
         .and_then(|e| u64::try_from(e.inner.data.nonce).ok())
-        .ok_or_else(|| anyhow!("L1 transaction {hash} made no deposit to the bridge {}", params.contract))
+        .ok_or_else(|| {
+            anyhow!(
+                "L1 transaction {hash} made no deposit to the bridge {}",
+                params.contract
+            )
+        })
 }
 
 /// Power of the current validators among `voters` (operator addresses).
@@ -402,14 +438,16 @@ fn power_of(validators: &[ValidatorInfo], voters: &[sidechain_types::Address]) -
 
 /// Where deposit `nonce` is, from the sidechain's record and, before any validator claimed
 /// it, from its L1 event.
-pub async fn status(
+async fn status(
     client: &Client,
     l1: &L1,
     params: &BridgeParams,
     nonce: u64,
 ) -> anyhow::Result<DepositStatus> {
     let validators = client.validators().await?;
-    let total_power = validators.iter().fold(0u64, |a, v| a.saturating_add(v.power));
+    let total_power = validators
+        .iter()
+        .fold(0u64, |a, v| a.saturating_add(v.power));
     let record: Option<DepositRecord> = client.deposit(nonce).await?;
     let mut s = DepositStatus {
         nonce,
@@ -427,7 +465,7 @@ pub async fn status(
         height: None,
         refund_reason: None,
     };
-    let mut fill = |c: &sidechain_types::bridge::DepositClaim, s: &mut DepositStatus| {
+    let fill = |c: &sidechain_types::bridge::DepositClaim, s: &mut DepositStatus| {
         s.denom = Some(wrapped_denom(&c.token).to_string());
         s.amount = Some(c.amount.to_string());
         s.recipient = Some(c.recipient.to_string());
@@ -479,7 +517,10 @@ pub async fn status(
             .await
             .map_err(|e| anyhow!("reading deposit {nonce} from the L1 at {} ({e})", l1.rpc))?;
         let log = logs.first().ok_or_else(|| {
-            anyhow!("the bridge {} on L1 holds no deposit {nonce} yet", params.contract)
+            anyhow!(
+                "the bridge {} on L1 holds no deposit {nonce} yet",
+                params.contract
+            )
         })?;
         let e = log
             .log_decode::<Bridge::Deposit>()
@@ -489,7 +530,11 @@ pub async fn status(
         s.denom = Some(wrapped_denom(&token).to_string());
         s.amount = Some(d.amount.to_string());
         s.recipient = Some(sidechain_types::Address(d.recipient.0).to_string());
-        s.token = Some(if d.token == ETH { "eth".into() } else { token.to_string() });
+        s.token = Some(if d.token == ETH {
+            "eth".into()
+        } else {
+            token.to_string()
+        });
         s.l1_tx_hash = log.transaction_hash.map(|h| h.to_string());
         s.l1_block = log.block_number;
     }

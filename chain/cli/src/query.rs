@@ -29,6 +29,10 @@ pub enum QueryCmd {
         #[arg(long)]
         prove: bool,
     },
+    /// The total supply of a denom (native, or a wrapped L1 token such as l1/eth).
+    ///
+    /// Example: sidechain query supply l1/eth --json
+    Supply { denom: String },
     /// A committed transaction's result by hash.
     Tx { hash: String },
     /// Chain parameters (minimum gas price, limits).
@@ -128,6 +132,12 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                 }
                 s + &proof_line(&out.proof)
             });
+        }
+        QueryCmd::Supply { denom } => {
+            let denom = Denom::new(denom).context("denom")?;
+            let amount = ctx.client()?.supply(&denom).await?;
+            let out = serde_json::json!({"denom": denom.to_string(), "amount": amount.to_string()});
+            output::print(ctx, &out, || format!("{amount} {denom}"));
         }
         QueryCmd::Balance {
             address,

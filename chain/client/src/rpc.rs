@@ -259,6 +259,15 @@ impl Client {
         borsh::from_slice(&bytes).map_err(|e| Error::Decode(format!("proposals: {e}")))
     }
 
+    /// The total supply of `denom`, in base units (0 for a denom nobody holds).
+    pub async fn supply(&self, denom: &sidechain_types::Denom) -> Result<u128> {
+        let bytes = self.query_raw(&Route::Supply(denom.clone())).await?;
+        if bytes.is_empty() {
+            return Ok(0);
+        }
+        borsh::from_slice(&bytes).map_err(|e| Error::Decode(format!("supply of {denom}: {e}")))
+    }
+
     /// The bridge parameters genesis fixed; `None` when the chain runs without a bridge.
     pub async fn bridge_params(&self) -> Result<Option<BridgeParams>> {
         let bytes = self.query_raw(&Route::BridgeParams).await?;

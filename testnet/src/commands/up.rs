@@ -291,7 +291,10 @@ fn print_summary(net: &Network, bins: &Binaries, l1: Option<&L1Manifest>, detach
     );
     if let Some(l1) = l1 {
         println!();
-        println!("L1 (geth --dev):  {} (chain id {}, a block every {} s)", l1.rpc, l1.chain_id, l1.block_period_secs);
+        println!(
+            "L1 (geth --dev):  {} (chain id {}, a block every {} s)",
+            l1.rpc, l1.chain_id, l1.block_period_secs
+        );
         println!("Bridge contract:  {}", l1.bridge);
         for (symbol, token) in &l1.tokens {
             println!("Test token {symbol:<5} {token}");
@@ -301,15 +304,24 @@ fn print_summary(net: &Network, bins: &Binaries, l1: Option<&L1Manifest>, detach
             l1.faucet_address,
             l1.faucet_key_file.display()
         );
-        println!("Relayers wait {} L1 blocks before claiming a deposit.", l1.confirmations);
+        println!(
+            "Relayers wait {} L1 blocks before claiming a deposit.",
+            l1.confirmations
+        );
         println!();
         println!("Bridge a test token (the client home has the L1 defaults):");
-        let token = l1.tokens.values().next().map(|t| t.to_string()).unwrap_or_else(|| "eth".into());
+        let plain = l1.tokens.get("TST").or_else(|| l1.tokens.values().next());
+        let token = plain.map(|t| t.to_string()).unwrap_or_else(|| "eth".into());
         println!("  {sc} keys add alice");
-        println!("  {sc} bridge deposit --token {token} --amount 1000 --to <alice's address> --wait");
+        println!(
+            "  {sc} bridge deposit --token {token} --amount 1000 --to <alice's address> --wait"
+        );
         println!("  {sc} bridge deposit --token eth --amount 1000000000000000 --to <alice's address> --wait");
         println!("  {sc} bridge status <nonce>");
-        println!("  {sc} query balance <alice's address> --denom l1/0x{}", hex::encode(l1.tokens.values().next().map(|t| t.0).unwrap_or_default()));
+        println!(
+            "  {sc} query balance <alice's address> --denom l1/0x{}",
+            hex::encode(plain.map(|t| t.0).unwrap_or_default())
+        );
         println!();
     }
     println!("  testnet status {home}          (or --json)");
