@@ -17,6 +17,13 @@ use crate::{AppError, Result, StorageError};
 /// Read access to a state version.
 pub trait StateRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Calls `f` with the value of `key`, borrowed where the implementation holds it in memory
+    /// (decoding a record then needs no copy of its bytes).
+    fn with_value(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StorageError> {
+        f(self.get(key)?.as_deref());
+        Ok(())
+    }
 }
 
 /// Writes in key order, as storage takes them: `None` deletes. A `BTreeMap`, so iteration
@@ -220,15 +227,16 @@ impl<'a> Overlay<'a> {
 
     /// Reads and decodes a record; `None` when absent.
     pub fn read<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(bytes) => borsh::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| AppError::Corrupt {
-                    key: String::from_utf8_lossy(key).into_owned(),
-                    reason: e.to_string(),
-                }),
-        }
+        let mut decoded = Ok(None);
+        self.with_value(key, &mut |bytes| {
+            if let Some(bytes) = bytes {
+                decoded = borsh::from_slice(bytes).map(Some);
+            }
+        })?;
+        decoded.map_err(|e| AppError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: e.to_string(),
+        })
     }
 
     /// Reads a record that genesis always writes.
@@ -251,6 +259,16 @@ impl StateRead for Overlay<'_> {
         match self.writes.0.get(key) {
             Some(v) => Ok(v.clone()),
             None => self.base.get(key),
+        }
+    }
+
+    fn with_value(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StorageError> {
+        match self.writes.0.get(key) {
+            Some(v) => {
+                f(v.as_deref());
+                Ok(())
+            }
+            None => self.base.with_value(key, f),
         }
     }
 }

@@ -100,7 +100,10 @@ pub struct Store {
     pending: Option<Pending>,
     /// Recently committed tree nodes, so block updates rarely read and decode nodes from disk.
     /// Only looked up, never iterated, so its order cannot reach the state.
-    node_cache: HashMap<NodeKey, Node, FastHash>,
+    /// Nodes are kept encoded, as stored: the bytes encoded for the write are moved here
+    /// instead of a decoded copy being cloned, and an internal node takes a few hundred bytes
+    /// instead of its always-allocated 16 child slots.
+    node_cache: HashMap<CacheKey, Vec<u8>, FastHash>,
     /// Recently committed values by key (including deletions), read before the database. Only
     /// looked up, never iterated.
     flat_cache: HashMap<Vec<u8>, Option<Vec<u8>>, FastHash>,
@@ -225,6 +228,17 @@ impl Store {
         self.disk_value(self.committed.height, key_hash(key))
     }
 
+    /// [`Store::db_get`], lending the cached value to `f` instead of copying it.
+    fn with_committed(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        match self.flat_cache.get(key) {
+            Some(v) => f(v.as_deref()),
+            None => f(self
+                .disk_value(self.committed.height, key_hash(key))?
+                .as_deref()),
+        }
+        Ok(())
+    }
+
     /// The newest value of `kh` at a version <= `max_version` on disk.
     fn disk_value(&self, max_version: Version, kh: KeyHash) -> Result<Option<OwnedValue>> {
         let cf = self.cf(CF_VALUES)?;
@@ -312,18 +326,29 @@ impl Store {
     /// synced write.
     pub fn commit(&mut self, height: u64) -> Result<Committed> {
         let pending = self.pending.take().ok_or(Error::NothingStaged)?;
-        let mut batch = WriteBatch::default();
+        // Sized for the whole block up front (about 130 bytes a record on average), so the
+        // batch is not copied over and over while it grows to several megabytes.
+        let records = pending
+            .tree
+            .nodes()
+            .len()
+            .saturating_add(pending.tree.values().len());
+        let mut batch = WriteBatch::with_capacity_bytes(records.saturating_mul(160));
         let nodes = self.cf(CF_NODES)?;
-        let (mut k, mut v) = (Vec::new(), Vec::new());
+        // Each node is encoded once, into the bytes the batch stores and the cache keeps.
+        let mut fresh: Vec<(CacheKey, Vec<u8>)> = Vec::with_capacity(pending.tree.nodes().len());
+        let mut k = Vec::new();
         for (key, node) in pending.tree.nodes() {
             k.clear();
-            v.clear();
             key.serialize(&mut k)
                 .map_err(|e| Error::Tree(e.to_string()))?;
+            let mut v = Vec::with_capacity(encoded_len(node));
             node.serialize(&mut v)
                 .map_err(|e| Error::Tree(e.to_string()))?;
             batch.put_cf(nodes, &k, &v);
+            fresh.push((CacheKey::of(key), v));
         }
+        let mut v = Vec::new();
         let values = self.cf(CF_VALUES)?;
         for ((version, kh), value) in pending.tree.values() {
             v.clear();
@@ -344,14 +369,12 @@ impl Store {
         };
         // The cache holds the live tree: replaced nodes leave it (historical reads go to disk).
         for key in &pending.stale {
-            self.node_cache.remove(key);
+            self.node_cache.remove(&CacheKey::of(key));
         }
-        let new_nodes = pending.tree.nodes();
-        if self.node_cache.len().saturating_add(new_nodes.len()) > MAX_CACHED_NODES {
+        if self.node_cache.len().saturating_add(fresh.len()) > MAX_CACHED_NODES {
             self.node_cache.clear();
         }
-        self.node_cache
-            .extend(new_nodes.iter().map(|(k, n)| (k.clone(), n.clone())));
+        self.node_cache.extend(fresh);
         if self.flat_cache.len().saturating_add(pending.flat.len()) > MAX_CACHED_VALUES {
             self.flat_cache.clear();
         }
@@ -406,6 +429,52 @@ impl Store {
     }
 }
 
+/// The length of a node's borsh encoding, to allocate its buffer once: the tag, then for a
+/// leaf two hashes; for an internal node 16 child slots (a tag each, and for a child its hash,
+/// version and type, with a leaf count for an internal child) and two counts.
+fn encoded_len(node: &Node) -> usize {
+    match node {
+        Node::Null => 1,
+        Node::Leaf(_) => 1 + 64,
+        Node::Internal(internal) => internal
+            .children_unsorted()
+            .map(|(_, child)| if child.is_leaf() { 41 } else { 49 })
+            .sum::<usize>()
+            .saturating_add(1 + 16 + 8 + 8),
+    }
+}
+
+/// A tree node's key in the node cache: the version and the nibble path packed inline, so
+/// hashing and comparing it never follows a pointer (a `NodeKey` keeps its path on the heap)
+/// and building one allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct CacheKey {
+    version: Version,
+    nibbles: u8,
+    /// Two nibbles a byte, high nibble first; unused nibbles are zero.
+    path: [u8; 32],
+}
+
+impl CacheKey {
+    fn of(key: &NodeKey) -> CacheKey {
+        let mut path = [0u8; 32];
+        let mut nibbles = 0u8;
+        // A path has at most 64 nibbles (32-byte key hashes), so neither index overflows.
+        for (i, nibble) in key.nibble_path().nibbles().enumerate() {
+            let n = u8::from(nibble);
+            if let Some(byte) = path.get_mut(i / 2) {
+                *byte |= if i % 2 == 0 { n << 4 } else { n };
+            }
+            nibbles = nibbles.wrapping_add(1);
+        }
+        CacheKey {
+            version: key.version(),
+            nibbles,
+            path,
+        }
+    }
+}
+
 /// Values are keyed by key hash then big-endian version, so "latest version <= v" is one
 /// reverse seek.
 fn value_key(kh: &KeyHash, version: Version) -> [u8; 40] {
@@ -423,6 +492,10 @@ pub struct CommittedView<'a> {
 impl StateRead for CommittedView<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.store.db_get(key)?)
+    }
+
+    fn with_value(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StorageError> {
+        Ok(self.store.with_committed(key, f)?)
     }
 }
 
@@ -452,6 +525,14 @@ impl StateRead for PendingView<'_> {
         }
         Ok(self.store.db_get(key)?)
     }
+
+    fn with_value(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StorageError> {
+        if let Some(v) = self.store.pending.as_ref().and_then(|p| p.flat.get(key)) {
+            f(v.as_deref());
+            return Ok(());
+        }
+        Ok(self.store.with_committed(key, f)?)
+    }
 }
 
 /// The tree as JMT sees it: staged nodes over the database.
@@ -469,8 +550,8 @@ impl TreeReader for TreeView<'_> {
         {
             return Ok(Some(n.clone()));
         }
-        if let Some(n) = self.store.node_cache.get(node_key) {
-            return Ok(Some(n.clone()));
+        if let Some(bytes) = self.store.node_cache.get(&CacheKey::of(node_key)) {
+            return Ok(Some(borsh::from_slice(bytes)?));
         }
         let k = borsh::to_vec(node_key)?;
         match self.store.db.get_pinned_cf(self.store.cf(CF_NODES)?, k)? {
@@ -496,5 +577,81 @@ impl TreeReader for TreeView<'_> {
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         anyhow::bail!("restoring a tree from chunks is not supported by this store")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jmt::KeyHash;
+
+    use super::*;
+
+    /// An empty tree, to build a first version from.
+    struct Empty;
+
+    impl TreeReader for Empty {
+        fn get_node_option(&self, _: &NodeKey) -> anyhow::Result<Option<Node>> {
+            Ok(None)
+        }
+        fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+            Ok(None)
+        }
+        fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_borsh_encoding_of_every_node_kind() {
+        let tree: Sha256Jmt<'_, Empty> = JellyfishMerkleTree::new(&Empty);
+        let values: Vec<(KeyHash, OwnedValue)> = (0u32..300)
+            .map(|i| {
+                (
+                    KeyHash::with::<sha2::Sha256>(i.to_le_bytes()),
+                    vec![1, 2, 3],
+                )
+            })
+            .collect();
+        let (_, batch) = tree
+            .batch_put_value_sets(vec![values], None, 0)
+            .expect("tree update");
+        let (mut leaves, mut internal) = (0, 0);
+        for node in batch.node_batch.nodes().values() {
+            match node {
+                Node::Leaf(_) => leaves += 1,
+                Node::Internal(_) => internal += 1,
+                Node::Null => {}
+            }
+            assert_eq!(
+                encoded_len(node),
+                borsh::to_vec(node).expect("encode").len()
+            );
+        }
+        assert!(leaves > 0 && internal > 0);
+        assert_eq!(
+            encoded_len(&Node::Null),
+            borsh::to_vec(&Node::Null).expect("encode").len()
+        );
+    }
+
+    #[test]
+    fn cache_keys_of_distinct_node_keys_differ() {
+        let tree: Sha256Jmt<'_, Empty> = JellyfishMerkleTree::new(&Empty);
+        let values: Vec<(KeyHash, OwnedValue)> = (0u32..300)
+            .map(|i| (KeyHash::with::<sha2::Sha256>(i.to_le_bytes()), vec![1]))
+            .collect();
+        let (_, batch) = tree
+            .batch_put_value_sets(vec![values], None, 0)
+            .expect("tree update");
+        let keys: std::collections::BTreeSet<_> = batch
+            .node_batch
+            .nodes()
+            .keys()
+            .map(|k| {
+                let c = CacheKey::of(k);
+                (c.version, c.nibbles, c.path)
+            })
+            .collect();
+        assert_eq!(keys.len(), batch.node_batch.nodes().len());
     }
 }
