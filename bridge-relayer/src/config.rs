@@ -384,9 +384,11 @@ mod tests {
         assert_eq!(back, c);
     }
 
+    type Edit = Box<dyn Fn(&mut Config)>;
+
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "sidechain.rpc",
                 Box::new(|c| c.sidechain.rpc = "localhost:1".into()),

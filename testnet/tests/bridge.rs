@@ -522,6 +522,16 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
     let v = deposit(&net, "eth", "1111", &carol, false);
     let reorged_block = v["l1_block"].as_u64().expect("block");
     let reorged_nonce = v["nonce"].as_u64().expect("nonce");
+    let hash_at = |n: u64| {
+        runtime().block_on(async {
+            l1.provider
+                .get_block_by_number(n.into())
+                .await
+                .expect("block")
+                .map(|b| b.header.hash)
+        })
+    };
+    let before = hash_at(reorged_block).expect("the deposit's block");
     runtime().block_on(async {
         l1.provider
             .raw_request::<_, Value>(
@@ -574,5 +584,10 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
     }
     assert_eq!(balance_in(&net, &carol, "l1/eth"), expected);
     assert_eq!(supply_of(&net, "l1/eth"), expected);
+    assert_ne!(
+        hash_at(reorged_block),
+        Some(before),
+        "the L1 was not rewound: block {reorged_block} is the same as before debug_setHead"
+    );
     let _ = &l1.key_file;
 }

@@ -232,3 +232,60 @@ fn down_then_up_resumes_the_same_chain_and_a_different_shape_is_refused() {
     });
     assert_eq!(net.balance(&rpc, &carol), 4242);
 }
+
+/// Only CometBFT dies, at arbitrary moments (including between FinalizeBlock and Commit), and
+/// only it is restarted: the still-running `sidechaind` answers the new handshake and any
+/// repeated FinalizeBlock, so the same application process keeps serving and the chain goes on.
+/// Also `kill` then `restart`, the README's own sequence, back to back: the node's own ports
+/// are free when `kill` returns.
+#[test]
+fn cometbft_alone_killed_and_restarted_keeps_the_same_app_process_serving() {
+    let _serial = common::serial();
+    let net = Net::up(1, 21_300);
+    let rpc = net.rpc_of("node0");
+    let app_pid = |st: &serde_json::Value| Net::node(st, "node0")["app_pid"].as_u64();
+    let first_app = app_pid(&net.status()).expect("sidechaind pid");
+    let dave = net.new_account("dave");
+    for round in 0..6u64 {
+        let before = wait_for("a block", LONG, || common::height_of(&rpc));
+        // Vary the moment within the block interval.
+        std::thread::sleep(Duration::from_millis(137 * round));
+        net.testnet_ok(&["kill", "node0", "--process", "cometbft"]);
+        let st = net.status();
+        assert_eq!(Net::node(&st, "node0")["state"], "partial", "{st}");
+        assert_eq!(
+            app_pid(&st),
+            Some(first_app),
+            "sidechaind died with CometBFT"
+        );
+        net.testnet_ok(&["restart", "node0", "--process", "cometbft"]);
+        wait_for("blocks after restarting CometBFT", LONG, || {
+            common::height_of(&rpc).filter(|h| *h > before + 1)
+        });
+        assert_eq!(
+            app_pid(&net.status()),
+            Some(first_app),
+            "round {round}: the application process was replaced"
+        );
+    }
+    let sent = net.transfer(&rpc, &net.faucet(), &dave, "77");
+    assert_eq!(sent["code"], 0, "{sent}");
+    assert_eq!(net.balance(&rpc, &dave), 77);
+    // kill && restart of the whole node, back to back, many times: never a port "in use".
+    for round in 0..5 {
+        net.testnet_ok(&["kill", "node0"]);
+        let out = net.testnet(&["restart", "node0"]);
+        assert!(
+            out.status.success(),
+            "round {round}: restart right after kill failed:\n{}",
+            common::text(&out)
+        );
+    }
+    let h = wait_for("blocks after the restarts", LONG, || {
+        common::height_of(&rpc)
+    });
+    wait_for("the chain to go on", LONG, || {
+        common::height_of(&rpc).filter(|x| *x > h + 1)
+    });
+    assert_eq!(net.balance(&rpc, &dave), 77);
+}
