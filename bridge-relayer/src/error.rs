@@ -28,6 +28,9 @@ pub enum Error {
     /// The sidechain does not match the configuration or the operator key.
     #[error("the sidechain at {url} does not match the configuration: {reason}")]
     SidechainMismatch { url: String, reason: String },
+    /// The operator key's account is not (or no longer, or not yet) a validator's operator.
+    #[error("the operator key's account {operator} is not a current validator's operator; only validators' relayers may claim deposits (a joining validator's relayer waits until the set includes it)")]
+    NotValidator { operator: sidechain_types::Address },
     #[error(transparent)]
     Sidechain(#[from] sidechain_client::Error),
     /// A claim transaction was committed but failed.
@@ -59,7 +62,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         use sidechain_client::Error as C;
         match self {
-            Error::L1Unreachable { .. } | Error::ClaimFailed { .. } | Error::Decode(_) => true,
+            Error::L1Unreachable { .. }
+            | Error::ClaimFailed { .. }
+            | Error::Decode(_)
+            | Error::NotValidator { .. } => true,
             Error::Sidechain(e) => !matches!(
                 e,
                 C::Io { .. }

@@ -106,10 +106,9 @@ impl Sidechain {
     pub async fn check_validator(&self) -> Result<()> {
         let validators = self.client.validators().await?;
         if !validators.iter().any(|v| v.operator == self.operator) {
-            return Err(self.mismatch(format!(
-                "the operator key's account {} is not a current validator's operator; only validators' relayers may claim deposits",
-                self.operator
-            )));
+            return Err(Error::NotValidator {
+                operator: self.operator,
+            });
         }
         Ok(())
     }

@@ -199,6 +199,11 @@ pub async fn add(
         entry.ports.p2p,
         entry.rpc_url()
     );
+    // On a network with an L1, the new validator gets its relayer too; it waits (healthy: no)
+    // until the proposal makes its operator a validator.
+    if let Some(l1) = crate::l1::L1Manifest::load(home)? {
+        crate::l1::write_relayer_config(home, &net.manifest, &entry, &l1)?;
+    }
     let started = Instant::now();
     net.start_node(&bins, &entry)?;
 
