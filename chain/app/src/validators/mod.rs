@@ -242,7 +242,7 @@ fn check_same_identity(v: &ValidatorInfo, change: &ValidatorChange) -> Result<()
     fail(
         Code::IdentityChangeNeedsRotation,
         format!(
-            "validator {} is in the set and a proposal keeps its operator and eth address, but this one changes {}; propose with the current ones (`sidechain query validators`), and to change them send `rotate_validator_keys` signed by the validator's own operator",
+            "validator {} is in the set: a proposal may re-weight or remove it but not change who signs for it, and this one changes {}; propose with its current operator and eth address (`sidechain query validators`); to change them, the validator's own operator sends `rotate_validator_keys` (`sidechain tx rotate-validator-keys`)",
             v.name,
             differs.join(" and ")
         ),
