@@ -201,15 +201,20 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                 if p.is_empty() {
                     return "no open proposals".to_string();
                 }
+                let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
                 p.iter()
                     .map(|p| {
                         format!(
-                            "#{} {} power {} ({} approval(s), expires after height {})",
+                            "#{} {} power {} ({} approval(s), expires after height {})\n    operator {} -> {}\n    eth      {} -> {}",
                             p.id,
                             p.change.name,
                             p.change.power,
                             p.approvals.len(),
-                            p.expires_at
+                            p.expires_at,
+                            or_dash(p.old_operator.map(|a| a.to_string())),
+                            or_dash(p.new_operator().map(|a| a.to_string())),
+                            or_dash(p.old_eth_address.map(|a| a.to_string())),
+                            or_dash(p.new_eth_address().map(|a| a.to_string())),
                         )
                     })
                     .collect::<Vec<_>>()

@@ -47,7 +47,8 @@ pub enum TxCmd {
         common: Common,
         #[arg(long)]
         name: String,
-        /// Hex of the 32-byte ed25519 CometBFT consensus public key.
+        /// The 32-byte ed25519 CometBFT consensus public key: 64 hex digits, or base64 as in
+        /// genesis and `priv_validator_key.json`.
         #[arg(long)]
         consensus_key: String,
         #[arg(long)]
@@ -67,6 +68,27 @@ pub enum TxCmd {
         /// Proposal id (see `sidechain query proposals`).
         #[arg(long)]
         proposal: u64,
+    },
+    /// Hand a validator's operator account and bridge key to new ones, at once. Must be sent
+    /// from that validator's current operator key; no vote is needed, and a proposal cannot do
+    /// it. Give the current value for the one you keep.
+    ///
+    /// Example: sidechain tx rotate-validator-keys --from operator --consensus-key BASE64
+    /// --new-operator side1qy... --new-eth-address 0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B
+    RotateValidatorKeys {
+        #[command(flatten)]
+        common: Common,
+        /// The validator's 32-byte ed25519 CometBFT consensus public key: 64 hex digits, or
+        /// base64 as in genesis and `priv_validator_key.json`.
+        #[arg(long)]
+        consensus_key: String,
+        /// The new operator (relayer) account: an address (side1...) or a local key's name.
+        #[arg(long)]
+        new_operator: String,
+        /// 0x-prefixed Ethereum address of the new bridge key (EIP-55 checksum checked when
+        /// mixed case).
+        #[arg(long)]
+        new_eth_address: sidechain_types::EthAddress,
     },
 }
 
@@ -119,10 +141,7 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
             operator,
             eth_address,
         } => {
-            let key: [u8; 32] = hex::decode(consensus_key.trim_start_matches("0x"))
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| anyhow!("--consensus-key must be 64 hex digits (32 bytes)"))?;
+            let key = parse_consensus_key(&consensus_key)?;
             let operator = resolve_address(ctx, &operator).context("--operator")?;
             let change = ValidatorChange {
                 name,
@@ -136,7 +155,34 @@ pub async fn run(ctx: &Ctx, cmd: TxCmd) -> anyhow::Result<()> {
         TxCmd::VoteValidator { common, proposal } => {
             send(ctx, &common, vec![Msg::vote_validator_change(proposal)]).await
         }
+        TxCmd::RotateValidatorKeys {
+            common,
+            consensus_key,
+            new_operator,
+            new_eth_address,
+        } => {
+            let key = parse_consensus_key(&consensus_key)?;
+            let new_operator = resolve_address(ctx, &new_operator).context("--new-operator")?;
+            let msg = Msg::rotate_validator_keys(key, new_operator, new_eth_address);
+            send(ctx, &common, vec![msg]).await
+        }
     }
+}
+
+/// A `--consensus-key`: 64 hex digits (optionally `0x`-prefixed) or base64 (as CometBFT writes
+/// it in genesis and `priv_validator_key.json`).
+fn parse_consensus_key(s: &str) -> anyhow::Result<[u8; 32]> {
+    let hex_digits = s.trim_start_matches("0x");
+    if hex_digits.len() == 64 {
+        if let Some(key) = hex::decode(hex_digits)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        {
+            return Ok(key);
+        }
+    }
+    sidechain_types::genesis::decode_pubkey(s)
+        .map_err(|e| anyhow!("--consensus-key must be 64 hex digits or base64 of 32 bytes ({e})"))
 }
 
 async fn send(ctx: &Ctx, common: &Common, msgs: Vec<Msg>) -> anyhow::Result<()> {

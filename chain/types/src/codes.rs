@@ -33,11 +33,26 @@ pub enum Code {
     /// A deposit claim more than `MAX_PENDING_DEPOSITS_AHEAD` nonces past the last applied
     /// deposit.
     ClaimTooFarAhead = 19,
+    /// A proposal for a validator already in the set that changes its operator or bridge
+    /// address: only `rotate_validator_keys`, signed by the validator's own operator, may.
+    IdentityChangeNeedsRotation = 20,
+    /// A key rotation signed by an account that is not the named validator's current operator.
+    NotValidatorOperator = 21,
+    /// A key rotation naming a consensus key that is not in the validator set.
+    UnknownValidator = 22,
+    /// A key rotation to the zero Ethereum address.
+    ZeroEthAddress = 23,
+    /// A key rotation to an Ethereum address another validator's bridge key has.
+    EthAddressTaken = 24,
+    /// A key rotation to an account that is another validator's operator.
+    OperatorTaken = 25,
+    /// A key rotation to a module account (which no key controls).
+    ModuleOperator = 26,
 }
 
 impl Code {
     /// Every code, in numeric order (used to render the documented table).
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 27] = [
         Code::Ok,
         Code::Decode,
         Code::BadSignature,
@@ -58,6 +73,13 @@ impl Code {
         Code::BridgeNotConfigured,
         Code::InvalidClaim,
         Code::ClaimTooFarAhead,
+        Code::IdentityChangeNeedsRotation,
+        Code::NotValidatorOperator,
+        Code::UnknownValidator,
+        Code::ZeroEthAddress,
+        Code::EthAddressTaken,
+        Code::OperatorTaken,
+        Code::ModuleOperator,
     ];
 
     pub fn value(self) -> u32 {
@@ -91,6 +113,13 @@ impl Code {
             Code::BridgeNotConfigured => "bridge_not_configured",
             Code::InvalidClaim => "invalid_claim",
             Code::ClaimTooFarAhead => "claim_too_far_ahead",
+            Code::IdentityChangeNeedsRotation => "identity_change_needs_rotation",
+            Code::NotValidatorOperator => "not_validator_operator",
+            Code::UnknownValidator => "unknown_validator",
+            Code::ZeroEthAddress => "zero_eth_address",
+            Code::EthAddressTaken => "eth_address_taken",
+            Code::OperatorTaken => "operator_taken",
+            Code::ModuleOperator => "module_operator",
         }
     }
 
@@ -117,6 +146,13 @@ impl Code {
             Code::BridgeNotConfigured => "this chain's genesis configures no bridge (`/bridge/params` is empty), so it takes no bridge messages; point the relayer at the network the bridge belongs to",
             Code::InvalidClaim => "fix the claims: 1 to 100 per message, nonces from 1 in strictly increasing order, non-zero amount and recipient",
             Code::ClaimTooFarAhead => "claim deposits in nonce order: the chain holds claims at most 1000 nonces past the last applied deposit (`/bridge/last_applied`); send later ones once earlier ones have applied",
+            Code::IdentityChangeNeedsRotation => "propose a re-weight with the validator's current operator and eth address (`sidechain query validators`); to change them, the validator's own operator sends `sidechain tx rotate-validator-keys`",
+            Code::NotValidatorOperator => "send the key rotation from the current operator account of the validator it names (`sidechain query validators` lists them)",
+            Code::UnknownValidator => "name the consensus key of a current validator (`sidechain query validators` lists them)",
+            Code::ZeroEthAddress => "give the address of the validator's bridge key: the L1 contract refuses the zero address in a signer set, which would block every later signer-set update",
+            Code::EthAddressTaken => "give a bridge key of the validator's own: another validator's bridge key has this Ethereum address",
+            Code::OperatorTaken => "give an operator account of the validator's own: another validator's operator is this account",
+            Code::ModuleOperator => "give an account a key controls: a module account (such as the fee pool) cannot sign",
         }
     }
 }

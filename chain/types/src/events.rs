@@ -37,7 +37,8 @@ impl Event {
 /// identifiers a wallet, relayer or explorer looks transactions up by. Bridge deposits are
 /// followed by their L1 `nonce` and `l1_tx_hash` (together the transfer id a user follows
 /// across both chains); indexing is by attribute name, so the `tx` event's account nonce is
-/// indexed too. Amounts and denoms are in every event but not indexed, which keeps each node's
+/// indexed too. A validator's old and new operator are indexed, so an operator can find every
+/// proposal and key rotation that names its account. Amounts and denoms are in every event but not indexed, which keeps each node's
 /// index small.
 pub const INDEXED_ATTRIBUTES: &[&str] = &[
     "signer",
@@ -48,6 +49,8 @@ pub const INDEXED_ATTRIBUTES: &[&str] = &[
     "proposer",
     "voter",
     "consensus_key",
+    "old_operator",
+    "new_operator",
     "nonce",
     "l1_tx_hash",
 ];
@@ -65,9 +68,20 @@ pub mod kinds {
     /// A transfer by the transaction's signer: `to` and `amount` as a coin (`<amount><denom>`).
     pub const TRANSFER: &str = "transfer";
     pub const GENESIS_ACCOUNT: &str = "genesis_account";
+    /// A validator-set proposal opened: `id`, `proposer`, `name`, `consensus_key` (hex),
+    /// `power`, `old_operator`, `new_operator`, `old_eth_address`, `new_eth_address` (the old
+    /// ones as the registry holds them, `-` for a key not in the set; the new ones `-` for a
+    /// removal). Or one lapsed: `id`, `status` = `expired`.
     pub const VALIDATOR_PROPOSAL: &str = "validator_proposal";
+    /// An approval: `id`, `voter` (operator address).
     pub const VALIDATOR_VOTE: &str = "validator_vote";
+    /// An approved proposal applied: `proposal`, `name`, `consensus_key`, `power`, and the same
+    /// `old_operator`, `new_operator`, `old_eth_address`, `new_eth_address` as its proposal.
     pub const VALIDATOR_UPDATE: &str = "validator_update";
+    /// A validator's operator and bridge key handed to new ones by its own operator:
+    /// `name`, `consensus_key` (hex), `old_operator`, `new_operator`, `old_eth_address`,
+    /// `new_eth_address`.
+    pub const VALIDATOR_KEYS_ROTATED: &str = "validator_keys_rotated";
     /// A validator's deposit claim counted: `nonce`, `validator` (operator address),
     /// `content_hash` (`0x` hex), `power` (current power behind that content so far) and
     /// `total_power`.

@@ -13,6 +13,7 @@ use crate::{
     bank::BankMsg,
     bridge::{BridgeMsg, DepositClaim},
     denom::Denom,
+    eth::EthAddress,
     validators::ValidatorsMsg,
 };
 
@@ -64,6 +65,20 @@ impl Msg {
     /// An approval of open proposal `proposal_id`.
     pub fn vote_validator_change(proposal_id: u64) -> Self {
         Msg::Validators(ValidatorsMsg::VoteValidatorChange { proposal_id })
+    }
+
+    /// A rotation of the validator with `consensus_key` to a new operator account and bridge
+    /// key; valid only when signed by that validator's current operator.
+    pub fn rotate_validator_keys(
+        consensus_key: [u8; 32],
+        new_operator: Address,
+        new_eth_address: EthAddress,
+    ) -> Self {
+        Msg::Validators(ValidatorsMsg::RotateValidatorKeys {
+            consensus_key,
+            new_operator,
+            new_eth_address,
+        })
     }
 
     /// A validator relayer's claims of L1 deposits (1 to

@@ -16,6 +16,19 @@ pub enum ValidatorsMsg {
     ProposeValidatorChange { change: ValidatorChange },
     /// Approve an open proposal.
     VoteValidatorChange { proposal_id: u64 },
+    /// Hand a validator's operator account and bridge key to new ones. Only the validator's
+    /// current operator may sign it; it takes effect at once and leaves the power (so
+    /// CometBFT's set) unchanged. A proposal cannot change these two: a change of who signs
+    /// is the validator's own act, never a vote of the others.
+    RotateValidatorKeys {
+        /// The validator's CometBFT consensus key (which identifies it in the set).
+        #[serde(with = "hex_32")]
+        consensus_key: [u8; 32],
+        /// The account that will sign the validator's votes and relayer messages.
+        new_operator: Address,
+        /// The Ethereum address of the validator's new bridge key (it signs L1 withdrawals).
+        new_eth_address: EthAddress,
+    },
 }
 
 /// A proposed change to the validator set: add a validator, re-weight it, or remove it
@@ -48,16 +61,73 @@ pub struct ValidatorInfo {
 }
 
 /// An open validator-set change proposal.
+///
+/// The validator's operator and bridge address as the registry held them when the proposal
+/// opened are stored with it (`old_operator`, `old_eth_address`; `None` for a key not in the set
+/// then), so the proposal list shows them next to the new ones without reading the registry.
+/// A proposal never changes them for a validator in the set (that is
+/// [`ValidatorsMsg::RotateValidatorKeys`]), and approval re-checks the change against the
+/// registry as it is at that moment, which is what counts.
+///
+/// JSON adds `new_operator` and `new_eth_address`: the change's for an addition or re-weight,
+/// `null` for a removal (it hands nothing to anyone).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[serde(into = "ProposalJson")]
 pub struct Proposal {
     pub id: u64,
     pub change: ValidatorChange,
     pub proposer: Address,
     /// Consensus keys (hex) of the validators that approved it.
-    #[serde(serialize_with = "ser_hex_set")]
     pub approvals: BTreeSet<[u8; 32]>,
     /// Height after which the proposal lapses if not approved.
     pub expires_at: u64,
+    /// The validator's operator when the proposal opened (`None`: not in the set then).
+    pub old_operator: Option<Address>,
+    /// The validator's bridge key address when the proposal opened (`None`: not in the set).
+    pub old_eth_address: Option<EthAddress>,
+}
+
+impl Proposal {
+    /// The operator the change leaves the validator with (`None` for a removal).
+    pub fn new_operator(&self) -> Option<Address> {
+        (self.change.power > 0).then_some(self.change.operator)
+    }
+
+    /// The bridge key address the change leaves the validator with (`None` for a removal).
+    pub fn new_eth_address(&self) -> Option<EthAddress> {
+        (self.change.power > 0).then_some(self.change.eth_address)
+    }
+}
+
+/// [`Proposal`] as JSON: its fields and the new operator and bridge address beside the old.
+#[derive(Serialize)]
+struct ProposalJson {
+    id: u64,
+    change: ValidatorChange,
+    proposer: Address,
+    #[serde(serialize_with = "ser_hex_set")]
+    approvals: BTreeSet<[u8; 32]>,
+    expires_at: u64,
+    old_operator: Option<Address>,
+    new_operator: Option<Address>,
+    old_eth_address: Option<EthAddress>,
+    new_eth_address: Option<EthAddress>,
+}
+
+impl From<Proposal> for ProposalJson {
+    fn from(p: Proposal) -> Self {
+        ProposalJson {
+            new_operator: p.new_operator(),
+            new_eth_address: p.new_eth_address(),
+            id: p.id,
+            change: p.change,
+            proposer: p.proposer,
+            approvals: p.approvals,
+            expires_at: p.expires_at,
+            old_operator: p.old_operator,
+            old_eth_address: p.old_eth_address,
+        }
+    }
 }
 
 mod hex_32 {

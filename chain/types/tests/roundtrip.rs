@@ -76,6 +76,8 @@ fn msg() -> impl Strategy<Value = Msg> {
         any::<u64>().prop_map(|proposal_id| Msg::Validators(
             sidechain_types::ValidatorsMsg::VoteValidatorChange { proposal_id }
         )),
+        (any::<[u8; 32]>(), address(), any::<[u8; 20]>())
+            .prop_map(|(key, op, eth)| { Msg::rotate_validator_keys(key, op, EthAddress(eth)) }),
     ]
 }
 
@@ -157,9 +159,13 @@ proptest! {
     }
 
     #[test]
-    fn validator_info_and_proposal_roundtrip(c in change(), proposer in address(), approvals in prop::collection::btree_set(any::<[u8; 32]>(), 0..5), id in any::<u64>(), expires_at in any::<u64>()) {
+    fn validator_info_and_proposal_roundtrip(c in change(), proposer in address(), approvals in prop::collection::btree_set(any::<[u8; 32]>(), 0..5), id in any::<u64>(), expires_at in any::<u64>(), old in prop::option::of((address(), any::<[u8; 20]>()))) {
         roundtrip(&ValidatorInfo { name: c.name.clone(), consensus_key: c.consensus_key, power: c.power, operator: c.operator, eth_address: c.eth_address });
-        roundtrip(&Proposal { id, change: c, proposer, approvals, expires_at });
+        let (old_operator, old_eth_address) = match old {
+            Some((op, eth)) => (Some(op), Some(EthAddress(eth))),
+            None => (None, None),
+        };
+        roundtrip(&Proposal { id, change: c, proposer, approvals, expires_at, old_operator, old_eth_address });
     }
 
     #[test]

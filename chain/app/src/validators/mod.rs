@@ -1,12 +1,18 @@
 //! The validator registry and its changes: a validator's operator proposes adding, re-weighting
 //! or removing a validator; the change applies once approvals carry more than 2/3 of the
 //! current voting power, and is handed to CometBFT as a validator update.
+//!
+//! A proposal never changes who signs for a validator already in the set: its operator account
+//! and bridge key address stay as they are (code `identity_change_needs_rotation`), checked when
+//! the proposal opens and again, against the registry as it is then, when it applies. Only the
+//! validator itself hands them over, with `RotateValidatorKeys` signed by its current operator;
+//! that takes effect at once and leaves the power (and so CometBFT's set) unchanged.
 
 pub mod state;
 
 use sidechain_types::{
     events::kinds, genesis::CheckedGenesis, genesis::MAX_TOTAL_VOTING_POWER, query::Route, Address,
-    Code, Event, GenesisState, Proposal, ValidatorChange, ValidatorInfo, ValidatorsMsg,
+    Code, EthAddress, Event, GenesisState, Proposal, ValidatorChange, ValidatorInfo, ValidatorsMsg,
 };
 
 use crate::{
@@ -28,6 +34,11 @@ impl Component for Validators {
         match msg {
             ValidatorsMsg::ProposeValidatorChange { change } => check_change(change),
             ValidatorsMsg::VoteValidatorChange { .. } => Ok(()),
+            ValidatorsMsg::RotateValidatorKeys {
+                new_operator,
+                new_eth_address,
+                ..
+            } => check_rotation(new_operator, new_eth_address),
         }
     }
 
@@ -44,6 +55,17 @@ impl Component for Validators {
             ValidatorsMsg::VoteValidatorChange { proposal_id } => {
                 vote(view, ctx, &signer.address, *proposal_id)
             }
+            ValidatorsMsg::RotateValidatorKeys {
+                consensus_key,
+                new_operator,
+                new_eth_address,
+            } => rotate(
+                view,
+                &signer.address,
+                consensus_key,
+                new_operator,
+                new_eth_address,
+            ),
         }
     }
 
@@ -163,6 +185,9 @@ fn validate_change(validators: &[ValidatorInfo], change: &ValidatorChange) -> Re
         }
         return Ok(());
     }
+    if let Some(v) = existing {
+        check_same_identity(v, change)?;
+    }
     for v in validators
         .iter()
         .filter(|v| v.consensus_key != change.consensus_key)
@@ -197,6 +222,146 @@ fn validate_change(validators: &[ValidatorInfo], change: &ValidatorChange) -> Re
     Ok(())
 }
 
+/// Refuses a change of an existing validator's operator or bridge address: voting "yes" on
+/// what reads as a re-weight must never hand the validator's relayer account or its L1 bridge
+/// key (which signs withdrawals) to someone else.
+fn check_same_identity(v: &ValidatorInfo, change: &ValidatorChange) -> Result<(), Fail> {
+    let mut differs = Vec::new();
+    if v.operator != change.operator {
+        differs.push(format!("operator {} -> {}", v.operator, change.operator));
+    }
+    if v.eth_address != change.eth_address {
+        differs.push(format!(
+            "eth address {} -> {}",
+            v.eth_address, change.eth_address
+        ));
+    }
+    if differs.is_empty() {
+        return Ok(());
+    }
+    fail(
+        Code::IdentityChangeNeedsRotation,
+        format!(
+            "validator {} is in the set: a proposal may re-weight or remove it but not change who signs for it, and this one changes {}; propose with its current operator and eth address (`sidechain query validators`); to change them, the validator's own operator sends `rotate_validator_keys` (`sidechain tx rotate-validator-keys`)",
+            v.name,
+            differs.join(" and ")
+        ),
+    )
+}
+
+/// The old and new operator and bridge address of a change as event attributes: the old ones
+/// from `old` (the registry's record, `-` for a key not in the set), the new ones from the
+/// change (`-` for a removal).
+fn identity_attrs(event: Event, old: Option<&ValidatorInfo>, change: &ValidatorChange) -> Event {
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let new = (change.power > 0).then_some(change);
+    event
+        .attr("old_operator", or_dash(old.map(|v| v.operator.to_string())))
+        .attr("new_operator", or_dash(new.map(|c| c.operator.to_string())))
+        .attr(
+            "old_eth_address",
+            or_dash(old.map(|v| v.eth_address.to_string())),
+        )
+        .attr(
+            "new_eth_address",
+            or_dash(new.map(|c| c.eth_address.to_string())),
+        )
+}
+
+/// The checks of a key rotation that read no state.
+fn check_rotation(new_operator: &Address, new_eth_address: &EthAddress) -> Result<(), Fail> {
+    if new_eth_address.is_zero() {
+        return fail(
+            Code::ZeroEthAddress,
+            "new_eth_address is the zero address: the L1 contract refuses it in a signer set, which would block every later signer-set update; give the validator's new bridge key address",
+        );
+    }
+    if new_operator.is_module() {
+        return fail(
+            Code::ModuleOperator,
+            format!(
+                "new_operator {new_operator} is a module account, which no key controls; give the validator's own operator account"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Hands the validator with `consensus_key` to a new operator and bridge key, if `signer` is its
+/// current operator. Takes effect at once: the power does not change, so CometBFT sees nothing.
+fn rotate(
+    view: &mut Overlay<'_>,
+    signer: &Address,
+    consensus_key: &[u8; 32],
+    new_operator: &Address,
+    new_eth_address: &EthAddress,
+) -> Result<Vec<Event>, Fail> {
+    let mut validators = state::set(view)?;
+    let Some(current) = validators
+        .iter()
+        .find(|v| &v.consensus_key == consensus_key)
+    else {
+        return fail(
+            Code::UnknownValidator,
+            format!("no validator has consensus key {}", hex_key(consensus_key)),
+        );
+    };
+    if &current.operator != signer {
+        return fail(
+            Code::NotValidatorOperator,
+            format!(
+                "{signer} is not the operator of validator {} (its operator is {}); only that account can rotate its keys",
+                current.name, current.operator
+            ),
+        );
+    }
+    if &current.operator == new_operator && &current.eth_address == new_eth_address {
+        return fail(
+            Code::InvalidMessage,
+            format!(
+                "validator {} already has operator {new_operator} and eth address {new_eth_address}: the rotation changes nothing",
+                current.name
+            ),
+        );
+    }
+    for v in validators
+        .iter()
+        .filter(|v| &v.consensus_key != consensus_key)
+    {
+        if &v.operator == new_operator {
+            return fail(
+                Code::OperatorTaken,
+                format!("operator {} already runs validator {}", v.operator, v.name),
+            );
+        }
+        if &v.eth_address == new_eth_address {
+            return fail(
+                Code::EthAddressTaken,
+                format!(
+                    "eth address {new_eth_address} already belongs to validator {}",
+                    v.name
+                ),
+            );
+        }
+    }
+    let event = Event::new(kinds::VALIDATOR_KEYS_ROTATED)
+        .attr("name", &current.name)
+        .attr("consensus_key", hex_key(consensus_key))
+        .attr("old_operator", current.operator)
+        .attr("new_operator", new_operator)
+        .attr("old_eth_address", current.eth_address)
+        .attr("new_eth_address", new_eth_address);
+    for v in validators
+        .iter_mut()
+        .filter(|v| &v.consensus_key == consensus_key)
+    {
+        v.operator = *new_operator;
+        v.eth_address = *new_eth_address;
+    }
+    state::put_set(view, &validators);
+    Ok(vec![event])
+}
+
 /// Opens a proposal (the proposer's approval counts at once) and applies it if that suffices.
 fn propose(
     view: &mut Overlay<'_>,
@@ -212,19 +377,25 @@ fn propose(
         return fail(Code::InvalidProposal, "proposal ids are exhausted");
     };
     state::put_next_proposal_id(view, next_id);
+    let old = validators
+        .iter()
+        .find(|v| v.consensus_key == change.consensus_key);
     let proposal = Proposal {
         id,
         change: change.clone(),
         proposer: *signer,
         approvals: [approver].into_iter().collect(),
         expires_at: ctx.height.saturating_add(ctx.params.proposal_ttl_blocks),
+        old_operator: old.map(|v| v.operator),
+        old_eth_address: old.map(|v| v.eth_address),
     };
-    let mut events = vec![Event::new(kinds::VALIDATOR_PROPOSAL)
+    let event = Event::new(kinds::VALIDATOR_PROPOSAL)
         .attr("id", id)
         .attr("proposer", signer)
         .attr("name", &change.name)
         .attr("consensus_key", hex_key(&change.consensus_key))
-        .attr("power", change.power)];
+        .attr("power", change.power);
+    let mut events = vec![identity_attrs(event, old, change)];
     events.append(&mut settle(view, ctx, validators, proposal)?);
     Ok(events)
 }
@@ -280,6 +451,10 @@ fn settle(
     state::delete_proposal(view, proposal.id);
     let id = proposal.id;
     let change = proposal.change;
+    let old = validators
+        .iter()
+        .find(|v| v.consensus_key == change.consensus_key)
+        .cloned();
     validators.retain(|v| v.consensus_key != change.consensus_key);
     if change.power > 0 {
         validators.push(ValidatorInfo {
@@ -305,11 +480,12 @@ fn settle(
         );
     }
     state::put_set(view, &validators);
-    Ok(vec![Event::new(kinds::VALIDATOR_UPDATE)
+    let event = Event::new(kinds::VALIDATOR_UPDATE)
         .attr("proposal", id)
         .attr("name", &change.name)
         .attr("consensus_key", hex_key(&change.consensus_key))
-        .attr("power", change.power)])
+        .attr("power", change.power);
+    Ok(vec![identity_attrs(event, old.as_ref(), &change)])
 }
 
 fn hex_key(k: &[u8; 32]) -> String {
