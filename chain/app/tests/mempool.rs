@@ -499,6 +499,18 @@ fn a_nonce_another_transaction_used_is_refused_and_never_proposed() {
     // committed nonce and is.
     assert_eq!(mempool.len(), 1);
     assert_eq!(propose(&mut mempool, &chain, &[&first, &then]), vec![1]);
+    // With recheck on, CometBFT learns that `first` is dead (and removes it), `then` lives.
+    let o = mempool
+        .check_txs(
+            &chain.state,
+            next(&chain),
+            &[
+                (first.encode(), CheckKind::Recheck),
+                (then.encode(), CheckKind::Recheck),
+            ],
+        )
+        .unwrap();
+    assert_eq!((o[0].code, o[1].code), (Code::BadNonce, Code::Ok));
 }
 
 #[test]
