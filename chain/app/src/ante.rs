@@ -22,6 +22,39 @@ pub fn ante(
     gas: u64,
     sig_ok: bool,
 ) -> Result<Event, Fail> {
+    check_static(ctx, tx, gas, sig_ok)?;
+    let body = &tx.body;
+    let mut account = bank::state::account(view, &signer.address)?;
+    if body.nonce != account.nonce {
+        return fail(
+            Code::BadNonce,
+            format!(
+                "account {} expects nonce {}, the transaction has {}",
+                signer.address, account.nonce, body.nonce
+            ),
+        );
+    }
+    account.nonce = match account.nonce.checked_add(1) {
+        Some(n) => n,
+        None => return fail(Code::BadNonce, "account nonce is exhausted"),
+    };
+    let mut tx_event = Event::new(kinds::TX)
+        .attr("signer", &signer.text)
+        .attr("nonce", body.nonce);
+    if body.fee.amount > 0 {
+        bank::take_fee(view, ctx, &signer.address, &mut account, body.fee.amount)?;
+        // The fee as a coin (`<amount><denom>`); the pool is credited at the end of the block.
+        tx_event = tx_event.attr("fee", format!("{}{}", body.fee.amount, ctx.native));
+    }
+    bank::state::put_account(view, &signer.address, &account);
+    Ok(tx_event)
+}
+
+/// The checks that read no state (signer key, signature, chain id, message count, gas limit,
+/// minimum fee), in the order [`ante`] runs them. The mempool runs them alone to decide
+/// whether a transaction whose nonce is ahead of its account's could pass once the nonces
+/// before it arrive.
+pub fn check_static(ctx: &BlockCtx, tx: &SignedTx, gas: u64, sig_ok: bool) -> Result<(), Fail> {
     if sidechain_types::ed25519::is_small_order(&tx.public_key) {
         return fail(
             Code::WeakKey,
@@ -78,28 +111,5 @@ pub fn ante(
             ),
         );
     }
-    let mut account = bank::state::account(view, &signer.address)?;
-    if body.nonce != account.nonce {
-        return fail(
-            Code::BadNonce,
-            format!(
-                "account {} expects nonce {}, the transaction has {}",
-                signer.address, account.nonce, body.nonce
-            ),
-        );
-    }
-    account.nonce = match account.nonce.checked_add(1) {
-        Some(n) => n,
-        None => return fail(Code::BadNonce, "account nonce is exhausted"),
-    };
-    let mut tx_event = Event::new(kinds::TX)
-        .attr("signer", &signer.text)
-        .attr("nonce", body.nonce);
-    if body.fee.amount > 0 {
-        bank::take_fee(view, ctx, &signer.address, &mut account, body.fee.amount)?;
-        // The fee as a coin (`<amount><denom>`); the pool is credited at the end of the block.
-        tx_event = tx_event.attr("fee", format!("{}{}", body.fee.amount, ctx.native));
-    }
-    bank::state::put_account(view, &signer.address, &account);
-    Ok(tx_event)
+    Ok(())
 }

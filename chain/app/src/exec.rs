@@ -125,6 +125,32 @@ pub fn execute_tx(
     }
 }
 
+/// The checks of `tx` that read no state: the ante's ([`crate::ante::check_static`]) and every
+/// message's stateless checks. What is left for execution is the nonce, the balance and what
+/// the messages find in the state. The mempool uses this to hold a transaction whose nonce is
+/// ahead of its account's without executing it.
+pub fn check_stateless(
+    ctx: &BlockCtx,
+    tx: &SignedTx,
+    tx_len: usize,
+    sig_ok: bool,
+) -> Result<(), Fail> {
+    let gas = gas_required(tx_len, tx.body.msgs.len());
+    crate::ante::check_static(ctx, tx, gas, sig_ok)?;
+    for (index, msg) in tx.body.msgs.iter().enumerate() {
+        let checked = match msg {
+            Msg::Bank(m) => Bank::check(m),
+            Msg::Validators(m) => Validators::check(m),
+            Msg::Bridge(m) => Bridge::check(m),
+        };
+        if let Err(Fail::Tx(code, log)) = checked {
+            return Err(Fail::Tx(code, format!("message {index}: {log}")));
+        }
+        checked?;
+    }
+    Ok(())
+}
+
 /// One message: the component's stateless checks, then its delivery. One arm per component.
 fn deliver(
     view: &mut Overlay<'_>,

@@ -11,7 +11,9 @@
 //!
 //! * [`genesis::init_chain`] turns the genesis `app_state` into the first state.
 //! * [`mempool::Mempool`] mirrors CometBFT's mempool: [`check_tx`] admits transactions against
-//!   a running overlay, so one account may have several consecutive-nonce transactions pending.
+//!   a running overlay, so one account may have several consecutive-nonce transactions pending;
+//!   it holds a transaction whose nonce is a bounded gap ahead until the gap fills, and builds
+//!   proposals from what it admitted ([`Mempool::proposal`]).
 //! * [`block::finalize_block`] executes a block in three phases (decode, batch signature
 //!   verification, execution) that the benchmark times separately, then the components'
 //!   end-of-block work in a fixed order.
