@@ -237,9 +237,10 @@ dial_timeout = "2s"
 
 [mempool]
 # sidechaind replays waiting transactions against each new state itself and is started with
-# --mempool-size equal to `size`, so CometBFT need not recheck over the socket.
+# --mempool-size equal to `size`. Recheck stays on so CometBFT drops what no longer passes (a
+# nonce another transaction used); sidechaind answers the rest from its replay by hash (ADR 7).
 type = "flood"
-recheck = false
+recheck = true
 broadcast = true
 size = {mempool_size}
 max_txs_bytes = 1073741824

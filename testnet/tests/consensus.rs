@@ -190,3 +190,108 @@ fn a_paused_node_catches_up_after_resume() {
     assert_eq!(Net::node(&net.status(), "node1")["state"], "running");
     net.assert_same_app_hashes(&ALL, 1, target);
 }
+
+/// Signed transfers of the faucet, `amount`s to `to`, from nonce `first` on.
+fn signed_transfers(net: &Net, to: &str, first: u64, amounts: &[u128]) -> Vec<Vec<u8>> {
+    let store = sidechain_client::Keystore::open(std::path::Path::new(&net.client_home()));
+    let (key, _) = store.signing_key(&net.faucet()).expect("faucet key");
+    let chain_id = net.status["chain_id"].as_str().expect("chain id").to_string();
+    let denom = sidechain_types::Denom::new(net.denom()).expect("denom");
+    let to: sidechain_types::Address = to.parse().expect("address");
+    let params = net.cli_json(&net.rpc_of("node0"), &["query", "params", "--json"]);
+    let gas_price: u128 = match &params["min_gas_price"] {
+        serde_json::Value::String(s) => s.parse().expect("gas price"),
+        v => u128::from(v.as_u64().expect("gas price")),
+    };
+    amounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            sidechain_types::tx::build_signed(
+                &key,
+                &chain_id,
+                first + i as u64,
+                gas_price,
+                vec![sidechain_types::Msg::transfer(to, denom.clone(), *a)],
+            )
+            .expect("tx")
+            .encode()
+        })
+        .collect()
+}
+
+/// `broadcast_tx_sync` of raw bytes; returns the CheckTx code.
+fn broadcast(url: &str, tx: &[u8]) -> Option<u64> {
+    let r = rpc(url, &format!("/broadcast_tx_sync?tx=0x{}", hex::encode(tx)))?;
+    r["code"].as_u64()
+}
+
+/// Result codes of every transaction in blocks `from..=to`.
+fn block_codes(url: &str, from: u64, to: u64) -> Vec<u64> {
+    (from..=to)
+        .flat_map(|h| {
+            let r = wait_for(&format!("results of block {h}"), LONG, || {
+                rpc(url, &format!("/block_results?height={h}"))
+            });
+            r["txs_results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t["code"].as_u64().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A client that fails over between RPC endpoints: 200 consecutive nonces sent round-robin to
+/// 4 validators all commit (future nonces are held until the gap fills), and two transfers with
+/// the same nonce sent to two validators at once put no free `bad_nonce` transaction in any
+/// block (proposers only propose what still passes).
+#[test]
+fn nonces_spread_over_validators_all_commit_and_no_dead_transaction_is_proposed() {
+    let _serial = common::serial();
+    let net = Net::up(4, 22_800);
+    let urls: Vec<String> = ALL.iter().map(|n| net.rpc_of(n)).collect();
+    let erin = net.new_account("erin");
+    let faucet_addr = net.status["faucet_address"].as_str().expect("faucet").to_string();
+    let first = net.account(&urls[0], &faucet_addr)["nonce"].as_u64().expect("nonce");
+    let start_height = max_height(&net, &ALL);
+
+    let amounts: Vec<u128> = (1..=200).collect();
+    let txs = signed_transfers(&net, &erin, first, &amounts);
+    for (i, tx) in txs.iter().enumerate() {
+        let code = broadcast(&urls[i % urls.len()], tx);
+        assert_eq!(code, Some(0), "CheckTx of nonce {} at node{}", first + i as u64, i % 4);
+    }
+    wait_for("all 200 transfers to commit", LONG, || {
+        let nonce = net.account(&urls[0], &faucet_addr)["nonce"].as_u64()?;
+        (nonce == first + 200).then_some(())
+    });
+    assert_eq!(net.balance(&urls[0], &erin), amounts.iter().sum::<u128>());
+
+    // The same nonce, two contents, two validators at once.
+    let next = first + 200;
+    let a = signed_transfers(&net, &erin, next, &[1_000]);
+    let b = signed_transfers(&net, &erin, next, &[2_000]);
+    let (ra, rb) = std::thread::scope(|s| {
+        let ha = s.spawn(|| broadcast(&urls[1], &a[0]));
+        let hb = s.spawn(|| broadcast(&urls[2], &b[0]));
+        (ha.join().expect("a"), hb.join().expect("b"))
+    });
+    assert!(ra == Some(0) || rb == Some(0), "neither was admitted: {ra:?} {rb:?}");
+    wait_for("one of the two to commit", LONG, || {
+        let nonce = net.account(&urls[0], &faucet_addr)["nonce"].as_u64()?;
+        (nonce == next + 1).then_some(())
+    });
+    let h = max_height(&net, &ALL);
+    net.wait_all_at(&ALL, h + 4, LONG);
+    let codes = block_codes(&urls[0], start_height + 1, h + 4);
+    let bad_nonce = u64::from(sidechain_types::Code::BadNonce.value());
+    let dead = codes.iter().filter(|c| **c == bad_nonce).count();
+    assert_eq!(dead, 0, "{dead} transactions with a used nonce were proposed: {codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 201, "{codes:?}");
+    let balance = net.balance(&urls[0], &erin);
+    let sum: u128 = amounts.iter().sum();
+    assert!(balance == sum + 1_000 || balance == sum + 2_000, "{balance}");
+}

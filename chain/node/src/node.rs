@@ -150,6 +150,21 @@ impl Node {
         Ok((app_hash, out.events))
     }
 
+    /// `PrepareProposal`: which of CometBFT's candidate transactions (indexes into `txs`, in
+    /// the order to propose them) the block `block` should carry: only transactions that
+    /// still pass the ante checks against the state they will run on, each account's in nonce
+    /// order, within `max_bytes` (see `Mempool::proposal`).
+    pub fn prepare_proposal(
+        &mut self,
+        block: BlockInfo,
+        txs: &[impl AsRef<[u8]>],
+        max_bytes: usize,
+    ) -> Result<Vec<usize>, NodeError> {
+        Ok(self
+            .mempool
+            .proposal(&self.store.committed_view(), block, txs, max_bytes)?)
+    }
+
     /// `FinalizeBlock`: executes and stages `block`.
     pub fn finalize_block(
         &mut self,

@@ -40,9 +40,9 @@ impl Consensus {
     fn handle(&self, req: ConsensusRequest) -> Result<ConsensusResponse, BoxError> {
         match req {
             ConsensusRequest::InitChain(r) => self.init_chain(r).map(ConsensusResponse::InitChain),
-            ConsensusRequest::PrepareProposal(r) => {
-                Ok(ConsensusResponse::PrepareProposal(prepare_proposal(r)))
-            }
+            ConsensusRequest::PrepareProposal(r) => self
+                .prepare_proposal(r)
+                .map(ConsensusResponse::PrepareProposal),
             ConsensusRequest::ProcessProposal(_) => {
                 // Every transaction gets a verdict in FinalizeBlock, so no proposal is refused.
                 Ok(ConsensusResponse::ProcessProposal(
@@ -105,6 +105,29 @@ impl Consensus {
         })
     }
 
+    /// Builds the block from the candidates that still pass against the state they will run
+    /// on, in nonce order per account (the mempool mirror decides; ADR 7, amended).
+    fn prepare_proposal(
+        &self,
+        r: request::PrepareProposal,
+    ) -> Result<response::PrepareProposal, BoxError> {
+        let block = BlockInfo {
+            height: r.height.value(),
+            time_secs: u64::try_from(r.time.unix_timestamp()).unwrap_or(0),
+        };
+        let max_bytes = usize::try_from(r.max_tx_bytes).unwrap_or(0);
+        let picked = self
+            .0
+            .lock()
+            .prepare_proposal(block, &r.txs, max_bytes)
+            .map_err(fatal)?;
+        let txs = picked
+            .into_iter()
+            .filter_map(|i| r.txs.get(i).cloned())
+            .collect();
+        Ok(response::PrepareProposal { txs })
+    }
+
     fn finalize_block(
         &self,
         r: request::FinalizeBlock,
@@ -153,20 +176,4 @@ impl Consensus {
             app_hash: app_hash(answer.app_hash.to_vec())?,
         })
     }
-}
-
-/// Keeps the proposal within `max_tx_bytes`, in mempool order.
-fn prepare_proposal(r: request::PrepareProposal) -> response::PrepareProposal {
-    let limit = usize::try_from(r.max_tx_bytes).unwrap_or(0);
-    let mut total = 0usize;
-    let txs = r
-        .txs
-        .into_iter()
-        .take_while(|tx| {
-            // Each tx costs its length plus protobuf framing (at most 5 bytes of varint and a tag).
-            total = total.saturating_add(tx.len()).saturating_add(6);
-            total <= limit
-        })
-        .collect();
-    response::PrepareProposal { txs }
 }
