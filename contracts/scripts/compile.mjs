@@ -23,7 +23,15 @@ const nodeModules = join(root, "node_modules");
 const check = process.argv.includes("--check");
 
 // Contracts whose artifacts the Rust side loads.
-const CONTRACTS = ["Bridge", "TestToken", "FeeOnTransferToken", "ReentrantToken", "RejectingReceiver"];
+const CONTRACTS = [
+  "Bridge",
+  "TestToken",
+  "FeeOnTransferToken",
+  "ReentrantToken",
+  "RejectingReceiver",
+  "GasBurningReceiver",
+  "GasBurningToken",
+];
 
 const settings = {
   optimizer: { enabled: true, runs: 10_000 },

@@ -12,8 +12,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 ///
 /// Safeguards: a guardian that can pause (only the admin unpauses), a per-token cap on the value
 /// released over a sliding window, a delay queue for single releases above a per-token threshold,
-/// a delay for signer-set changes that move at least 1/3 of the power, a token allowlist and a
-/// reentrancy lock. There is no initializer: everything is fixed by the constructor, which rejects
+/// a delay for signer-set changes that move at least 1/3 of the power (counted cumulatively since
+/// the last delayed change), a token allowlist and a reentrancy lock. There is no initializer: everything is fixed by the constructor, which rejects
 /// an empty or unreachable signer set.
 ///
 /// A recipient whose transfer fails (a reverting contract, a blacklisted address, a transfer that
@@ -75,11 +75,24 @@ contract Bridge {
     uint256 public constant POWER_THRESHOLD = (POWER_BASE * 2) / 3;
     uint256 public constant MAX_SIGNERS = 256;
     uint256 public constant MAX_BATCH_SIZE = 256;
-    /// @notice Gas forwarded to each recipient transfer inside a batch. A transfer that needs more
-    /// is deferred to `claimable` instead of blocking the batch.
+    /// @notice Gas forwarded to each recipient transfer inside a batch (ether transfers also get
+    /// the 2,300 stipend). A transfer that needs more is deferred to `claimable` instead of
+    /// blocking the batch; one that needs at most this much is never deferred for lack of gas.
     uint256 public constant TRANSFER_GAS = 100_000;
-    /// @notice The sliding window is cut into this many buckets; the cap applies to the current
-    /// bucket plus the previous `WINDOW_BUCKETS`, which covers every interval of `windowSeconds`.
+    /// @dev Gas the caller must hold after paying for a CALL so that all but 1/64 of it (EIP-150)
+    /// is at least TRANSFER_GAS: ceil(TRANSFER_GAS * 64 / 63).
+    uint256 private constant FORWARD_GAS = (TRANSFER_GAS * 64 + 62) / 63;
+    /// @dev The most an ether CALL charges the caller before it forwards gas: a cold recipient
+    /// (EIP-2929, 2,600), a cold EIP-7702 delegation target (2,600), the value transfer (9,000; its
+    /// 2,300 stipend goes to the callee on top of what is forwarded) and a new account (25,000).
+    uint256 private constant ETH_CALL_COST = 2_600 + 2_600 + 9_000 + 25_000;
+    /// @dev The same for a token CALL (no value): a cold token and a cold delegation target.
+    uint256 private constant TOKEN_CALL_COST = 2_600 + 2_600;
+    /// @dev The opcodes between the gas check and the CALL (argument setup, memory expansion).
+    uint256 private constant CALL_SETUP_GAS = 1_000;
+    /// @notice The sliding window is cut into this many buckets, each ceil(windowSeconds / 8)
+    /// wide; the cap applies to the current bucket plus the previous `WINDOW_BUCKETS`, which
+    /// covers every interval of `windowSeconds`.
     uint256 public constant WINDOW_BUCKETS = 8;
     uint256 private constant RING = WINDOW_BUCKETS + 1;
     /// @dev secp256k1 n / 2: signatures with a larger s are malleable copies and are rejected.
@@ -123,6 +136,10 @@ contract Bridge {
 
     uint64 public signerSetDelay;
     uint64 public releaseDelay;
+    /// @notice Power moved by the updates applied at once since the last update that waited out
+    /// `signerSetDelay` (or since deployment). An update that brings it to 1/3 of POWER_BASE or
+    /// more is delayed; activating it resets the count. Shares a slot with the delays.
+    uint64 public signerSetPowerMoved;
 
     address public admin;
     address public pendingAdmin;
@@ -418,16 +435,19 @@ contract Bridge {
         return keccak256(abi.encode(token, recipient, amount, executableAt));
     }
 
-    /// @dev Sends ether or tokens with at most TRANSFER_GAS and never reverts on the callee's
+    /// @dev Sends ether or tokens with exactly TRANSFER_GAS and never reverts on the callee's
     /// behalf. Return data beyond one word is ignored, so a callee cannot grief with huge returns.
-    /// The caller cannot starve the transfer on purpose: too little gas left reverts the whole call.
+    /// The caller cannot starve the transfer on purpose: unless the gas left covers the CALL's
+    /// own charges at their worst and still lets the 63/64 rule forward all of TRANSFER_GAS, the
+    /// whole call reverts. A transfer that fails has therefore had its full TRANSFER_GAS.
     function _tryTransfer(address token, address to, uint256 amount) private returns (bool ok) {
-        if (gasleft() < TRANSFER_GAS + TRANSFER_GAS / 63 + 5_000) revert InsufficientGasForTransfer();
         if (token == ETH) {
+            if (gasleft() < FORWARD_GAS + ETH_CALL_COST + CALL_SETUP_GAS) revert InsufficientGasForTransfer();
             assembly ("memory-safe") {
                 ok := call(TRANSFER_GAS, to, amount, 0, 0, 0, 0)
             }
         } else {
+            if (gasleft() < FORWARD_GAS + TOKEN_CALL_COST + CALL_SETUP_GAS) revert InsufficientGasForTransfer();
             assembly ("memory-safe") {
                 let p := mload(0x40)
                 mstore(p, shl(224, 0xa9059cbb)) // transfer(address,uint256)
@@ -443,11 +463,9 @@ contract Bridge {
     }
 
     /// @dev Adds `amount` to the token's sliding window and reverts if the window would exceed
-    /// its cap. Buckets are windowSeconds / WINDOW_BUCKETS wide; the current bucket and the
-    /// previous WINDOW_BUCKETS count, so any interval of windowSeconds is covered.
+    /// its cap. The current bucket and the previous WINDOW_BUCKETS count (see `_bucketWidth`).
     function _consumeWindow(address token, uint256 amount, TokenConfig memory config) private {
-        uint256 width = config.windowSeconds / WINDOW_BUCKETS;
-        uint256 bucket = block.timestamp / width;
+        uint256 bucket = block.timestamp / _bucketWidth(config.windowSeconds);
         uint256[RING] storage ring = releaseWindow[token];
         uint256 used;
         for (uint256 k; k < RING; ++k) {
@@ -468,7 +486,7 @@ contract Bridge {
     function windowUsage(address token) external view returns (uint256 used) {
         TokenConfig memory config = tokenConfig[token];
         if (config.windowSeconds == 0) return 0;
-        uint256 bucket = block.timestamp / (config.windowSeconds / WINDOW_BUCKETS);
+        uint256 bucket = block.timestamp / _bucketWidth(config.windowSeconds);
         uint256[RING] storage ring = releaseWindow[token];
         for (uint256 k; k < RING; ++k) {
             uint256 id = ring[k] >> 192;
@@ -476,13 +494,24 @@ contract Bridge {
         }
     }
 
+    /// @dev Bucket width w = ceil(windowSeconds / WINDOW_BUCKETS), rounded up so that
+    /// WINDOW_BUCKETS * w >= windowSeconds. A release at time s is counted at time t while
+    /// floor(t / w) - floor(s / w) <= WINDOW_BUCKETS, which holds whenever t - s < windowSeconds
+    /// (then t - s <= 8w - 1, so the bucket ids differ by at most 8). A release therefore counts
+    /// for at least windowSeconds and ages out at most 9w seconds after it was made.
+    function _bucketWidth(uint256 windowSeconds) private pure returns (uint256) {
+        return (windowSeconds + WINDOW_BUCKETS - 1) / WINDOW_BUCKETS;
+    }
+
     // ------------------------------------------------------------------------------------------
     // Signer set
     // ------------------------------------------------------------------------------------------
 
     /// @notice Replaces the signer set with `next` (nonce one above the last accepted set),
-    /// signed by more than 2/3 of the power of the active set `current`. A change that moves at
-    /// least 1/3 of the power becomes active only after `signerSetDelay` (see `activateSignerSet`).
+    /// signed by more than 2/3 of the power of the active set `current`. Power moved by updates is
+    /// added up since the last delayed update (`signerSetPowerMoved`); an update that brings the
+    /// sum to 1/3 of the power or more becomes active only after `signerSetDelay` (see
+    /// `activateSignerSet`), so small steps cannot walk around the delay.
     function updateSignerSet(SignerSet calldata current, SignerSet calldata next, Signature[] calldata signatures)
         external
         whenNotPaused
@@ -495,18 +524,25 @@ contract Bridge {
         signerSetNonce = uint64(expected);
 
         uint256 activatesAt = block.timestamp;
-        if (_powerMoved(current, next) * 3 >= POWER_BASE && signerSetDelay != 0) {
+        // Each step moves at most POWER_BASE and the stored sum stays below POWER_BASE / 3.
+        uint256 moved = uint256(signerSetPowerMoved) + _powerMoved(current, next);
+        if (moved * 3 < POWER_BASE) {
+            signerSetCheckpoint = checkpoint;
+            signerSetPowerMoved = uint64(moved);
+        } else if (signerSetDelay == 0) {
+            signerSetCheckpoint = checkpoint;
+            signerSetPowerMoved = 0;
+        } else {
             activatesAt += signerSetDelay;
             pendingSignerSetCheckpoint = checkpoint;
             pendingSignerSetActivation = uint64(activatesAt);
-        } else {
-            signerSetCheckpoint = checkpoint;
         }
         emit SignerSetUpdated(expected, checkpoint, next.signers, next.powers, activatesAt);
         if (activatesAt == block.timestamp) emit SignerSetActivated(expected, checkpoint);
     }
 
-    /// @notice Makes a delayed signer set active once its delay is over. Anyone may call it.
+    /// @notice Makes a delayed signer set active once its delay is over, and starts counting
+    /// moved power afresh from it. Anyone may call it.
     function activateSignerSet() external whenNotPaused {
         bytes32 checkpoint = pendingSignerSetCheckpoint;
         if (checkpoint == bytes32(0)) revert NoPendingSignerSet();
@@ -515,6 +551,7 @@ contract Bridge {
         signerSetCheckpoint = checkpoint;
         delete pendingSignerSetCheckpoint;
         delete pendingSignerSetActivation;
+        signerSetPowerMoved = 0;
         emit SignerSetActivated(signerSetNonce, checkpoint);
     }
 
@@ -677,7 +714,8 @@ contract Bridge {
     }
 
     /// @notice Drops a delayed signer set before it becomes active. Guardian only. Its nonce
-    /// stays used: the next update must carry the nonce after it.
+    /// stays used: the next update must carry the nonce after it. The power moved by earlier
+    /// immediate updates stays counted.
     function cancelPendingSignerSet() external onlyGuardian {
         bytes32 checkpoint = pendingSignerSetCheckpoint;
         if (checkpoint == bytes32(0)) revert NoPendingSignerSet();
@@ -693,8 +731,8 @@ contract Bridge {
         emit ReleaseCancelled(id);
     }
 
-    /// @notice Sets a token's safeguards. `windowSeconds` must be at least WINDOW_BUCKETS and
-    /// `windowCap` non-zero; `allowed` opens deposits. Resets the token's window. Admin only.
+    /// @notice Sets a token's safeguards. `windowSeconds` must be at least WINDOW_BUCKETS (the
+    /// cap holds for any such length, multiple of 8 or not) and `windowCap` non-zero; `allowed` opens deposits. Resets the token's window. Admin only.
     function setTokenConfig(
         address token,
         bool allowed,

@@ -10,10 +10,11 @@
 //!
 //! A relayer needs [`Bridge`] (calls, events, errors), [`SignerSet`] and the functions in
 //! [`signing`]; a launcher needs [`deploy::deploy_all`]. The test contracts (`TestToken`,
-//! `FeeOnTransferToken`, `ReentrantToken`, `RejectingReceiver`) are bound only with the
-//! `test-tokens` feature, which deploying test tokens to a local network also needs. The Solidity
-//! sources live in `contracts/solidity/`; `make contracts` recompiles them, and this crate
-//! refuses to build when the committed artifacts no longer match the sources.
+//! `FeeOnTransferToken`, `ReentrantToken`, `RejectingReceiver`, `GasBurningReceiver`,
+//! `GasBurningToken`) are bound only with the `test-tokens` feature, which deploying test tokens
+//! to a local network also needs. The Solidity sources live in `contracts/solidity/`;
+//! `make contracts` recompiles them, and this crate refuses to build when the committed artifacts
+//! no longer match the sources.
 
 mod convert;
 pub mod deploy;
@@ -62,6 +63,20 @@ alloy::sol!(
     #[sol(rpc, all_derives)]
     RejectingReceiver,
     "out/RejectingReceiver.json"
+);
+
+#[cfg(feature = "test-tokens")]
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    GasBurningReceiver,
+    "out/GasBurningReceiver.json"
+);
+
+#[cfg(feature = "test-tokens")]
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    GasBurningToken,
+    "out/GasBurningToken.json"
 );
 
 /// The address the contract uses for ether in `tokenConfig`, batches and events.

@@ -546,6 +546,152 @@ fn submitter_cannot_starve_transfers_into_deferral() {
     assert_eq!(f.evm.eth_balance(recipient), u(ONE));
 }
 
+/// How a batch that transfers to one recipient ends at one gas limit.
+#[derive(Debug, PartialEq)]
+enum Ending {
+    Reverted,
+    Paid,
+    Deferred,
+}
+
+/// Submits `batch` at gas limits from the smallest that executes upward (densely near it, where
+/// the guard's arithmetic matters, then sparsely), without committing, and returns the smallest
+/// executing limit with every ending seen above it.
+fn sweep_gas_limits(f: &mut Fixture, batch: &Bridge::Batch) -> (u64, Vec<(u64, Ending)>) {
+    let signatures = f.sign(f.domain().batch_digest(batch), &f.quorum());
+    let call = Bridge::submitBatchCall {
+        current: f.set.to_abi(),
+        signatures,
+        batch: batch.clone(),
+    };
+    let (relayer, bridge) = (f.relayer, f.bridge);
+    let mut run = |gas: u64| match f.evm.try_with_gas(relayer, bridge, &call, gas) {
+        Err(_) => Ending::Reverted,
+        Ok(outcome) if has_event::<Bridge::TransferDeferred>(&outcome, bridge).is_empty() => {
+            Ending::Paid
+        }
+        Ok(_) => Ending::Deferred,
+    };
+    // Below `low` nothing executes; at `high` the batch does.
+    let (mut low, mut high) = (21_000u64, 2_000_000u64);
+    assert_ne!(
+        run(high),
+        Ending::Reverted,
+        "the batch executes with 2M gas"
+    );
+    while high - low > 1 {
+        let mid = (low + high) / 2;
+        if run(mid) == Ending::Reverted {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let smallest = high;
+    let limits = (smallest..smallest + 1_000)
+        .chain((smallest + 1_000..smallest + 60_000).step_by(11))
+        .chain((smallest + 60_000..smallest + 600_000).step_by(2_003))
+        .chain((21_000..smallest).step_by(997));
+    let endings = limits.map(|gas| (gas, run(gas))).collect();
+    (smallest, endings)
+}
+
+/// Asserts that no gas limit defers the transfer (and that the sweep saw it paid).
+fn assert_never_deferred(what: &str, smallest: u64, endings: &[(u64, Ending)]) {
+    let deferred: Vec<_> = endings
+        .iter()
+        .filter(|(_, e)| *e == Ending::Deferred)
+        .map(|(gas, _)| gas)
+        .collect();
+    assert!(
+        deferred.is_empty(),
+        "{what}: deferred at gas limits {:?}.. ({} limits; smallest executing {smallest})",
+        &deferred[..deferred.len().min(5)],
+        deferred.len()
+    );
+    assert!(endings.iter().any(|(_, e)| *e == Ending::Paid), "{what}");
+    assert!(
+        endings
+            .iter()
+            .filter(|(gas, _)| *gas < smallest)
+            .all(|(_, e)| *e == Ending::Reverted),
+        "{what}: below the smallest executing limit everything reverts"
+    );
+}
+
+/// Asserts that every gas limit that executes defers the transfer.
+fn assert_always_deferred(what: &str, endings: &[(u64, Ending)]) {
+    assert!(
+        endings.iter().all(|(_, e)| *e != Ending::Paid),
+        "{what}: a rejecting recipient was paid"
+    );
+    assert!(
+        endings.iter().any(|(_, e)| *e == Ending::Deferred),
+        "{what}: never executed"
+    );
+}
+
+#[test]
+fn no_gas_limit_defers_ether_to_a_recipient_within_the_transfer_gas() {
+    // One signer keeps each of the thousands of runs cheap; the guard does not depend on it.
+    let mut f = Fixture::new(1);
+    f.deposit_eth(f.user, u(100 * ONE)).expect("deposit");
+    // Receivers that refuse unless they arrive with `need` gas, up to TRANSFER_GAS (100,000),
+    // the per-transfer gas the README promises. 97,000 is the reported case (deferred at a gas
+    // limit of about 209,200, the smallest that executed).
+    for need in [0, 20_000, 60_000, 90_000, 97_000, 100_000] {
+        let receiver = deploy_gas_burning_receiver(&mut f.evm, f.admin, need);
+        let batch = f.batch(ETH, &[(receiver, u(ONE))], U256::ZERO);
+        let (smallest, endings) = sweep_gas_limits(&mut f, &batch);
+        assert_never_deferred(&format!("receiver needing {need}"), smallest, &endings);
+    }
+    // A fresh account costs the CALL 25,000 more (new account) and must be paid as well.
+    let batch = f.batch(ETH, &[(fresh_recipient(77), u(ONE))], U256::ZERO);
+    let (smallest, endings) = sweep_gas_limits(&mut f, &batch);
+    assert_never_deferred("fresh account", smallest, &endings);
+}
+
+#[test]
+fn recipient_rejecting_ether_is_still_deferred_at_every_gas_limit() {
+    let mut f = Fixture::new(1);
+    f.deposit_eth(f.user, u(100 * ONE)).expect("deposit");
+    let rejecting = deploy_rejecting_receiver(&mut f.evm, f.admin);
+    let batch = f.batch(ETH, &[(rejecting, u(ONE))], U256::ZERO);
+    let (_, endings) = sweep_gas_limits(&mut f, &batch);
+    assert_always_deferred("rejecting receiver", &endings);
+    // Needing more than TRANSFER_GAS plus the stipend is a genuine failure too.
+    let hungry = deploy_gas_burning_receiver(&mut f.evm, f.admin, 110_000);
+    let batch = f.batch(ETH, &[(hungry, u(ONE))], U256::ZERO);
+    let (_, endings) = sweep_gas_limits(&mut f, &batch);
+    assert_always_deferred("receiver needing 110,000", &endings);
+}
+
+#[test]
+fn no_gas_limit_defers_a_token_transfer_within_the_transfer_gas() {
+    let mut f = Fixture::new(1);
+    // Tokens whose `transfer` refuses unless it has `need` gas left after its own dispatch, up
+    // to just under TRANSFER_GAS (a token gets no stipend; one needing all 100,000 after its
+    // dispatch is refused at every limit, like the 110,000 one below).
+    for need in [0, 60_000, 97_000, 99_000] {
+        let token = deploy_gas_burning_token(&mut f.evm, f.admin, need);
+        f.configure(token, true);
+        f.mint(token, f.user, u(100 * ONE));
+        f.approve(token, f.user);
+        f.deposit(f.user, token, u(100 * ONE)).expect("deposit");
+        let batch = f.batch(token, &[(fresh_recipient(need), u(ONE))], U256::ZERO);
+        let (smallest, endings) = sweep_gas_limits(&mut f, &batch);
+        assert_never_deferred(&format!("token needing {need}"), smallest, &endings);
+    }
+    let token = deploy_gas_burning_token(&mut f.evm, f.admin, 110_000);
+    f.configure(token, true);
+    f.mint(token, f.user, u(100 * ONE));
+    f.approve(token, f.user);
+    f.deposit(f.user, token, u(100 * ONE)).expect("deposit");
+    let batch = f.batch(token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
+    let (_, endings) = sweep_gas_limits(&mut f, &batch);
+    assert_always_deferred("token needing 110,000", &endings);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signer set
 // ---------------------------------------------------------------------------------------------
@@ -576,6 +722,8 @@ fn small_signer_set_change_applies_immediately_and_retires_the_old_set() {
     );
     let checkpoint: B256 = f.evm.view(f.bridge, &Bridge::signerSetCheckpointCall {});
     assert_eq!(checkpoint, signing::signer_set_hash(&next));
+    let moved: u64 = f.evm.view(f.bridge, &Bridge::signerSetPowerMovedCall {});
+    assert_eq!(moved, POWER_BASE / 4, "counted towards the next delay");
 
     // The old set can no longer release.
     let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
@@ -730,6 +878,128 @@ fn large_signer_set_change_waits_out_the_delay() {
     let batch = f.batch(f.token, &[(fresh_recipient(2), u(ONE))], U256::ZERO);
     f.submit_signed(&batch)
         .expect("new set releases after activation");
+}
+
+/// The current set with the member at `index` (in address order) swapped for a new key, under
+/// the next signer-set nonce.
+fn with_member_replaced(
+    f: &mut Fixture,
+    index: usize,
+    seed: u64,
+) -> (Vec<alloy::signers::local::PrivateKeySigner>, SignerSet) {
+    let nonce: u64 = f.evm.view(f.bridge, &Bridge::signerSetNonceCall {});
+    let mut keys = f.keys.clone();
+    keys[index] = key(seed);
+    let set =
+        SignerSet::normalized(nonce + 1, keys.iter().map(|k| (k.address(), 1))).expect("valid");
+    let keys = sort_keys(keys, &set);
+    (keys, set)
+}
+
+fn power_moved(f: &mut Fixture) -> u64 {
+    f.evm.view(f.bridge, &Bridge::signerSetPowerMovedCall {})
+}
+
+/// Replaces one member not in the signing quorum, signed by the quorum. Returns whether the
+/// update became active at once; an active one becomes the fixture's set.
+fn step_one_member(f: &mut Fixture, seed: u64) -> bool {
+    let last = f.set.len() - 1;
+    let (keys, next) = with_member_replaced(f, last, seed);
+    let quorum = f.quorum();
+    assert!(!quorum.contains(&last));
+    let outcome = f.update_signer_set(&next, &quorum).expect("accepted");
+    let immediate = !has_event::<Bridge::SignerSetActivated>(&outcome, f.bridge).is_empty();
+    if immediate {
+        f.keys = keys;
+        f.set = next;
+    }
+    immediate
+}
+
+#[test]
+fn signer_set_walk_in_small_steps_is_delayed_at_the_step_that_crosses_a_third() {
+    // 4 equal members: each step moves 1/4; the second step brings the sum to 1/2.
+    let mut f = Fixture::new(4);
+    let quarter = POWER_BASE / 4;
+    assert!(step_one_member(&mut f, 70_000), "1/4 moved: immediate");
+    assert_eq!(power_moved(&mut f), quarter);
+    let before: B256 = f.evm.view(f.bridge, &Bridge::signerSetCheckpointCall {});
+    assert!(
+        !step_one_member(&mut f, 70_001),
+        "1/2 moved in two steps: delayed"
+    );
+    let after: B256 = f.evm.view(f.bridge, &Bridge::signerSetCheckpointCall {});
+    assert_eq!(before, after, "the set of the first step stays active");
+
+    // 16 equal members: five steps of 1/16 (5/16 < 1/3) apply at once, the sixth waits.
+    let mut f = Fixture::new(16);
+    for i in 0..5 {
+        assert!(step_one_member(&mut f, 71_000 + i), "step {i}: immediate");
+    }
+    assert_eq!(power_moved(&mut f), 5 * (POWER_BASE / 16));
+    assert!(!step_one_member(&mut f, 71_005), "6/16 moved: delayed");
+    let err = f
+        .evm
+        .send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {})
+        .rejected();
+    assert!(
+        matches!(err, BridgeErrors::SignerSetDelayNotOver(_)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn moved_power_count_resets_when_a_delayed_set_is_activated() {
+    let mut f = Fixture::new(4);
+    assert!(step_one_member(&mut f, 72_000));
+    let last = f.set.len() - 1;
+    let (keys, next) = with_member_replaced(&mut f, last, 72_001);
+    f.update_signer_set(&next, &f.quorum()).expect("pending");
+    f.evm.warp(SIGNER_SET_DELAY);
+    f.evm
+        .send(f.relayer, f.bridge, &Bridge::activateSignerSetCall {})
+        .expect("activate");
+    f.keys = keys;
+    f.set = next;
+    assert_eq!(
+        power_moved(&mut f),
+        0,
+        "counted afresh from the activated set"
+    );
+    assert!(
+        step_one_member(&mut f, 72_002),
+        "a small step is immediate again"
+    );
+    assert_eq!(power_moved(&mut f), POWER_BASE / 4);
+}
+
+#[test]
+fn cancelled_signer_set_leaves_the_earlier_steps_counted() {
+    let mut f = Fixture::new(4);
+    assert!(step_one_member(&mut f, 73_000));
+    assert!(!step_one_member(&mut f, 73_001), "pending");
+    f.evm
+        .send(f.guardian, f.bridge, &Bridge::cancelPendingSignerSetCall {})
+        .expect("cancel");
+    assert_eq!(power_moved(&mut f), POWER_BASE / 4);
+    // The next small step still crosses 1/3 together with the first one.
+    assert!(
+        !step_one_member(&mut f, 73_002),
+        "still delayed after a cancel"
+    );
+}
+
+#[test]
+fn with_no_signer_set_delay_updates_apply_at_once_and_the_count_resets() {
+    let mut f = Fixture::new(4);
+    let call = Bridge::setDelaysCall {
+        signerSetDelay_: 0,
+        releaseDelay_: RELEASE_DELAY,
+    };
+    f.evm.send(f.admin, f.bridge, &call).expect("setDelays");
+    assert!(step_one_member(&mut f, 74_000));
+    assert!(step_one_member(&mut f, 74_001), "no delay configured");
+    assert_eq!(power_moved(&mut f), 0);
 }
 
 #[test]
@@ -933,6 +1203,59 @@ fn window_cap_limits_releases_until_the_window_slides() {
     let batch = f.batch(f.token, &withdrawals, U256::ZERO);
     f.submit_signed(&batch)
         .expect("the window has slid past the first batch");
+}
+
+/// Releases `amount` of `token` in a batch of one, signed by a quorum.
+fn release(f: &mut Fixture, token: Address, amount: u128) -> Result<Outcome, Failure> {
+    let batch = f.batch(token, &[(fresh_recipient(1), u(amount))], U256::ZERO);
+    f.submit_signed(&batch)
+}
+
+/// Moves the clock to the next timestamp `t` with `t % modulus == phase`.
+fn warp_to_phase(f: &mut Fixture, modulus: u64, phase: u64) {
+    let now = f.evm.timestamp();
+    f.evm.warp((phase + modulus - now % modulus) % modulus);
+}
+
+#[test]
+fn window_cap_holds_for_every_interval_when_the_window_is_not_a_multiple_of_eight() {
+    let mut f = Fixture::new(4);
+    let token = f.token;
+    f.deposit(f.user, token, u(1_000_000)).expect("deposit");
+    // (windowSeconds, gaps to try). 15 s with releases 9 s apart and 1007 s with releases
+    // 1001 s apart are the reported cases; every gap below the window must be refused, at every
+    // phase of the clock against the bucket boundaries.
+    let cases: [(u32, Vec<u64>); 5] = [
+        (15, (1..15).collect()),
+        (
+            1_007,
+            vec![1, 125, 126, 127, 500, 881, 882, 1_000, 1_001, 1_006],
+        ),
+        (9, (1..9).collect()),
+        (17, (1..17).collect()),
+        (86_401, vec![1, 10_800, 10_801, 75_601, 86_399, 86_400]),
+    ];
+    for (window, gaps) in cases {
+        let width = u64::from(window).div_ceil(8);
+        for phase in [0, 1, width / 2, width - 1, width + 1] {
+            for &gap in &gaps {
+                f.configure_window(token, window, 1_000, u128::MAX); // empties the window
+                warp_to_phase(&mut f, 2 * width, phase);
+                release(&mut f, token, 1_000).expect("the first release fits the cap");
+                f.evm.warp(gap);
+                let err = release(&mut f, token, 1_000).rejected();
+                assert!(
+                    matches!(err, BridgeErrors::WindowCapExceeded(_)),
+                    "window {window}, phase {phase}, gap {gap}: {err:?}"
+                );
+            }
+        }
+        // A release ages out at most 9 buckets after it was made.
+        f.configure_window(token, window, 1_000, u128::MAX);
+        release(&mut f, token, 1_000).expect("fits");
+        f.evm.warp(9 * width);
+        release(&mut f, token, 1_000).expect("the first release has aged out");
+    }
 }
 
 #[test]

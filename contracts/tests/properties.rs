@@ -6,6 +6,10 @@
 //!   batches), and in fact exactly that plus what it still owes (deferred claims, queued releases);
 //! - deposit, batch and signer-set nonces each rise by exactly one and are never used twice;
 //! - a failed step changes nothing.
+//!
+//! A second property drives releases at random times and of random amounts through windows of
+//! random length (not only multiples of 8) and checks that no interval of `windowSeconds` ever
+//! releases more than the cap.
 
 mod support;
 
@@ -94,6 +98,8 @@ struct World {
     ledger: Ledger,
     paused: bool,
     pending: Option<(Vec<PrivateKeySigner>, SignerSet)>,
+    /// Quarters of the power moved by immediate updates since the last delayed activation.
+    quarters_moved: usize,
     next_seed: u64,
     last_batch: Option<(Bridge::Batch, Vec<Bridge::Signature>)>,
 }
@@ -144,6 +150,7 @@ impl World {
             ledger,
             paused: false,
             pending: None,
+            quarters_moved: 0,
             next_seed: 100_000,
             last_batch: None,
         }
@@ -371,9 +378,13 @@ impl World {
                 result
                     .as_ref()
                     .expect("a quorum-signed valid set is accepted");
-                if *replace >= 2 {
+                // Each replaced member is 1/4 of the power; the contract adds up what immediate
+                // updates moved and delays the one that brings the sum to 1/3 (2 quarters).
+                let moved = self.quarters_moved + replace;
+                if moved >= 2 {
                     self.pending = Some((keys, next));
                 } else {
+                    self.quarters_moved = moved;
                     self.f.keys = keys;
                     self.f.set = next;
                 }
@@ -390,6 +401,7 @@ impl World {
                         let (keys, set) = self.pending.take().expect("activated a pending set");
                         self.f.keys = keys;
                         self.f.set = set;
+                        self.quarters_moved = 0;
                     }
                     Err(failure) if !self.paused && self.pending.is_some() => {
                         let err = failure.expect_bridge_error();
@@ -522,6 +534,85 @@ fn cases() -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000)
+}
+
+/// Random window lengths (multiples of 8 or not), release times and amounts against the rule
+/// the README states: the value released in any interval of `windowSeconds` never exceeds the
+/// cap. A model of the accepted releases checks every interval after every release, and that a
+/// release is refused only when the last 9 buckets (at most 9 * ceil(windowSeconds / 8) seconds)
+/// would go over the cap.
+fn window_case(window: u32, releases: &[(u64, u128)]) {
+    const CAP: u128 = 1_000;
+    let mut f = Fixture::new(4);
+    let token = f.token;
+    f.deposit(f.user, token, U256::from(CAP * 1_000))
+        .expect("deposit");
+    f.configure_window(token, window, CAP, u128::MAX);
+    let width = u64::from(window).div_ceil(8);
+    let mut accepted: Vec<(u64, u128)> = Vec::new();
+    for &(wait, amount) in releases {
+        f.evm.warp(wait);
+        let now = f.evm.timestamp();
+        let batch = f.batch(
+            token,
+            &[(fresh_recipient(1), U256::from(amount))],
+            U256::ZERO,
+        );
+        match f.submit_signed(&batch) {
+            Ok(_) => accepted.push((now, amount)),
+            Err(failure) => {
+                let err = failure.expect_bridge_error();
+                assert!(matches!(err, BridgeErrors::WindowCapExceeded(_)), "{err:?}");
+                let recent: u128 = accepted
+                    .iter()
+                    .filter(|(t, _)| now - t < 9 * width)
+                    .map(|(_, a)| a)
+                    .sum();
+                assert!(
+                    recent + amount > CAP,
+                    "refused {amount} at {now} with only {recent} in the last 9 buckets"
+                );
+            }
+        }
+        // The busiest interval of `window` seconds starts at some accepted release.
+        for &(start, _) in &accepted {
+            let sum: u128 = accepted
+                .iter()
+                .filter(|(t, _)| *t >= start && t - start < u64::from(window))
+                .map(|(_, a)| a)
+                .sum();
+            assert!(
+                sum <= CAP,
+                "window {window}: {sum} released in [{start}, {start} + {window})"
+            );
+        }
+    }
+}
+
+fn window_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+fn window_length() -> impl Strategy<Value = u32> {
+    prop_oneof![8..64u32, 64..5_000u32, 5_000..200_000u32]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: window_cases(), max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn window_cap_holds_for_every_interval_of_any_window_length(
+        (window, releases) in window_length().prop_flat_map(|window| {
+            // Mostly short waits, so that releases crowd the window, and some long ones.
+            let wait = prop_oneof![3 => 0..u64::from(window) / 4 + 1, 1 => 0..u64::from(window) * 2];
+            (Just(window), prop::collection::vec((wait, 1..=1_000u128), 1..25))
+        })
+    ) {
+        window_case(window, &releases);
+    }
 }
 
 proptest! {

@@ -9,7 +9,8 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolConstructor, SolInterface};
 use bridge_contracts::signing::{self, Domain};
 use bridge_contracts::{
-    Bridge, FeeOnTransferToken, ReentrantToken, RejectingReceiver, SignerSet, TestToken, ETH,
+    Bridge, FeeOnTransferToken, GasBurningReceiver, GasBurningToken, ReentrantToken,
+    RejectingReceiver, SignerSet, TestToken, ETH,
 };
 use revm::context::result::ExecutionResult;
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
@@ -159,6 +160,27 @@ impl Evm {
             .transact_commit(tx)
             .unwrap_or_else(|e| panic!("EVM error: {e:?}"));
         Self::finish(result)
+    }
+
+    /// Runs a typed call with a chosen gas limit without committing its effects. A limit below
+    /// the transaction's intrinsic gas comes back as a halt.
+    pub fn try_with_gas<C: SolCall>(
+        &mut self,
+        from: Address,
+        to: Address,
+        call: &C,
+        gas_limit: u64,
+    ) -> Result<Outcome, Failure> {
+        let mut tx = Self::tx(from, TxKind::Call(to), call.abi_encode().into(), U256::ZERO);
+        tx.gas_limit = gas_limit;
+        match self.evm.transact(tx) {
+            Ok(done) => Self::finish(done.result),
+            Err(_) => Err(Failure {
+                gas_used: 0,
+                output: Bytes::new(),
+                halted: true,
+            }),
+        }
     }
 
     fn tx(from: Address, kind: TxKind, data: Bytes, value: U256) -> TxEnv {
@@ -396,6 +418,26 @@ impl Fixture {
             .expect("setTokenConfig");
     }
 
+    /// Allowlists `token` with the given rate limit (this also empties its window).
+    pub fn configure_window(
+        &mut self,
+        token: Address,
+        window_seconds: u32,
+        window_cap: u128,
+        large_release: u128,
+    ) {
+        let call = Bridge::setTokenConfigCall {
+            token,
+            allowed: true,
+            windowSeconds: window_seconds,
+            windowCap: window_cap,
+            largeReleaseThreshold: large_release,
+        };
+        self.evm
+            .send(self.admin, self.bridge, &call)
+            .expect("setTokenConfig");
+    }
+
     pub fn mint(&mut self, token: Address, to: Address, amount: U256) {
         self.evm
             .send(self.admin, token, &TestToken::mintCall { to, amount })
@@ -550,6 +592,20 @@ pub fn deploy_reentrant_token(evm: &mut Evm, from: Address) -> Address {
 pub fn deploy_rejecting_receiver(evm: &mut Evm, from: Address) -> Address {
     evm.deploy(from, RejectingReceiver::BYTECODE.to_vec())
         .expect("RejectingReceiver deploys")
+}
+
+/// An ether receiver that accepts only when called with at least `need` gas (and cannot claim).
+pub fn deploy_gas_burning_receiver(evm: &mut Evm, from: Address, need: u64) -> Address {
+    let args = GasBurningReceiver::constructorCall::new((U256::from(need),)).abi_encode();
+    evm.deploy(from, [GasBurningReceiver::BYTECODE.to_vec(), args].concat())
+        .expect("GasBurningReceiver deploys")
+}
+
+/// An ERC-20 whose `transfer` succeeds only when called with at least `need` gas.
+pub fn deploy_gas_burning_token(evm: &mut Evm, from: Address, need: u64) -> Address {
+    let args = GasBurningToken::constructorCall::new((U256::from(need),)).abi_encode();
+    evm.deploy(from, [GasBurningToken::BYTECODE.to_vec(), args].concat())
+        .expect("GasBurningToken deploys")
 }
 
 /// A sidechain account address for deposit events.
