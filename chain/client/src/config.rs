@@ -86,9 +86,10 @@ impl ClientConfig {
                 .map_err(|e| bad(&e.to_string())),
             (Some(_), None) => Err(bad("trust_height is set without trust_hash; set both")),
             (None, Some(_)) => Err(bad("trust_hash is set without trust_height; set both")),
-            (None, None) => Ok(self.trusted_genesis.as_ref().map(|p| TrustAnchor::Genesis {
-                path: home.join(p),
-            })),
+            (None, None) => Ok(self
+                .trusted_genesis
+                .as_ref()
+                .map(|p| TrustAnchor::Genesis { path: home.join(p) })),
         }
     }
 
@@ -148,7 +149,10 @@ mod tests {
         };
         c.save(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
-        assert!(text.contains("trusted_genesis = \"/net/genesis.json\""), "{text}");
+        assert!(
+            text.contains("trusted_genesis = \"/net/genesis.json\""),
+            "{text}"
+        );
         assert!(!text.contains("trust_height"), "{text}");
         assert_eq!(ClientConfig::load(dir.path()).unwrap(), c);
     }

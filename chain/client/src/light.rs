@@ -154,10 +154,12 @@ impl TrustedGenesis {
                 .ok_or_else(|| format!("initial_height `{h}` is not a positive number"))?,
         };
         if doc.validators.is_empty() {
-            return Err("the document lists no validators (the application chooses them at \
+            return Err(
+                "the document lists no validators (the application chooses them at \
                  InitChain), so it cannot anchor verification; give a trusted height and \
                  header hash instead"
-                .into());
+                    .into(),
+            );
         }
         let mut infos = Vec::with_capacity(doc.validators.len());
         for (i, v) in doc.validators.iter().enumerate() {
@@ -257,7 +259,11 @@ impl Client {
     /// The header at `target`, verified from `anchor` through the headers, commits and
     /// validator sets this client's node serves. Its app hash (and everything else in it) can
     /// be believed as far as the anchor can.
-    pub async fn verified_header(&self, anchor: &TrustAnchor, target: u64) -> Result<block::Header> {
+    pub async fn verified_header(
+        &self,
+        anchor: &TrustAnchor,
+        target: u64,
+    ) -> Result<block::Header> {
         let verifier = ProdVerifier::default();
         let now = Time::now();
         let trusted = match anchor {
@@ -328,14 +334,12 @@ impl Client {
             next_validators: Some(self.validator_set(first.saturating_add(1)).await?),
         };
         let checked = match verifier.verify_validator_sets(&block.untrusted()) {
-            Verdict::Success => match verifier.check_header_is_from_past(
-                &block.untrusted(),
-                &options(),
-                now,
-            ) {
-                Verdict::Success => verifier.verify_commit(&block.untrusted()),
-                other => other,
-            },
+            Verdict::Success => {
+                match verifier.check_header_is_from_past(&block.untrusted(), &options(), now) {
+                    Verdict::Success => verifier.verify_commit(&block.untrusted()),
+                    other => other,
+                }
+            }
             other => other,
         };
         match checked {
@@ -395,12 +399,7 @@ impl Client {
                 }
             };
             let from = trusted.height();
-            match verifier.verify_update_header(
-                block.untrusted(),
-                trusted.state(),
-                &options,
-                now,
-            ) {
+            match verifier.verify_update_header(block.untrusted(), trusted.state(), &options, now) {
                 Verdict::Success => {
                     pending.pop();
                     if height == target {
@@ -466,9 +465,8 @@ impl Client {
             .validators(h, Paging::All)
             .await
             .map_err(|e| Error::from_rpc(self.url(), &e))?;
-        validator_set(r.validators).map_err(|e| {
-            Error::Proof(format!("the node's validator set at height {height}: {e}"))
-        })
+        validator_set(r.validators)
+            .map_err(|e| Error::Proof(format!("the node's validator set at height {height}: {e}")))
     }
 }
 

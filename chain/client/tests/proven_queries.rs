@@ -29,7 +29,9 @@ use sidechain_types::{
 };
 use tendermint::{
     block::{self, parts, signed_header::SignedHeader, Commit, CommitSig, Header},
-    chain, hash::AppHash, validator, vote, Hash, PublicKey, Signature, Time,
+    chain,
+    hash::AppHash,
+    validator, vote, Hash, PublicKey, Signature, Time,
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -121,8 +123,7 @@ fn block(
                 timestamp: time,
                 signature: Signature::new([0xAB; 64]).unwrap(),
             },
-            Signing::By(signers) => match signers.iter().find(|s| s.info.address == info.address)
-            {
+            Signing::By(signers) => match signers.iter().find(|s| s.info.address == info.address) {
                 Some(signer) => commit_sig(signer, index, height, time, block_id),
                 None => CommitSig::BlockIdFlagAbsent,
             },
