@@ -367,7 +367,7 @@ fn answer(chain: &Chain, request: &Value) -> Value {
         "status" => {
             // A proven query asks twice: for the latest state, then for the next block.
             let calls = chain.status_calls.fetch_add(1, Ordering::SeqCst);
-            status(if calls % 2 == 0 {
+            status(if calls.is_multiple_of(2) {
                 STATE_HEIGHT
             } else {
                 HEADER_HEIGHT
