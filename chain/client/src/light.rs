@@ -515,10 +515,12 @@ fn invalid(height: u64, from: Option<u64>, detail: &VerificationErrorDetail) -> 
              a set hashing to {}; use another node",
             e.header_validators_hash, e.validators_hash
         ),
+        // Raised both for a header whose next-validators hash the node's next set does not
+        // match, and for a header whose validators are not the ones the trusted header
+        // handed over to.
         VerificationErrorDetail::InvalidNextValidatorSet(e) => format!(
-            "validator set hash mismatch: {checked} names validators {} but the trusted \
-             header before it announced {}; the node serves a header the trusted validators \
-             did not hand over to, use another node",
+            "validator set hash mismatch at {checked}: {} against {}; the node's headers and \
+             validator sets do not chain up to the trusted validators, use another node",
             e.header_next_validators_hash, e.next_validators_hash
         ),
         VerificationErrorDetail::InvalidCommitValue(e) => format!(
