@@ -230,8 +230,15 @@ pub fn generate(spec: &NetworkSpec, home: &Path) -> Result<Manifest> {
     let node0 = entries
         .first()
         .ok_or_else(|| Error::Input("no validators".into()))?;
+    // Proven queries verify headers from this network's genesis validators; the path is where
+    // the genesis lands once the staging directory is renamed into place, made absolute so
+    // that the client home works from any directory.
+    let final_genesis = Layout::new(home).genesis();
+    let trusted_genesis =
+        std::path::absolute(&final_genesis).map_err(|e| Error::io(&final_genesis, e))?;
     ClientConfig {
         node: node0.rpc_url(),
+        trusted_genesis: Some(trusted_genesis),
         ..ClientConfig::default()
     }
     .save(&client)
@@ -352,6 +359,13 @@ mod tests {
             assert!(state.accounts.iter().any(|a| a.address == n.operator));
         }
         assert_eq!(Manifest::load(&home).unwrap(), m);
+        let client = ClientConfig::load(&layout.client_home()).unwrap();
+        let trusted = client.trusted_genesis.clone().unwrap();
+        assert!(trusted.is_absolute(), "{}", trusted.display());
+        assert_eq!(trusted, std::path::absolute(layout.genesis()).unwrap());
+        let genesis = sidechain_client::TrustedGenesis::load(&trusted).unwrap();
+        assert_eq!(genesis.chain_id.as_str(), m.chain_id);
+        assert_eq!(genesis.validators.validators().len(), m.nodes.len());
         let faucet = Keystore::open(&layout.client_home())
             .show(FAUCET_KEY)
             .unwrap();

@@ -16,7 +16,7 @@ mod tx;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use sidechain_client::{Client, ClientConfig};
+use sidechain_client::{Client, ClientConfig, TrustAnchor};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,6 +66,27 @@ pub struct Ctx {
 impl Ctx {
     pub fn client(&self) -> anyhow::Result<Client> {
         Ok(Client::new(&self.node)?)
+    }
+
+    /// A client for proven queries: it verifies headers from the header the flags name
+    /// (`--trust-height`/`--trust-hash`), else from client.toml's anchor (`trust_height` and
+    /// `trust_hash`, else `trusted_genesis`). With none, an error says how to give one: the
+    /// node is never its own witness.
+    pub fn proving_client(&self, trust: &query::TrustArgs) -> anyhow::Result<Client> {
+        let anchor = match (trust.trust_height, trust.trust_hash.as_deref()) {
+            (Some(height), Some(hash)) => TrustAnchor::header(height, hash)?,
+            _ => ClientConfig::load(&self.home)?
+                .trust_anchor(&self.home)?
+                .ok_or_else(|| {
+                    sidechain_client::Error::NoTrustAnchor(format!(
+                        "{} sets none",
+                        self.home
+                            .join(sidechain_client::config::FILE_NAME)
+                            .display()
+                    ))
+                })?,
+        };
+        Ok(self.client()?.trusting(anchor))
     }
 
     pub fn keystore(&self) -> sidechain_client::Keystore {

@@ -1,7 +1,7 @@
 //! `sidechain query`.
 
 use anyhow::{anyhow, Context};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde::Serialize;
 use sidechain_types::{Account, Denom};
 
@@ -12,12 +12,12 @@ pub enum QueryCmd {
     /// An account's nonce and balances.
     ///
     /// Example: sidechain query account side1... --prove
+    /// Example: sidechain query account side1... --prove --trust-height 100 --trust-hash 3F9A...
     Account {
         /// Address or local key name.
         address: String,
-        /// Fetch a Merkle proof and check it against the app hash of a committed block.
-        #[arg(long)]
-        prove: bool,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// One balance.
     ///
@@ -26,8 +26,8 @@ pub enum QueryCmd {
         address: String,
         #[arg(long)]
         denom: String,
-        #[arg(long)]
-        prove: bool,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// The total supply of a denom (native, or a wrapped L1 token such as l1/eth).
     ///
@@ -41,6 +41,23 @@ pub enum QueryCmd {
     Validators,
     /// Open validator-set proposals.
     Proposals,
+}
+
+/// `--prove` and the trust anchor its header verification starts from.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrustArgs {
+    /// Fetch a Merkle proof and check it against the app hash of a committed block, whose
+    /// header is verified light-client style from a trust anchor: client.toml's
+    /// `trusted_genesis` (the chain's genesis.json; `genesis` writes it), or a trusted header.
+    #[arg(long)]
+    pub prove: bool,
+    /// Height of a header you trust, learnt from a source other than this node (overrides
+    /// client.toml's anchor; give --trust-hash too).
+    #[arg(long, value_name = "H", requires_all = ["prove", "trust_hash"])]
+    pub trust_height: Option<u64>,
+    /// Hash (hex) of the header at --trust-height.
+    #[arg(long, value_name = "HEX", requires = "trust_height")]
+    pub trust_hash: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -63,6 +80,8 @@ struct ProofOut {
     verified: bool,
     height: u64,
     app_hash: String,
+    /// What the header carrying the app hash was verified from: `genesis` or `height H`.
+    trusted: String,
 }
 
 #[derive(Serialize)]
@@ -77,12 +96,11 @@ struct OneBalance {
 async fn load_account(
     ctx: &Ctx,
     address: &str,
-    prove: bool,
+    trust: &TrustArgs,
 ) -> anyhow::Result<(String, Account, Option<ProofOut>)> {
     let addr = resolve_address(ctx, address)?;
-    let client = ctx.client()?;
-    if prove {
-        let p = client.account_proven(&addr).await?;
+    if trust.prove {
+        let p = ctx.proving_client(trust)?.account_proven(&addr).await?;
         Ok((
             addr.to_string(),
             p.value,
@@ -90,10 +108,11 @@ async fn load_account(
                 verified: true,
                 height: p.height,
                 app_hash: p.app_hash,
+                trusted: p.trusted,
             }),
         ))
     } else {
-        Ok((addr.to_string(), client.account(&addr).await?, None))
+        Ok((addr.to_string(), ctx.client()?.account(&addr).await?, None))
     }
 }
 
@@ -101,8 +120,8 @@ fn proof_line(p: &Option<ProofOut>) -> String {
     p.as_ref()
         .map(|p| {
             format!(
-                "\nproof    verified against app hash {} (state at height {})",
-                p.app_hash, p.height
+                "\nproof    verified against app hash {} (state at height {}; header verified from {})",
+                p.app_hash, p.height, p.trusted
             )
         })
         .unwrap_or_default()
@@ -110,8 +129,8 @@ fn proof_line(p: &Option<ProofOut>) -> String {
 
 pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
     match cmd {
-        QueryCmd::Account { address, prove } => {
-            let (address, account, proof) = load_account(ctx, &address, prove).await?;
+        QueryCmd::Account { address, trust } => {
+            let (address, account, proof) = load_account(ctx, &address, &trust).await?;
             let out = AccountOut {
                 address,
                 nonce: account.nonce,
@@ -142,10 +161,10 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
         QueryCmd::Balance {
             address,
             denom,
-            prove,
+            trust,
         } => {
             let denom = Denom::new(denom).context("--denom")?;
-            let (address, account, proof) = load_account(ctx, &address, prove).await?;
+            let (address, account, proof) = load_account(ctx, &address, &trust).await?;
             let out = OneBalance {
                 address,
                 amount: account.balance(&denom).to_string(),

@@ -62,6 +62,9 @@ pub enum Error {
     Build(String),
     #[error("proof verification failed: {0}")]
     Proof(String),
+    /// A proven query without a trust anchor, or with an unusable one.
+    #[error("no usable trust anchor for a proven query: {0}; give one with `trusted_genesis = \"<path to genesis.json>\"` (or `trust_height` and `trust_hash`) in client.toml, or with --trust-height H --trust-hash HEX")]
+    NoTrustAnchor(String),
     #[error("{0}")]
     Decode(String),
 }
@@ -106,6 +109,7 @@ impl Error {
             | Error::Query { .. }
             | Error::Build(_)
             | Error::Proof(_)
+            | Error::NoTrustAnchor(_)
             | Error::Decode(_) => false,
         }
     }
@@ -363,6 +367,7 @@ mod tests {
             (Error::Stalled { height: 1, secs: 1 }, true),
             (Error::Build(s()), false),
             (Error::Proof(s()), false),
+            (Error::NoTrustAnchor(s()), false),
             (Error::Decode(s()), false),
         ]
     }

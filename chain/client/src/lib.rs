@@ -1,6 +1,7 @@
 //! Client side of the sidechain: key files, building and signing transactions, broadcasting
 //! them through CometBFT's RPC and waiting for inclusion, and queries whose Merkle proofs are
-//! checked against the app hash of a committed block.
+//! checked against the app hash of a committed block whose header was verified, light-client
+//! style, from a [`TrustAnchor`] the user gave (the genesis validators or a trusted header).
 //!
 //! It is also the workspace's one way to CometBFT's RPC: every RPC client is made by
 //! [`http_client`], every transaction a tool sends goes through [`Client::sign_and_send`] (or
@@ -10,11 +11,13 @@
 pub mod config;
 pub mod error;
 pub mod keystore;
+pub mod light;
 pub mod rpc;
 
 pub use config::ClientConfig;
 pub use error::Error;
 pub use keystore::{KeyInfo, Keystore};
-pub use rpc::{http_client, Client, SendOptions, Sent, DEFAULT_TIMEOUT};
+pub use light::{TrustAnchor, TrustedGenesis};
+pub use rpc::{http_client, Client, Proven, SendOptions, Sent, DEFAULT_TIMEOUT};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -17,6 +17,7 @@ use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, HttpClientUrl,
 
 use crate::{
     error::{is_tx_in_cache, is_tx_not_found, reason},
+    light::TrustAnchor,
     Error, Result,
 };
 
@@ -59,6 +60,8 @@ pub fn http_client(url: &str, timeout: Duration) -> Result<HttpClient> {
 pub struct Client {
     url: String,
     http: HttpClient,
+    /// What proven queries verify headers from; `None` refuses them.
+    trust: Option<TrustAnchor>,
 }
 
 /// Chain facts from `/status`.
@@ -84,7 +87,8 @@ pub struct TxOutcome {
     pub gas_used: i64,
 }
 
-/// A query answer whose proof was checked against the app hash of a committed block.
+/// A query answer whose proof was checked against the app hash of a committed block, whose
+/// header was verified from the client's [`TrustAnchor`].
 #[derive(Debug, Clone)]
 pub struct Proven<T> {
     pub value: T,
@@ -93,6 +97,20 @@ pub struct Proven<T> {
     /// App hash (hex) the proof was checked against: the one in the signed header of block
     /// `height + 1`.
     pub app_hash: String,
+    /// What that header was verified against: `genesis` or `height H` ([`TrustAnchor::label`]).
+    pub trusted: String,
+}
+
+impl<T> Proven<T> {
+    /// The same proof facts around another value (a decoding of this one).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Proven<U> {
+        Proven {
+            value: f(self.value),
+            height: self.height,
+            app_hash: self.app_hash,
+            trusted: self.trusted,
+        }
+    }
 }
 
 impl Client {
@@ -106,7 +124,21 @@ impl Client {
         Ok(Client {
             url: url.to_string(),
             http: http_client(url, timeout)?,
+            trust: None,
         })
+    }
+
+    /// This client, verifying the headers of proven queries from `anchor`. Without one, every
+    /// proven query fails with [`Error::NoTrustAnchor`]: the node asked is never its own
+    /// witness.
+    pub fn trusting(mut self, anchor: TrustAnchor) -> Self {
+        self.trust = Some(anchor);
+        self
+    }
+
+    /// What proven queries verify headers from.
+    pub fn trust_anchor(&self) -> Option<&TrustAnchor> {
+        self.trust.as_ref()
     }
 
     pub fn url(&self) -> &str {
@@ -153,10 +185,16 @@ impl Client {
     }
 
     /// ABCI query with a Merkle proof, checked against the app hash in the header of the block
-    /// after the queried state. Returns the raw value (`None` when the key is absent). Only
-    /// routes read from one state key can be proven.
+    /// after the queried state, once that header is verified from the client's trust anchor
+    /// ([`Client::trusting`], [`Client::verified_header`]). Returns the raw value (`None` when
+    /// the key is absent). Only routes read from one state key can be proven.
     pub async fn query_proven_raw(&self, route: &Route) -> Result<Proven<Option<Vec<u8>>>> {
         let path = route.path();
+        let anchor = self.trust.as_ref().ok_or_else(|| {
+            Error::NoTrustAnchor(format!(
+                "{path} would be proven against a header only the node vouches for"
+            ))
+        })?;
         let expected_key = route.state_key().ok_or_else(|| {
             Error::Proof(format!(
                 "{path} is read from several state keys, so no single proof covers it"
@@ -201,14 +239,8 @@ impl Client {
             .ok_or_else(|| Error::Proof(format!("no proof op of type {}", query::PROOF_OP_TYPE)))?;
         self.wait_for_height(header_height, Duration::from_secs(30))
             .await?;
-        let commit = self
-            .http
-            .commit(height(header_height)?)
-            .await
-            .map_err(|e| self.rpc_err(e))?;
-        let app_hash: [u8; 32] = commit
-            .signed_header
-            .header
+        let header = self.verified_header(anchor, header_height).await?;
+        let app_hash: [u8; 32] = header
             .app_hash
             .as_bytes()
             .try_into()
@@ -224,6 +256,7 @@ impl Client {
             value,
             height: state_height,
             app_hash: hex::encode_upper(app_hash),
+            trusted: anchor.label(),
         })
     }
 
@@ -237,11 +270,7 @@ impl Client {
     pub async fn account_proven(&self, address: &Address) -> Result<Proven<Account>> {
         let p = self.query_proven_raw(&Route::Account(*address)).await?;
         let value = decode_account(p.value.as_deref().unwrap_or_default())?;
-        Ok(Proven {
-            value,
-            height: p.height,
-            app_hash: p.app_hash,
-        })
+        Ok(p.map(|_| value))
     }
 
     pub async fn params(&self) -> Result<Params> {
@@ -290,11 +319,8 @@ impl Client {
     /// this rather than trusting one node).
     pub async fn deposit_proven(&self, nonce: u64) -> Result<Proven<Option<DepositRecord>>> {
         let p = self.query_proven_raw(&Route::BridgeDeposit(nonce)).await?;
-        Ok(Proven {
-            value: decode_optional(p.value.as_deref().unwrap_or_default(), "deposit record")?,
-            height: p.height,
-            app_hash: p.app_hash,
-        })
+        let value = decode_optional(p.value.as_deref().unwrap_or_default(), "deposit record")?;
+        Ok(p.map(|_| value))
     }
 
     /// The highest L1 deposit nonce the chain has applied (minted or owed back); 0 before the
@@ -311,11 +337,7 @@ impl Client {
             p.value.as_deref().unwrap_or_default(),
             "last applied deposit",
         )?;
-        Ok(Proven {
-            value: value.unwrap_or(0),
-            height: p.height,
-            app_hash: p.app_hash,
-        })
+        Ok(p.map(|_| value.unwrap_or(0)))
     }
 
     /// The highest deposit nonce the validator with operator account `operator` has claimed
