@@ -195,7 +195,10 @@ fn a_paused_node_catches_up_after_resume() {
 fn signed_transfers(net: &Net, to: &str, first: u64, amounts: &[u128]) -> Vec<Vec<u8>> {
     let store = sidechain_client::Keystore::open(std::path::Path::new(&net.client_home()));
     let (key, _) = store.signing_key(&net.faucet()).expect("faucet key");
-    let chain_id = net.status["chain_id"].as_str().expect("chain id").to_string();
+    let chain_id = net.status["chain_id"]
+        .as_str()
+        .expect("chain id")
+        .to_string();
     let denom = sidechain_types::Denom::new(net.denom()).expect("denom");
     let to: sidechain_types::Address = to.parse().expect("address");
     let params = net.cli_json(&net.rpc_of("node0"), &["query", "params", "--json"]);
@@ -254,15 +257,26 @@ fn nonces_spread_over_validators_all_commit_and_no_dead_transaction_is_proposed(
     let net = Net::up(4, 22_800);
     let urls: Vec<String> = ALL.iter().map(|n| net.rpc_of(n)).collect();
     let erin = net.new_account("erin");
-    let faucet_addr = net.status["faucet_address"].as_str().expect("faucet").to_string();
-    let first = net.account(&urls[0], &faucet_addr)["nonce"].as_u64().expect("nonce");
+    let faucet_addr = net.status["faucet_address"]
+        .as_str()
+        .expect("faucet")
+        .to_string();
+    let first = net.account(&urls[0], &faucet_addr)["nonce"]
+        .as_u64()
+        .expect("nonce");
     let start_height = max_height(&net, &ALL);
 
     let amounts: Vec<u128> = (1..=200).collect();
     let txs = signed_transfers(&net, &erin, first, &amounts);
     for (i, tx) in txs.iter().enumerate() {
         let code = broadcast(&urls[i % urls.len()], tx);
-        assert_eq!(code, Some(0), "CheckTx of nonce {} at node{}", first + i as u64, i % 4);
+        assert_eq!(
+            code,
+            Some(0),
+            "CheckTx of nonce {} at node{}",
+            first + i as u64,
+            i % 4
+        );
     }
     wait_for("all 200 transfers to commit", LONG, || {
         let nonce = net.account(&urls[0], &faucet_addr)["nonce"].as_u64()?;
@@ -279,7 +293,10 @@ fn nonces_spread_over_validators_all_commit_and_no_dead_transaction_is_proposed(
         let hb = s.spawn(|| broadcast(&urls[2], &b[0]));
         (ha.join().expect("a"), hb.join().expect("b"))
     });
-    assert!(ra == Some(0) || rb == Some(0), "neither was admitted: {ra:?} {rb:?}");
+    assert!(
+        ra == Some(0) || rb == Some(0),
+        "neither was admitted: {ra:?} {rb:?}"
+    );
     wait_for("one of the two to commit", LONG, || {
         let nonce = net.account(&urls[0], &faucet_addr)["nonce"].as_u64()?;
         (nonce == next + 1).then_some(())
@@ -289,9 +306,15 @@ fn nonces_spread_over_validators_all_commit_and_no_dead_transaction_is_proposed(
     let codes = block_codes(&urls[0], start_height + 1, h + 4);
     let bad_nonce = u64::from(sidechain_types::Code::BadNonce.value());
     let dead = codes.iter().filter(|c| **c == bad_nonce).count();
-    assert_eq!(dead, 0, "{dead} transactions with a used nonce were proposed: {codes:?}");
+    assert_eq!(
+        dead, 0,
+        "{dead} transactions with a used nonce were proposed: {codes:?}"
+    );
     assert_eq!(codes.iter().filter(|c| **c == 0).count(), 201, "{codes:?}");
     let balance = net.balance(&urls[0], &erin);
     let sum: u128 = amounts.iter().sum();
-    assert!(balance == sum + 1_000 || balance == sum + 2_000, "{balance}");
+    assert!(
+        balance == sum + 1_000 || balance == sum + 2_000,
+        "{balance}"
+    );
 }
