@@ -224,31 +224,29 @@ impl Relayer {
             );
             tracker.rescan_from(from);
         }
-        for batch in tracker.claims(progress.last_applied, self.config.relayer.max_claims_per_tx) {
-            let (first, last) = match (batch.first(), batch.last()) {
-                (Some(f), Some(l)) => (f.nonce, l.nonce),
-                _ => continue,
-            };
-            let n = batch.len() as u64;
-            match self.side.claim(batch).await {
-                Ok(sent) => {
+        let batches = tracker.claims(progress.last_applied, self.config.relayer.max_claims_per_tx);
+        if !batches.is_empty() {
+            let (done, failed) = self.side.claim_all(&batches).await;
+            for (batch, outcome) in batches.iter().zip(&done) {
+                let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+                    continue;
+                };
+                self.metrics
+                    .claim_txs
+                    .get_or_create(&ResultLabel { result: "ok" })
+                    .inc();
+                self.metrics.claims_sent.inc_by(batch.len() as u64);
+                info!(first = first.nonce, last = last.nonce, height = outcome.height, tx = %outcome.hash, "claimed deposits");
+                tracker.claimed_through(last.nonce);
+            }
+            if let Some(e) = failed {
+                if matches!(e, Error::ClaimFailed { .. }) {
                     self.metrics
                         .claim_txs
-                        .get_or_create(&ResultLabel { result: "ok" })
+                        .get_or_create(&ResultLabel { result: "failed" })
                         .inc();
-                    self.metrics.claims_sent.inc_by(n);
-                    info!(first, last, height = sent.outcome.height, tx = %sent.outcome.hash, "claimed deposits");
-                    tracker.claimed_through(last);
                 }
-                Err(e) => {
-                    if matches!(e, Error::ClaimFailed { .. }) {
-                        self.metrics
-                            .claim_txs
-                            .get_or_create(&ResultLabel { result: "failed" })
-                            .inc();
-                    }
-                    return Err(e);
-                }
+                return Err(e);
             }
         }
         self.metrics

@@ -5,8 +5,11 @@
 use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
 use ed25519_consensus::SigningKey;
-use sidechain_client::{Client, Keystore, SendOptions, Sent};
-use sidechain_types::{bridge::DepositClaim, Address, BridgeParams, Msg};
+use sidechain_client::{Client, Keystore, TxOutcome};
+use sidechain_types::{bridge::DepositClaim, tx::build_signed, Address, BridgeParams, Code, Msg};
+
+/// How often a sent claim is looked up until it commits.
+const CLAIM_POLL: Duration = Duration::from_millis(100);
 
 use crate::{
     config::{Checked, Config},
@@ -137,25 +140,86 @@ impl Sidechain {
             .map(|c| c.l1_block))
     }
 
-    /// Sends one transaction with `claims` and waits for it to commit. A committed failure is
-    /// [`Error::ClaimFailed`].
-    pub async fn claim(&self, claims: Vec<DepositClaim>) -> Result<Sent> {
-        let sent = self
-            .client
-            .sign_and_send(
-                &self.key,
-                vec![Msg::claim_deposits(claims)],
-                &SendOptions::timeout(self.tx_timeout),
-            )
-            .await?;
-        if !sent.succeeded() {
-            return Err(Error::ClaimFailed {
-                hash: sent.outcome.hash.clone(),
-                code: sent.outcome.code,
-                name: sent.outcome.code_name.clone(),
-                log: sent.outcome.log.clone(),
-            });
+    /// Sends one claim transaction per batch, with consecutive account nonces and without
+    /// waiting in between (the node holds a nonce that arrives ahead of its predecessor), then
+    /// waits for each to commit, in order. Returns the committed outcomes of the leading
+    /// batches that succeeded, with the error that stopped the rest (a failed broadcast, a
+    /// transaction that failed in its block: [`Error::ClaimFailed`], or a timeout).
+    pub async fn claim_all(
+        &self,
+        batches: &[Vec<DepositClaim>],
+    ) -> (Vec<TxOutcome>, Option<Error>) {
+        let mut done = Vec::new();
+        let prepared = async {
+            let chain_id = self.client.status().await?.chain_id;
+            let gas_price = self.client.params().await?.min_gas_price;
+            let nonce = self.client.account(&self.operator).await?.nonce;
+            Ok::<_, Error>((chain_id, gas_price, nonce))
         }
-        Ok(sent)
+        .await;
+        let (chain_id, gas_price, first) = match prepared {
+            Ok(p) => p,
+            Err(e) => return (done, Some(e)),
+        };
+        let mut sent = Vec::new();
+        let mut stop = None;
+        for (i, batch) in batches.iter().enumerate() {
+            let nonce = first.saturating_add(i as u64);
+            let Some(tx) = build_signed(
+                &self.key,
+                &chain_id,
+                nonce,
+                gas_price,
+                vec![Msg::claim_deposits(batch.clone())],
+            ) else {
+                stop = Some(Error::Decode(format!(
+                    "the fee of a claim overflows at gas price {gas_price}"
+                )));
+                break;
+            };
+            match self.client.broadcast(&tx).await {
+                Ok(hash) => sent.push(hash),
+                Err(e) => {
+                    stop = Some(e.into());
+                    break;
+                }
+            }
+        }
+        for hash in sent {
+            match self.wait(&hash).await {
+                Ok(outcome) => done.push(outcome),
+                Err(e) => return (done, Some(e)),
+            }
+        }
+        (done, stop)
+    }
+
+    /// Waits for transaction `hash` to commit; a failing code is [`Error::ClaimFailed`].
+    async fn wait(&self, hash: &str) -> Result<TxOutcome> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.client.tx(hash).await {
+                Ok(Some(outcome)) if outcome.code == Code::Ok.value() => return Ok(outcome),
+                Ok(Some(outcome)) => {
+                    return Err(Error::ClaimFailed {
+                        hash: outcome.hash.clone(),
+                        code: outcome.code,
+                        name: outcome.code_name.clone(),
+                        log: outcome.log.clone(),
+                    })
+                }
+                Ok(None) => {}
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e.into()),
+            }
+            if start.elapsed() > self.tx_timeout {
+                return Err(sidechain_client::Error::NotCommitted {
+                    hash: hash.to_string(),
+                    secs: self.tx_timeout.as_secs(),
+                }
+                .into());
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
+        }
     }
 }

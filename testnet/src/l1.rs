@@ -494,7 +494,7 @@ pub fn relayer_config(
             finality: Finality::Depth,
             confirmations: l1.confirmations,
             max_block_range: bridge_relayer::config::DEFAULT_MAX_BLOCK_RANGE,
-            poll_interval_ms: (l1.block_period_secs.max(1) * 1000 / 2).max(200),
+            poll_interval_ms: (l1.block_period_secs.max(1) * 1000 / 4).max(100),
         },
         relayer: RelayerSection {
             metrics: Some(std::net::SocketAddr::from((
