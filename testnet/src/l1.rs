@@ -17,9 +17,8 @@
 use std::{
     collections::BTreeMap,
     fs,
-    io::Write,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Child,
     time::{Duration, Instant},
 };
 
@@ -207,31 +206,7 @@ pub async fn start(
         "3".into(),
     ];
     let log_path = paths.log();
-    let mut log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| Error::io(&log_path, e))?;
-    let _ = writeln!(
-        log,
-        "==== testnet: starting {} {} ====",
-        geth.display(),
-        args.join(" ")
-    );
-    let err_log = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
-    let launcher =
-        std::env::current_exe().map_err(|e| Error::io(Path::new("/proc/self/exe"), e))?;
-    let mut child = Command::new(launcher)
-        .arg(crate::INTERNAL_EXEC)
-        .arg(&geth)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(err_log)
-        .spawn()
-        .map_err(|e| Error::Process(format!("starting {}: {e}", geth.display())))?;
-    let pid = child.id();
-    fs::write(paths.pid(), format!("{pid}\n")).map_err(|e| Error::io(&paths.pid(), e))?;
+    let mut child = crate::process::spawn_logged(&geth, &args, &log_path, &paths.pid())?;
     let url = format!("http://127.0.0.1:{http}");
     let provider = ProviderBuilder::new().connect_http(
         url.parse()

@@ -294,6 +294,42 @@ pub fn is_listening_unix(path: &Path) -> bool {
     })
 }
 
+/// Starts `program` with `args` in its own session (through the launcher's `internal-exec`),
+/// stdout and stderr appended to `log_path` after a header line, and records its pid in
+/// `pid_file`. Does not wait for it to be ready.
+pub fn spawn_logged(
+    program: &Path,
+    args: &[String],
+    log_path: &Path,
+    pid_file: &Path,
+) -> Result<Child> {
+    let mut log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|e| Error::io(log_path, e))?;
+    let _ = writeln!(
+        log,
+        "==== testnet: starting {} {} ====",
+        program.display(),
+        args.join(" ")
+    );
+    let err_log = log.try_clone().map_err(|e| Error::io(log_path, e))?;
+    let launcher =
+        std::env::current_exe().map_err(|e| Error::io(Path::new("/proc/self/exe"), e))?;
+    let child = Command::new(launcher)
+        .arg(crate::INTERNAL_EXEC)
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        .spawn()
+        .map_err(|e| Error::Process(format!("starting {}: {e}", program.display())))?;
+    fs::write(pid_file, format!("{}\n", child.id())).map_err(|e| Error::io(pid_file, e))?;
+    Ok(child)
+}
+
 /// Starts one process of a node in its own session, output appended to its log file; waits
 /// until it listens on its ready port. Returns the child handle (the launcher reaps it in
 /// foreground mode; dropping it leaves the process running).
@@ -308,32 +344,9 @@ pub fn start(
     fs::create_dir_all(node.logs()).map_err(|e| Error::io(&node.logs(), e))?;
     fs::create_dir_all(node.run()).map_err(|e| Error::io(&node.run(), e))?;
     let log_path = kind.log_file(node);
-    let mut log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| Error::io(&log_path, e))?;
-    let _ = writeln!(
-        log,
-        "==== testnet: starting {} {} ====",
-        program.display(),
-        args.join(" ")
-    );
-    let err_log = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
-    let launcher =
-        std::env::current_exe().map_err(|e| Error::io(Path::new("/proc/self/exe"), e))?;
-    let mut child = Command::new(launcher)
-        .arg(crate::INTERNAL_EXEC)
-        .arg(&program)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(err_log)
-        .spawn()
-        .map_err(|e| Error::Process(format!("starting {}: {e}", program.display())))?;
-    let pid = i32::try_from(child.id()).map_err(|_| Error::Process("pid out of range".into()))?;
     let pid_file = kind.pid_file(node);
-    fs::write(&pid_file, format!("{pid}\n")).map_err(|e| Error::io(&pid_file, e))?;
+    let mut child = spawn_logged(&program, &args, &log_path, &pid_file)?;
+    let pid = child.id();
     tracing::debug!(node = %entry.name, process = kind.name(), pid, "started");
 
     let started = Instant::now();
