@@ -8,9 +8,6 @@ use ed25519_consensus::SigningKey;
 use sidechain_client::{Client, Keystore, TxOutcome};
 use sidechain_types::{bridge::DepositClaim, tx::build_signed, Address, BridgeParams, Code, Msg};
 
-/// How often a sent claim is looked up until it commits.
-const CLAIM_POLL: Duration = Duration::from_millis(100);
-
 use crate::{
     config::{Checked, Config},
     core::ChainProgress,
@@ -196,30 +193,18 @@ impl Sidechain {
 
     /// Waits for transaction `hash` to commit; a failing code is [`Error::ClaimFailed`].
     async fn wait(&self, hash: &str) -> Result<TxOutcome> {
-        let start = std::time::Instant::now();
-        loop {
-            match self.client.tx(hash).await {
-                Ok(Some(outcome)) if outcome.code == Code::Ok.value() => return Ok(outcome),
-                Ok(Some(outcome)) => {
-                    return Err(Error::ClaimFailed {
-                        hash: outcome.hash.clone(),
-                        code: outcome.code,
-                        name: outcome.code_name.clone(),
-                        log: outcome.log.clone(),
-                    })
-                }
-                Ok(None) => {}
-                Err(e) if e.is_retryable() => {}
-                Err(e) => return Err(e.into()),
-            }
-            if start.elapsed() > self.tx_timeout {
-                return Err(sidechain_client::Error::NotCommitted {
-                    hash: hash.to_string(),
-                    secs: self.tx_timeout.as_secs(),
-                }
-                .into());
-            }
-            tokio::time::sleep(CLAIM_POLL).await;
+        let outcome = self
+            .client
+            .wait_for_tx(hash.to_string(), self.tx_timeout)
+            .await?;
+        if outcome.code != Code::Ok.value() {
+            return Err(Error::ClaimFailed {
+                hash: outcome.hash,
+                code: outcome.code,
+                name: outcome.code_name,
+                log: outcome.log,
+            });
         }
+        Ok(outcome)
     }
 }

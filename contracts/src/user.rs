@@ -40,6 +40,35 @@ pub struct DepositReceipt {
     pub approved: bool,
 }
 
+/// Parses a secp256k1 secret key written as hex: 64 digits, `0x` optional, surrounding
+/// whitespace ignored (the format of the key files `testnet` writes).
+///
+/// Errors: [`Error::InvalidParam`] (`key`) when it is not 32 hex bytes or not a valid scalar.
+pub fn parse_key(text: &str) -> Result<PrivateKeySigner> {
+    let bad = |reason: String| Error::InvalidParam {
+        field: "key",
+        reason,
+    };
+    let bytes: [u8; 32] = alloy::hex::decode(text.trim().trim_start_matches("0x"))
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad("not a 32-byte hex key".into()))?;
+    PrivateKeySigner::from_bytes(&B256::from(bytes))
+        .map_err(|e| bad(format!("not a secp256k1 key ({e})")))
+}
+
+/// Reads a key file holding a hex secp256k1 key (see [`parse_key`]); errors name the file.
+pub fn read_key_file(path: &std::path::Path) -> Result<PrivateKeySigner> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::InvalidParam {
+        field: "key",
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    parse_key(&text).map_err(|e| Error::InvalidParam {
+        field: "key",
+        reason: format!("{}: {e}", path.display()),
+    })
+}
+
 /// The balance of `owner` in `token` (`ETH` for ether), in base units.
 pub async fn balance_of(provider: &DynProvider, token: Address, owner: Address) -> Result<U256> {
     if token == ETH {

@@ -314,7 +314,7 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
     let (mut claims, mut txs) = (0.0, 0.0);
     for n in status["nodes"].as_array().into_iter().flatten() {
         let port = n["ports"]["relayer"].as_u64().unwrap_or_default() as u16;
-        if let Some(body) = get(port, "/metrics").await {
+        if let Some(body) = testnet::rpc::http_get(port, "/metrics", Duration::from_secs(5)).await {
             claims += scrape(&body, "relayer_claims_sent_total");
             txs += scrape(&body, "relayer_claim_txs_total{result=\"ok\"}");
         }
@@ -337,19 +337,6 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
         "meets_target": p50 <= target,
         "measured_latencies": latencies.len(),
     }))
-}
-
-async fn get(port: u16, path: &str) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.ok()?;
-    Some(body)
 }
 
 fn scrape(body: &str, series: &str) -> f64 {

@@ -34,7 +34,6 @@ use bridge_contracts::{
 use bridge_relayer::config::{
     Config as RelayerConfig, Finality, L1Config, RelayerConfig as RelayerSection, SidechainConfig,
 };
-use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 use sidechain_genesis::{cometbft::GenesisDoc, keys::write_private, Layout, Manifest};
 use sidechain_types::{genesis::GenesisBridge, EthAddress};
@@ -240,27 +239,7 @@ pub async fn start(
 
 /// Stops geth: SIGTERM (and SIGCONT), SIGKILL after `grace`; returns whether it ran.
 pub fn stop(paths: &L1Paths, grace: Duration) -> Result<bool> {
-    let Some(pid) = pid(paths) else {
-        let _ = fs::remove_file(paths.pid());
-        return Ok(false);
-    };
-    let target = nix::unistd::Pid::from_raw(pid);
-    let _ = nix::sys::signal::kill(target, Signal::SIGTERM);
-    let _ = nix::sys::signal::kill(target, Signal::SIGCONT);
-    let start = Instant::now();
-    while state(paths) != ProcState::Dead {
-        if start.elapsed() > grace {
-            let _ = nix::sys::signal::kill(target, Signal::SIGKILL);
-        }
-        if start.elapsed() > grace * 3 {
-            return Err(Error::Process(format!(
-                "geth (pid {pid}) does not die even after SIGKILL"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = fs::remove_file(paths.pid());
-    Ok(true)
+    crate::process::stop_recorded("geth", &paths.pid(), &paths.datadir(), grace)
 }
 
 fn write_key(path: &Path, key: &PrivateKeySigner) -> Result<()> {
@@ -270,19 +249,7 @@ fn write_key(path: &Path, key: &PrivateKeySigner) -> Result<()> {
 
 /// Reads a hex secp256k1 key file (`0x` optional, surrounding whitespace ignored).
 pub fn read_key(path: &Path) -> Result<PrivateKeySigner> {
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let hex_key = text.trim().trim_start_matches("0x");
-    let bytes = hex::decode(hex_key)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| {
-            Error::State(format!(
-                "{} does not hold a 32-byte hex key",
-                path.display()
-            ))
-        })?;
-    PrivateKeySigner::from_bytes(&B256::from(bytes))
-        .map_err(|e| Error::State(format!("{}: {e}", path.display())))
+    bridge_contracts::user::read_key_file(path).map_err(|e| Error::State(e.to_string()))
 }
 
 /// A bridge id for a network: sha256 of a tag and the chain id, so it is non-zero and differs
@@ -399,11 +366,7 @@ pub async fn deploy_and_configure(
 }
 
 fn read_dev_key() -> Result<PrivateKeySigner> {
-    let bytes: [u8; 32] = hex::decode(GETH_DEV_KEY)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| Error::State("the geth dev key constant is not 32 hex bytes".into()))?;
-    PrivateKeySigner::from_bytes(&B256::from(bytes))
+    bridge_contracts::user::parse_key(GETH_DEV_KEY)
         .map_err(|e| Error::State(format!("the geth dev key: {e}")))
 }
 

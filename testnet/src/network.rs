@@ -162,8 +162,9 @@ impl Network {
 }
 
 impl Network {
-    /// Stops every node: all CometBFT processes first (so none runs without its application),
-    /// then all applications. Each gets SIGTERM, then SIGKILL after the grace period.
+    /// Stops the whole network: every node's relayer, then all CometBFT processes (so none runs
+    /// without its application), then all applications, then the L1 if the network has one.
+    /// Each gets SIGTERM, then SIGKILL after the grace period. Returns how many were running.
     pub fn stop_all(&self) -> Result<usize> {
         let mut stopped = 0;
         for kind in ProcessKind::STOP_ORDER {
@@ -178,6 +179,7 @@ impl Network {
                 process::stop(kind, &self.paths(&entry.name), STOP_GRACE)?;
             }
         }
-        Ok(stopped)
+        let l1 = crate::l1::stop(&crate::l1::L1Paths::new(self.home()), STOP_GRACE)?;
+        Ok(stopped + usize::from(l1))
     }
 }

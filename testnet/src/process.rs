@@ -383,30 +383,41 @@ pub fn start(
 /// Stops one process: SIGTERM (and SIGCONT, in case it is paused), then SIGKILL if it has not
 /// exited within `grace`. Removes its pid file.
 pub fn stop(kind: ProcessKind, node: &NodePaths, grace: Duration) -> Result<bool> {
-    let was_alive = signal(kind, node, Signal::SIGTERM)?;
-    if was_alive {
-        let _ = signal(kind, node, Signal::SIGCONT);
-        let start = Instant::now();
-        while recorded(kind, node).state != ProcState::Dead {
-            if start.elapsed() > grace {
-                tracing::warn!(
-                    process = kind.name(),
-                    "did not stop within {} s; killing it",
-                    grace.as_secs()
-                );
-                let _ = signal(kind, node, Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-            if start.elapsed() > grace * 3 {
-                return Err(Error::Process(format!(
-                    "{} does not die even after SIGKILL",
-                    kind.name()
-                )));
-            }
+    stop_recorded(kind.name(), &kind.pid_file(node), &kind.home(node), grace)
+}
+
+/// Stops the process recorded in `pid_file` if it is alive and its command line names
+/// `marker`: SIGTERM (and SIGCONT, in case it is paused), then SIGKILL if it has not exited
+/// within `grace`. Removes the pid file; returns whether it was alive. `name` is for messages.
+pub fn stop_recorded(name: &str, pid_file: &Path, marker: &Path, grace: Duration) -> Result<bool> {
+    let alive = || read_pid(pid_file).filter(|p| proc_state(*p, marker) != ProcState::Dead);
+    let Some(pid) = alive() else {
+        let _ = fs::remove_file(pid_file);
+        return Ok(false);
+    };
+    let target = Pid::from_raw(pid);
+    nix::sys::signal::kill(target, Signal::SIGTERM)
+        .map_err(|e| Error::Process(format!("sending SIGTERM to {name} (pid {pid}): {e}")))?;
+    let _ = nix::sys::signal::kill(target, Signal::SIGCONT);
+    let start = Instant::now();
+    while alive().is_some() {
+        if start.elapsed() > grace {
+            tracing::warn!(
+                process = name,
+                "did not stop within {} s; killing it",
+                grace.as_secs()
+            );
+            let _ = nix::sys::signal::kill(target, Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if start.elapsed() > grace * 3 {
+            return Err(Error::Process(format!(
+                "{name} (pid {pid}) does not die even after SIGKILL"
+            )));
         }
     }
-    let _ = fs::remove_file(kind.pid_file(node));
-    Ok(was_alive)
+    let _ = fs::remove_file(pid_file);
+    Ok(true)
 }
 
 /// The last `n` lines of a file, for error messages.

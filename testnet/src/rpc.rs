@@ -47,9 +47,10 @@ pub async fn validator_set(url: &str, timeout: Duration) -> Option<Vec<(String, 
     )
 }
 
-/// Whether `GET path` on 127.0.0.1:`port` answers 200 within `timeout` (the relayer's and the
-/// node's `/health`).
-pub async fn http_ok(port: u16, path: &str, timeout: Duration) -> bool {
+/// The whole answer (status line, headers, body) to `GET path` on 127.0.0.1:`port` over
+/// HTTP/1.0, or `None` when nothing answers within `timeout` (the relayers' and nodes'
+/// `/health` and `/metrics`).
+pub async fn http_get(port: u16, path: &str, timeout: Duration) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let ask = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -59,12 +60,15 @@ pub async fn http_ok(port: u16, path: &str, timeout: Duration) -> bool {
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await.ok()?;
-        let status_line = answer.split(|b| *b == b'\n').next()?;
-        Some(status_line.windows(5).any(|w| w == b" 200 "))
+        Some(String::from_utf8_lossy(&answer).into_owned())
     };
-    tokio::time::timeout(timeout, ask)
+    tokio::time::timeout(timeout, ask).await.ok().flatten()
+}
+
+/// Whether `GET path` on 127.0.0.1:`port` answers 200 within `timeout`.
+pub async fn http_ok(port: u16, path: &str, timeout: Duration) -> bool {
+    http_get(port, path, timeout)
         .await
-        .ok()
-        .flatten()
+        .and_then(|answer| answer.lines().next().map(|l| l.contains(" 200 ")))
         .unwrap_or(false)
 }

@@ -135,14 +135,7 @@ fn l1_key(ctx: &Ctx, flags: &L1Flags) -> anyhow::Result<PrivateKeySigner> {
             anyhow!("no L1 key: give --l1-key-file (a file with a hex secp256k1 key, mode 0600)")
         })?,
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the L1 key file {}", path.display()))?;
-    let bytes: [u8; 32] = hex::decode(text.trim().trim_start_matches("0x"))
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| anyhow!("{} does not hold a 32-byte hex key", path.display()))?;
-    PrivateKeySigner::from_bytes(&B256::from(bytes))
-        .map_err(|e| anyhow!("{}: not a secp256k1 key ({e})", path.display()))
+    user::read_key_file(&path).map_err(|e| anyhow!("the L1 key file: {e}"))
 }
 
 /// The chain's bridge, checked against the L1 the user points at.

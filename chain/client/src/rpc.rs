@@ -442,6 +442,13 @@ impl Client {
     /// [`Error::NotCommitted`], which names the hash to check later.
     pub async fn broadcast_and_wait(&self, tx: &SignedTx, timeout: Duration) -> Result<TxOutcome> {
         let hash = self.broadcast(tx).await?;
+        self.wait_for_tx(hash, timeout).await
+    }
+
+    /// Waits (up to `timeout`) until the transaction `hash`, already accepted into a mempool,
+    /// is committed; look-ups that fail in a way worth retrying do not end the wait. At the
+    /// deadline the error is [`Error::NotCommitted`], which names the hash to check later.
+    pub async fn wait_for_tx(&self, hash: String, timeout: Duration) -> Result<TxOutcome> {
         let start = Instant::now();
         loop {
             match self.tx(&hash).await {

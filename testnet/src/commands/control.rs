@@ -200,12 +200,7 @@ pub fn down(net: &Network) -> Result<usize> {
         }
         let _ = fs::remove_file(&launcher);
     }
-    let n = net.stop_all()?;
-    let l1 = crate::l1::stop(
-        &crate::l1::L1Paths::new(net.home()),
-        crate::network::STOP_GRACE,
-    )?;
-    Ok(n + usize::from(l1))
+    net.stop_all()
 }
 
 /// `testnet reset`: stops everything and deletes the network's home.

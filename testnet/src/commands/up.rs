@@ -415,7 +415,7 @@ async fn start_l1(
             Ok(Some((l1, Some(child))))
         }
         Err(e) => {
-            let _ = l1::stop(&paths, crate::network::STOP_GRACE);
+            let _ = net.stop_all();
             let _ = child.wait();
             // Nothing started on this network yet: the next `up` deploys again.
             let _ = std::fs::remove_dir_all(&paths.dir);
@@ -470,11 +470,6 @@ async fn wait_for_relayers(net: &Network, timeout: Duration) -> Result<()> {
     }
 }
 
-fn stop_everything(net: &Network) {
-    let _ = net.stop_all();
-    let _ = l1::stop(&L1Paths::new(net.home()), crate::network::STOP_GRACE);
-}
-
 /// Runs `testnet up`.
 pub async fn run(home: &Path, args: UpArgs) -> Result<()> {
     let bins = Binaries::locate()?;
@@ -487,7 +482,7 @@ pub async fn run(home: &Path, args: UpArgs) -> Result<()> {
         Ok(Some((l1, child))) => (Some(l1), child),
         Ok(None) => (None, None),
         Err(e) => {
-            stop_everything(&net);
+            let _ = net.stop_all();
             return Err(e);
         }
     };
@@ -495,7 +490,7 @@ pub async fn run(home: &Path, args: UpArgs) -> Result<()> {
     let mut children = match start_all(&net, &bins) {
         Ok(c) => c,
         Err(e) => {
-            stop_everything(&net);
+            let _ = net.stop_all();
             return Err(e);
         }
     };
@@ -507,7 +502,7 @@ pub async fn run(home: &Path, args: UpArgs) -> Result<()> {
         _ = shutdown_signal() => Err(Error::State("interrupted while starting; stopping every process".into())),
     };
     if let Err(e) = waited {
-        stop_everything(&net);
+        let _ = net.stop_all();
         return Err(e);
     }
     print_summary(&net, &bins, l1.as_ref(), args.detach);
@@ -565,12 +560,7 @@ async fn foreground(net: &Network, mut children: Children) -> Result<()> {
     }
     println!();
     println!("stopping every process");
-    let stopped = net.stop_all().and_then(|n| {
-        Ok(n + usize::from(l1::stop(
-            &L1Paths::new(net.home()),
-            crate::network::STOP_GRACE,
-        )?))
-    });
+    let stopped = net.stop_all();
     for (_, _, child) in &mut children {
         let _ = child.try_wait();
     }
