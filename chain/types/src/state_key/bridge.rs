@@ -5,6 +5,12 @@
 //! apply strictly in order, so every nonce up to it is applied). Misbehaviour records, wrapped
 //! tokens and owed refunds are keyed records with counters (ADR 12), never one list rewritten
 //! on every change.
+//!
+//! Withdrawals (ADR 17): `withdrawal/<id>` records, one bounded queue record per token
+//! (`withdrawal_queue/<token>`, at most `MAX_QUEUED_PER_TOKEN` entries) with `QUEUED_TOKENS`
+//! listing the tokens whose queue is not empty, batches by nonce (`batch/<nonce>`),
+//! `LAST_BATCH_NONCE`, `OUTSTANDING_BATCH` (at most one unexecuted batch) and the L1 signer
+//! set the contract holds (`L1_SIGNER_SET`).
 
 use crate::{Address, Denom, EthAddress};
 
