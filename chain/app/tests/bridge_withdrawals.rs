@@ -47,7 +47,7 @@ fn with_bridge(mut g: GenesisState, max_size: u32, max_wait: u64) -> GenesisStat
 fn bridged(powers: &[u64], max_size: u32, max_wait: u64) -> Chain {
     let mut g = genesis(
         powers.len() as u8,
-        &[(user(0), 1_000_000), (user(1), 1_000_000)],
+        &[(user(0), 1_000_000_000_000), (user(1), 1_000_000_000_000)],
     );
     for (i, (v, p)) in g.validators.iter_mut().zip(powers).enumerate() {
         v.power = *p;
@@ -519,7 +519,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Wrapped supply plus what queued and batched withdrawals hold (amount + fee) stays what
     /// was deposited; no withdrawal is in two batches; every batched one says so.
@@ -572,4 +572,35 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_full_queue_refuses_more_and_batches_stop_at_the_contracts_cap() {
+    use sidechain_types::bridge::{MAX_BATCH_SIZE, MAX_QUEUED_PER_TOKEN};
+    let mut chain = funded(1_000_000, MAX_BATCH_SIZE, 1_000_000);
+    let total = MAX_QUEUED_PER_TOKEN + MAX_BATCH_SIZE as usize;
+    let mut sent = 0;
+    while sent < total {
+        let n = (total - sent).min(64);
+        let msgs = (0..n)
+            .map(|_| Msg::withdraw(eth(), 10, 0, TO))
+            .collect::<Vec<_>>();
+        let nonce = chain.account(&user(0)).nonce;
+        let tx = build_signed(&user_key(0), CHAIN_ID, nonce, 1, msgs)
+            .unwrap()
+            .encode();
+        assert_all_ok(&chain.block(&[tx]));
+        sent += n;
+    }
+    // The first 256 went into batch 1 (the contract's cap); 1,024 wait in the queue.
+    let b = batch(&chain, 1).unwrap();
+    assert_eq!(b.withdrawals.len(), MAX_BATCH_SIZE as usize);
+    let out = run(&mut chain, &user_key(0), Msg::withdraw(eth(), 10, 0, TO));
+    assert_eq!(
+        code(&out),
+        Code::WithdrawalQueueFull,
+        "{}",
+        out.tx_results[0].log
+    );
+    assert_eq!(eth_supply(&chain), 1_000_000 - 10 * total as u128);
 }
