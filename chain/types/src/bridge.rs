@@ -763,6 +763,54 @@ mod tests {
     }
 
     #[test]
+    fn withdrawal_messages_are_appended_and_checked() {
+        let msgs = [
+            BridgeMsg::Withdraw {
+                denom: wrapped_denom(&ETHER),
+                amount: 5,
+                fee: 1,
+                to: EthAddress([4; 20]),
+            },
+            BridgeMsg::CancelWithdrawal { id: 3 },
+            BridgeMsg::ConfirmBatch {
+                nonce: 2,
+                signature: [7; 65],
+            },
+        ];
+        for (tag, msg) in msgs.iter().enumerate() {
+            let bytes = borsh::to_vec(msg).unwrap();
+            assert_eq!(
+                usize::from(bytes[0]),
+                tag + 1,
+                "appended after ClaimDeposits"
+            );
+            assert_eq!(&borsh::from_slice::<BridgeMsg>(&bytes).unwrap(), msg);
+        }
+        let json = serde_json::to_value(&msgs[2]).unwrap();
+        assert_eq!(json["signature"], format!("0x{}", "07".repeat(65)));
+        assert!(check_withdraw(1, 0, &EthAddress([1; 20])).is_ok());
+        assert_eq!(
+            check_withdraw(1, 0, &EthAddress::ZERO).unwrap_err().0,
+            WithdrawRule::ZeroAddress
+        );
+        assert_eq!(
+            check_withdraw(0, 1, &EthAddress([1; 20])).unwrap_err().0,
+            WithdrawRule::ZeroAmount
+        );
+        assert_eq!(
+            check_withdraw(u128::MAX, 1, &EthAddress([1; 20]))
+                .unwrap_err()
+                .0,
+            WithdrawRule::Overflow
+        );
+        assert_eq!(WithdrawalState::InBatch { nonce: 1 }.name(), "in_batch");
+        assert_eq!(
+            serde_json::to_value(WithdrawalState::Queued).unwrap()["status"],
+            "queued"
+        );
+    }
+
+    #[test]
     fn claim_lists_are_checked() {
         assert!(check_claims(&[claim(1), claim(2), claim(7)]).is_ok());
         assert!(check_claims(&[]).unwrap_err().contains("1 to 100"));
