@@ -10,8 +10,8 @@ use sidechain_types::{
     query::{self, Route},
     state::Proposal,
     tx::build_signed,
-    Account, Address, BridgeParams, Code, DepositRecord, EthAddress, Misbehaviour, Msg, Params,
-    SignedTx, ValidatorInfo, WrappedToken,
+    Account, Address, BridgeParams, Code, DepositRecord, EthAddress, L1SignerSet, Misbehaviour,
+    Msg, OutgoingBatch, Params, SignedTx, ValidatorInfo, Withdrawal, WrappedToken,
 };
 use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, HttpClientUrl, Url};
 
@@ -366,6 +366,27 @@ impl Client {
     pub async fn misbehaviour(&self) -> Result<Vec<Misbehaviour>> {
         let bytes = self.query_raw(&Route::BridgeMisbehaviour).await?;
         Ok(decode_optional(&bytes, "misbehaviour records")?.unwrap_or_default())
+    }
+
+    /// Withdrawal `id` with its state (queued, in_batch, cancelled); `None` when no
+    /// withdrawal has that id (`/bridge/withdrawal`).
+    pub async fn withdrawal(&self, id: u64) -> Result<Option<Withdrawal>> {
+        let bytes = self.query_raw(&Route::BridgeWithdrawal(id)).await?;
+        decode_optional(&bytes, "withdrawal")
+    }
+
+    /// Withdrawal batch `nonce` with the signatures collected, in the signer set's order;
+    /// `None` when no batch has that nonce (`/bridge/batch`).
+    pub async fn batch(&self, nonce: u64) -> Result<Option<OutgoingBatch>> {
+        let bytes = self.query_raw(&Route::BridgeBatch(nonce)).await?;
+        decode_optional(&bytes, "withdrawal batch")
+    }
+
+    /// The signer set the L1 contract holds, as the chain records it; `None` when the chain
+    /// runs without a bridge (`/bridge/l1_signer_set`).
+    pub async fn l1_signer_set(&self) -> Result<Option<L1SignerSet>> {
+        let bytes = self.query_raw(&Route::BridgeL1SignerSet).await?;
+        decode_optional(&bytes, "L1 signer set")
     }
 
     /// Waits until the chain has at least `min` blocks; returns the latest height.

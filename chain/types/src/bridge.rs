@@ -420,6 +420,182 @@ pub enum BridgeMsg {
     /// strictly increasing nonce order (see [`check_claims`]). Only a current validator's
     /// operator account may send it.
     ClaimDeposits { claims: Vec<DepositClaim> },
+    /// Burns `amount + fee` of the wrapped `denom` from the signer and queues a withdrawal of
+    /// `amount` to L1 account `to`; `fee` goes to whoever submits the batch on L1. Checked
+    /// statelessly by [`check_withdraw`].
+    Withdraw {
+        denom: Denom,
+        amount: u128,
+        fee: u128,
+        to: EthAddress,
+    },
+    /// Cancels the signer's queued withdrawal `id` (one no batch holds yet): `amount + fee`
+    /// is minted back to the owner.
+    CancelWithdrawal { id: u64 },
+    /// A validator's operator confirms batch `nonce`: `signature` is the validator's bridge key's
+    /// secp256k1 signature `r ‖ s ‖ v` (v = 27 or 28, low s) over the batch's EIP-712 digest.
+    ConfirmBatch {
+        nonce: u64,
+        #[serde(serialize_with = "ser_hex_bytes")]
+        signature: [u8; 65],
+    },
+}
+
+fn ser_hex_bytes<S: serde::Serializer>(v: &[u8; 65], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("0x{}", hex::encode(v)))
+}
+
+/// Most queued withdrawals one token's queue holds; a withdrawal beyond it is refused
+/// (`Code::WithdrawalQueueFull`) until a batch drains the queue. Bounds the queue record the
+/// chain rewrites on every withdrawal and sorts when it cuts a batch.
+pub const MAX_QUEUED_PER_TOKEN: usize = 1_024;
+
+/// The stateless checks of a [`BridgeMsg::Withdraw`]: non-zero L1 address, non-zero amount,
+/// `amount + fee` within 128 bits. The error names the rule and the code that reports it.
+pub fn check_withdraw(
+    amount: u128,
+    fee: u128,
+    to: &EthAddress,
+) -> Result<(), (WithdrawRule, String)> {
+    if to.is_zero() {
+        return Err((
+            WithdrawRule::ZeroAddress,
+            "a withdrawal to the zero L1 address would be lost; name the L1 account to pay".into(),
+        ));
+    }
+    if amount == 0 {
+        return Err((
+            WithdrawRule::ZeroAmount,
+            "a withdrawal of 0 moves nothing".into(),
+        ));
+    }
+    if amount.checked_add(fee).is_none() {
+        return Err((
+            WithdrawRule::Overflow,
+            format!("amount {amount} plus fee {fee} exceeds 2^128 - 1"),
+        ));
+    }
+    Ok(())
+}
+
+/// Which stateless rule a withdrawal broke (see [`check_withdraw`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawRule {
+    /// The L1 recipient is the zero address.
+    ZeroAddress,
+    /// The amount is zero.
+    ZeroAmount,
+    /// `amount + fee` does not fit in 128 bits.
+    Overflow,
+}
+
+/// Where a withdrawal stands (`/bridge/withdrawal`).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum WithdrawalState {
+    /// In its token's queue, waiting for a batch; the owner may still cancel it.
+    Queued,
+    /// Carried by batch `nonce`.
+    InBatch { nonce: u64 },
+    /// Cancelled by its owner at `height`; `amount + fee` was minted back.
+    Cancelled { height: u64 },
+}
+
+impl WithdrawalState {
+    /// `queued`, `in_batch` or `cancelled`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WithdrawalState::Queued => "queued",
+            WithdrawalState::InBatch { .. } => "in_batch",
+            WithdrawalState::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+/// One withdrawal as the chain keeps it (`bridge/withdrawal/<id>`).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Withdrawal {
+    /// Its id: 1, 2, 3, ... in order of creation.
+    pub id: u64,
+    /// The sidechain account that withdrew (the only one that may cancel).
+    pub owner: Address,
+    /// L1 token paid out ([`ETHER`] for ether).
+    pub token: EthAddress,
+    /// The wrapped denom burned.
+    pub denom: Denom,
+    /// L1 account paid.
+    pub to: EthAddress,
+    /// Base units paid to `to`.
+    pub amount: u128,
+    /// Base units paid to the batch's submitter.
+    pub fee: u128,
+    /// Sidechain height at which it was queued.
+    pub height: u64,
+    pub state: WithdrawalState,
+}
+
+/// One entry of a token's withdrawal queue: what cutting a batch needs without reading the
+/// withdrawal records.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct QueuedWithdrawal {
+    pub id: u64,
+    pub fee: u128,
+    /// Height at which it was queued (its age decides when a batch is cut).
+    pub height: u64,
+}
+
+/// One withdrawal in a batch: the contract's `recipients[i]` and `amounts[i]`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct BatchEntry {
+    /// The withdrawal's id.
+    pub id: u64,
+    pub to: EthAddress,
+    pub amount: u128,
+}
+
+/// A validator's signature over a batch digest, kept at its signer's index in the L1 signer set.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct BatchSignature {
+    /// Index of the signer in the L1 signer set (the contract's `signerIndex`).
+    pub signer_index: u32,
+    /// The signer's Ethereum address.
+    pub signer: EthAddress,
+    /// `r ‖ s ‖ v`, low s, v = 27 or 28 (`0x` hex in JSON).
+    #[serde(serialize_with = "ser_hex_bytes")]
+    pub signature: [u8; 65],
+}
+
+/// A withdrawal batch for one token (`/bridge/batch`): the contract's `Batch` struct plus the
+/// ids it carries and the signatures collected.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct OutgoingBatch {
+    /// The batch nonce (one sequence for every token, as the contract keeps it).
+    pub nonce: u64,
+    /// L1 token paid out.
+    pub token: EthAddress,
+    /// L1 timestamp (seconds) from which the contract refuses the batch.
+    pub timeout: u64,
+    /// Sum of the withdrawals' fees, paid to the submitter.
+    pub fee: u128,
+    /// The withdrawals, highest fee first (ties: lower id first).
+    pub withdrawals: Vec<BatchEntry>,
+    /// Sidechain height at which it was cut.
+    pub height: u64,
+    /// Signatures collected, in the signer set's order (ascending `signer_index`).
+    pub signatures: Vec<BatchSignature>,
+    /// Whether the signatures carry more than the contract's threshold of the L1 signer set.
+    pub ready: bool,
+}
+
+/// The signer set the L1 contract holds: Ethereum addresses and powers normalized to 2^32
+/// (`bridge_protocol::SignerSet`), in the contract's order (`/bridge/l1_signer_set`).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct L1SignerSet {
+    /// The set's nonce on L1 (0 for the set the contract was deployed with).
+    pub nonce: u64,
+    pub signers: Vec<EthAddress>,
+    /// Normalized powers, one per signer.
+    pub powers: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -583,6 +759,54 @@ mod tests {
         assert_ne!(
             wrapped_denom(&EthAddress([1; 20])),
             wrapped_denom(&EthAddress([2; 20]))
+        );
+    }
+
+    #[test]
+    fn withdrawal_messages_are_appended_and_checked() {
+        let msgs = [
+            BridgeMsg::Withdraw {
+                denom: wrapped_denom(&ETHER),
+                amount: 5,
+                fee: 1,
+                to: EthAddress([4; 20]),
+            },
+            BridgeMsg::CancelWithdrawal { id: 3 },
+            BridgeMsg::ConfirmBatch {
+                nonce: 2,
+                signature: [7; 65],
+            },
+        ];
+        for (tag, msg) in msgs.iter().enumerate() {
+            let bytes = borsh::to_vec(msg).unwrap();
+            assert_eq!(
+                usize::from(bytes[0]),
+                tag + 1,
+                "appended after ClaimDeposits"
+            );
+            assert_eq!(&borsh::from_slice::<BridgeMsg>(&bytes).unwrap(), msg);
+        }
+        let json = serde_json::to_value(&msgs[2]).unwrap();
+        assert_eq!(json["signature"], format!("0x{}", "07".repeat(65)));
+        assert!(check_withdraw(1, 0, &EthAddress([1; 20])).is_ok());
+        assert_eq!(
+            check_withdraw(1, 0, &EthAddress::ZERO).unwrap_err().0,
+            WithdrawRule::ZeroAddress
+        );
+        assert_eq!(
+            check_withdraw(0, 1, &EthAddress([1; 20])).unwrap_err().0,
+            WithdrawRule::ZeroAmount
+        );
+        assert_eq!(
+            check_withdraw(u128::MAX, 1, &EthAddress([1; 20]))
+                .unwrap_err()
+                .0,
+            WithdrawRule::Overflow
+        );
+        assert_eq!(WithdrawalState::InBatch { nonce: 1 }.name(), "in_batch");
+        assert_eq!(
+            serde_json::to_value(WithdrawalState::Queued).unwrap()["status"],
+            "queued"
         );
     }
 

@@ -48,11 +48,35 @@ pub enum Code {
     OperatorTaken = 25,
     /// A key rotation to a module account (which no key controls).
     ModuleOperator = 26,
+    /// A withdrawal to the zero L1 address.
+    WithdrawToZeroAddress = 27,
+    /// A withdrawal of a denom that stands for no L1 token (the native token, or a denom no
+    /// deposit registered).
+    NotBridgedDenom = 28,
+    /// A withdrawal of amount 0.
+    ZeroWithdrawal = 29,
+    /// A token's withdrawal queue holds `MAX_QUEUED_PER_TOKEN` withdrawals already.
+    WithdrawalQueueFull = 30,
+    /// A cancellation of a withdrawal id that does not exist.
+    UnknownWithdrawal = 31,
+    /// A cancellation of a withdrawal another account made.
+    NotWithdrawalOwner = 32,
+    /// A cancellation of a withdrawal that a batch holds or that was cancelled already.
+    WithdrawalNotQueued = 33,
+    /// A batch confirmation for a nonce no batch was cut with.
+    UnknownBatch = 34,
+    /// A batch confirmation whose signature the contract would refuse (high s, bad v) or that
+    /// does not recover to the validator's registered Ethereum address.
+    BadBatchSignature = 35,
+    /// A second confirmation of the same batch by the same signer.
+    DuplicateConfirmation = 36,
+    /// A batch confirmation from a validator whose Ethereum address is not in the L1 signer set.
+    NotL1Signer = 37,
 }
 
 impl Code {
     /// Every code, in numeric order (used to render the documented table).
-    pub const ALL: [Code; 27] = [
+    pub const ALL: [Code; 38] = [
         Code::Ok,
         Code::Decode,
         Code::BadSignature,
@@ -80,6 +104,17 @@ impl Code {
         Code::EthAddressTaken,
         Code::OperatorTaken,
         Code::ModuleOperator,
+        Code::WithdrawToZeroAddress,
+        Code::NotBridgedDenom,
+        Code::ZeroWithdrawal,
+        Code::WithdrawalQueueFull,
+        Code::UnknownWithdrawal,
+        Code::NotWithdrawalOwner,
+        Code::WithdrawalNotQueued,
+        Code::UnknownBatch,
+        Code::BadBatchSignature,
+        Code::DuplicateConfirmation,
+        Code::NotL1Signer,
     ];
 
     pub fn value(self) -> u32 {
@@ -120,6 +155,17 @@ impl Code {
             Code::EthAddressTaken => "eth_address_taken",
             Code::OperatorTaken => "operator_taken",
             Code::ModuleOperator => "module_operator",
+            Code::WithdrawToZeroAddress => "withdraw_to_zero_address",
+            Code::NotBridgedDenom => "not_bridged_denom",
+            Code::ZeroWithdrawal => "zero_withdrawal",
+            Code::WithdrawalQueueFull => "withdrawal_queue_full",
+            Code::UnknownWithdrawal => "unknown_withdrawal",
+            Code::NotWithdrawalOwner => "not_withdrawal_owner",
+            Code::WithdrawalNotQueued => "withdrawal_not_queued",
+            Code::UnknownBatch => "unknown_batch",
+            Code::BadBatchSignature => "bad_batch_signature",
+            Code::DuplicateConfirmation => "duplicate_confirmation",
+            Code::NotL1Signer => "not_l1_signer",
         }
     }
 
@@ -153,6 +199,17 @@ impl Code {
             Code::EthAddressTaken => "give a bridge key of the validator's own: another validator's bridge key has this Ethereum address",
             Code::OperatorTaken => "give an operator account of the validator's own: another validator's operator is this account",
             Code::ModuleOperator => "give an account a key controls: a module account (such as the fee pool) cannot sign",
+            Code::WithdrawToZeroAddress => "name the L1 account to pay: the zero address would lose the funds",
+            Code::NotBridgedDenom => "withdraw a wrapped denom (`l1/...`) that a deposit registered (query `/bridge/tokens`); the native token cannot leave the sidechain",
+            Code::ZeroWithdrawal => "withdraw a positive amount",
+            Code::WithdrawalQueueFull => "wait for the next batch of this token to drain its queue, which holds at most 1024 withdrawals, and send again",
+            Code::UnknownWithdrawal => "check the withdrawal id (query `/bridge/withdrawal`); ids start at 1",
+            Code::NotWithdrawalOwner => "send the cancellation from the account that made the withdrawal",
+            Code::WithdrawalNotQueued => "nothing to cancel: the withdrawal is in a batch (it will be paid on L1) or was cancelled already",
+            Code::UnknownBatch => "confirm a batch the chain has cut (query `/bridge/batch`)",
+            Code::BadBatchSignature => "sign the batch's EIP-712 digest with the validator's registered bridge key, low s, v = 27 or 28 (the relayer does this)",
+            Code::DuplicateConfirmation => "nothing to do: this signer's confirmation of the batch is already counted",
+            Code::NotL1Signer => "only members of the L1 signer set confirm batches; wait until the contract's signer set includes this validator's Ethereum address",
         }
     }
 }
@@ -192,5 +249,7 @@ mod tests {
             .contains(&format!("1 to {limit}")));
         let ahead = crate::bridge::MAX_PENDING_DEPOSITS_AHEAD.to_string();
         assert!(Code::ClaimTooFarAhead.remedy().contains(&ahead));
+        let queued = crate::bridge::MAX_QUEUED_PER_TOKEN.to_string();
+        assert!(Code::WithdrawalQueueFull.remedy().contains(&queued));
     }
 }

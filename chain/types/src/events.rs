@@ -96,4 +96,17 @@ pub mod kinds {
     /// A validator claimed two contents for one deposit nonce: `validator`, `nonce`, `first`
     /// and `conflicting` (content hashes, `0x` hex), `height`.
     pub const BRIDGE_MISBEHAVIOUR: &str = "bridge_misbehaviour";
+    /// A withdrawal queued: `id`, `owner`, `token`, `denom`, `to`, `amount`, `fee`.
+    pub const WITHDRAWAL_QUEUED: &str = "withdrawal_queued";
+    /// A queued withdrawal cancelled by its owner: `id`, `owner`, `denom`, `refunded`
+    /// (amount + fee minted back).
+    pub const WITHDRAWAL_CANCELLED: &str = "withdrawal_cancelled";
+    /// A batch cut (end of block): `nonce`, `token`, `count`, `fee`, `timeout`, `ids`
+    /// (comma-separated).
+    pub const BATCH_CUT: &str = "batch_cut";
+    /// A validator's signature over a batch counted: `nonce`, `validator` (operator),
+    /// `signer` (Ethereum address), `signer_index`.
+    pub const BATCH_CONFIRMATION: &str = "batch_confirmation";
+    /// A batch's signatures passed the contract's threshold: `nonce`, `token`, `signatures`.
+    pub const BATCH_READY: &str = "batch_ready";
 }

@@ -40,8 +40,9 @@ pub use address::{Address, AddressError};
 pub use amount::Amount;
 pub use bank::{Account, BankMsg};
 pub use bridge::{
-    wrapped_denom, BridgeMsg, BridgeParams, DepositClaim, DepositRecord, DepositState, L1Amount,
-    Misbehaviour, Refund, Tally, WrappedToken,
+    wrapped_denom, BatchEntry, BatchSignature, BridgeMsg, BridgeParams, DepositClaim,
+    DepositRecord, DepositState, L1Amount, L1SignerSet, Misbehaviour, OutgoingBatch,
+    QueuedWithdrawal, Refund, Tally, Withdrawal, WithdrawalState, WrappedToken,
 };
 pub use codes::Code;
 pub use denom::{Denom, DenomError};

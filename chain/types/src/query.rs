@@ -16,6 +16,9 @@
 //! | `/bridge/tokens` | empty | borsh `Vec<WrappedToken>`, in order of first mint (not provable: several keys) |
 //! | `/bridge/token` | 20 L1 token address bytes | borsh `WrappedToken` (empty when the token was never minted) |
 //! | `/bridge/misbehaviour` | empty | borsh `Vec<Misbehaviour>`, oldest first (not provable: several keys) |
+//! | `/bridge/withdrawal` | id, 8 bytes big-endian | borsh `Withdrawal` with its state (empty when no such id) |
+//! | `/bridge/batch` | nonce, 8 bytes big-endian | borsh `OutgoingBatch` with its signatures in the signer set's order (empty when no such batch) |
+//! | `/bridge/l1_signer_set` | empty | borsh `L1SignerSet`, the set the L1 contract holds (empty when no bridge) |
 //! | `/store` | a raw state key | the raw stored bytes |
 
 use crate::{state_key, Address, Denom, EthAddress};
@@ -32,10 +35,13 @@ pub const BRIDGE_LAST_CLAIMED: &str = "/bridge/last_claimed";
 pub const BRIDGE_TOKENS: &str = "/bridge/tokens";
 pub const BRIDGE_TOKEN: &str = "/bridge/token";
 pub const BRIDGE_MISBEHAVIOUR: &str = "/bridge/misbehaviour";
+pub const BRIDGE_WITHDRAWAL: &str = "/bridge/withdrawal";
+pub const BRIDGE_BATCH: &str = "/bridge/batch";
+pub const BRIDGE_L1_SIGNER_SET: &str = "/bridge/l1_signer_set";
 pub const RAW: &str = "/store";
 
 /// Every path, for error messages and documentation.
-pub const PATHS: [&str; 13] = [
+pub const PATHS: [&str; 16] = [
     ACCOUNT,
     SUPPLY,
     PARAMS,
@@ -48,6 +54,9 @@ pub const PATHS: [&str; 13] = [
     BRIDGE_TOKENS,
     BRIDGE_TOKEN,
     BRIDGE_MISBEHAVIOUR,
+    BRIDGE_WITHDRAWAL,
+    BRIDGE_BATCH,
+    BRIDGE_L1_SIGNER_SET,
     RAW,
 ];
 
@@ -76,6 +85,12 @@ pub enum Route {
     BridgeToken(EthAddress),
     /// Every misbehaviour record.
     BridgeMisbehaviour,
+    /// One withdrawal, by id.
+    BridgeWithdrawal(u64),
+    /// One withdrawal batch, by nonce.
+    BridgeBatch(u64),
+    /// The signer set the L1 contract holds.
+    BridgeL1SignerSet,
     /// Any state key, read raw.
     Raw(Vec<u8>),
 }
@@ -111,6 +126,9 @@ impl Route {
             Route::BridgeTokens => BRIDGE_TOKENS,
             Route::BridgeToken(_) => BRIDGE_TOKEN,
             Route::BridgeMisbehaviour => BRIDGE_MISBEHAVIOUR,
+            Route::BridgeWithdrawal(_) => BRIDGE_WITHDRAWAL,
+            Route::BridgeBatch(_) => BRIDGE_BATCH,
+            Route::BridgeL1SignerSet => BRIDGE_L1_SIGNER_SET,
             Route::Raw(_) => RAW,
         }
     }
@@ -121,7 +139,9 @@ impl Route {
             Route::Account(a) => a.as_bytes().to_vec(),
             Route::Supply(d) => d.as_str().as_bytes().to_vec(),
             Route::Raw(key) => key.clone(),
-            Route::BridgeDeposit(nonce) => nonce.to_be_bytes().to_vec(),
+            Route::BridgeDeposit(nonce)
+            | Route::BridgeWithdrawal(nonce)
+            | Route::BridgeBatch(nonce) => nonce.to_be_bytes().to_vec(),
             Route::BridgeLastClaimed(a) => a.as_bytes().to_vec(),
             Route::BridgeToken(t) => t.as_bytes().to_vec(),
             Route::Params
@@ -129,6 +149,7 @@ impl Route {
             | Route::Proposals
             | Route::BridgeParams
             | Route::BridgeLastApplied
+            | Route::BridgeL1SignerSet
             | Route::BridgeTokens
             | Route::BridgeMisbehaviour => Vec::new(),
         }
@@ -186,6 +207,21 @@ impl Route {
             BRIDGE_TOKENS => no_data(Route::BridgeTokens),
             BRIDGE_TOKEN => Ok(Route::BridgeToken(EthAddress(address(BRIDGE_TOKEN)?))),
             BRIDGE_MISBEHAVIOUR => no_data(Route::BridgeMisbehaviour),
+            BRIDGE_WITHDRAWAL => Ok(Route::BridgeWithdrawal(u64::from_be_bytes(
+                data.try_into().map_err(|_| RouteError::BadData {
+                    path: BRIDGE_WITHDRAWAL,
+                    expected: "an id as 8 big-endian bytes",
+                    got: data.len(),
+                })?,
+            ))),
+            BRIDGE_BATCH => Ok(Route::BridgeBatch(u64::from_be_bytes(
+                data.try_into().map_err(|_| RouteError::BadData {
+                    path: BRIDGE_BATCH,
+                    expected: "a nonce as 8 big-endian bytes",
+                    got: data.len(),
+                })?,
+            ))),
+            BRIDGE_L1_SIGNER_SET => no_data(Route::BridgeL1SignerSet),
             RAW => Ok(Route::Raw(data.to_vec())),
             other => Err(RouteError::UnknownPath(other.to_string())),
         }
@@ -205,6 +241,9 @@ impl Route {
             Route::BridgeLastApplied => Some(state_key::bridge::LAST_APPLIED.to_vec()),
             Route::BridgeLastClaimed(a) => Some(state_key::bridge::last_claimed(a)),
             Route::BridgeToken(t) => Some(state_key::bridge::token(t)),
+            Route::BridgeWithdrawal(id) => Some(state_key::bridge::withdrawal(*id)),
+            Route::BridgeBatch(nonce) => Some(state_key::bridge::batch(*nonce)),
+            Route::BridgeL1SignerSet => Some(state_key::bridge::L1_SIGNER_SET.to_vec()),
             Route::Raw(key) => Some(key.clone()),
             Route::Proposals | Route::BridgeTokens | Route::BridgeMisbehaviour => None,
         }
@@ -230,6 +269,9 @@ mod tests {
             Route::BridgeTokens,
             Route::BridgeToken(EthAddress([5; 20])),
             Route::BridgeMisbehaviour,
+            Route::BridgeWithdrawal(7),
+            Route::BridgeBatch(9),
+            Route::BridgeL1SignerSet,
             Route::Raw(b"bank/acct/x".to_vec()),
         ];
         assert_eq!(routes.len(), PATHS.len());

@@ -86,6 +86,27 @@ impl Msg {
     pub fn claim_deposits(claims: Vec<DepositClaim>) -> Self {
         Msg::Bridge(BridgeMsg::ClaimDeposits { claims })
     }
+
+    /// A withdrawal of `amount` (plus `fee` for the L1 submitter) of wrapped `denom` to L1
+    /// account `to`.
+    pub fn withdraw(denom: crate::Denom, amount: u128, fee: u128, to: crate::EthAddress) -> Self {
+        Msg::Bridge(BridgeMsg::Withdraw {
+            denom,
+            amount,
+            fee,
+            to,
+        })
+    }
+
+    /// Cancels the signer's queued withdrawal `id`.
+    pub fn cancel_withdrawal(id: u64) -> Self {
+        Msg::Bridge(BridgeMsg::CancelWithdrawal { id })
+    }
+
+    /// A validator's signature over batch `nonce`'s EIP-712 digest.
+    pub fn confirm_batch(nonce: u64, signature: [u8; 65]) -> Self {
+        Msg::Bridge(BridgeMsg::ConfirmBatch { nonce, signature })
+    }
 }
 
 /// What the signer signs.

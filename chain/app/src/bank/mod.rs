@@ -197,6 +197,37 @@ pub fn mint(view: &mut Overlay<'_>, to: &Address, denom: &Denom, amount: u128) -
     Ok(())
 }
 
+/// Destroys `amount` of `denom` from `from`'s account and the denom's supply (the bridge burns
+/// withdrawals through it). Fails with `Code::InsufficientFunds`, writing nothing, when `from`
+/// holds less.
+pub fn burn(
+    view: &mut Overlay<'_>,
+    from: &Address,
+    denom: &Denom,
+    amount: u128,
+) -> Result<(), Fail> {
+    let mut account = state::account(view, from)?;
+    let have = account.balance(denom);
+    let Some(left) = have.checked_sub(amount) else {
+        return fail(
+            Code::InsufficientFunds,
+            format!("account {from} holds {have} {denom}, needs {amount}"),
+        );
+    };
+    // The supply includes every balance, so it is at least `have`; checked all the same.
+    let supply = state::supply(view, denom)?.unwrap_or(0);
+    let Some(new_supply) = supply.checked_sub(amount) else {
+        return fail(
+            Code::InsufficientFunds,
+            format!("supply of {denom} ({supply}) is below {amount}"),
+        );
+    };
+    account.set_balance(denom, left);
+    state::put_account(view, from, &account);
+    state::put_supply(view, denom, new_supply);
+    Ok(())
+}
+
 /// `owner`'s balance of `denom` in `account` plus `amount`, or the overflow failure.
 fn increased(
     account: &Account,

@@ -1,14 +1,18 @@
 //! The bridge to L1: the parameters genesis fixes (which L1 deployment the chain is joined to
 //! and how batches are cut) and deposits from L1 ([`claims`]: validators' claims, their
-//! tally, minting in nonce order). Withdrawals, batches and signer sets join as submodules
-//! with their keys under `state_key::bridge`.
+//! tally, minting in nonce order), and withdrawals to L1 ([`withdrawals`]: burning into
+//! per-token queues, cutting batches, validators' signatures over them; ADR 17). Keys live
+//! under `state_key::bridge`.
 
 pub mod claims;
 pub mod state;
+pub mod withdrawals;
 
 use sidechain_types::{
-    bridge::check_claims, genesis::CheckedGenesis, query::Route, BridgeMsg, Code, Event,
-    GenesisState,
+    bridge::check_claims,
+    genesis::{CheckedGenesis, GenesisError},
+    query::Route,
+    BridgeMsg, Code, EthAddress, Event, GenesisState, L1SignerSet,
 };
 
 use crate::{
@@ -32,6 +36,10 @@ impl Component for Bridge {
                 Ok(()) => Ok(()),
                 Err(reason) => fail(Code::InvalidClaim, reason),
             },
+            BridgeMsg::Withdraw {
+                amount, fee, to, ..
+            } => withdrawals::check(*amount, *fee, to),
+            BridgeMsg::CancelWithdrawal { .. } | BridgeMsg::ConfirmBatch { .. } => Ok(()),
         }
     }
 
@@ -45,16 +53,31 @@ impl Component for Bridge {
             BridgeMsg::ClaimDeposits { claims } => {
                 claims::claim_deposits(view, ctx, signer, claims)
             }
+            BridgeMsg::Withdraw {
+                denom,
+                amount,
+                fee,
+                to,
+            } => withdrawals::withdraw(view, ctx, signer, denom, *amount, *fee, to),
+            BridgeMsg::CancelWithdrawal { id } => withdrawals::cancel(view, ctx, signer, *id),
+            BridgeMsg::ConfirmBatch { nonce, signature } => {
+                withdrawals::confirm(view, signer, *nonce, signature)
+            }
         }
     }
 
-    /// Applies the attested deposits, in nonce order (see [`claims::apply_deposits`]).
+    /// Applies the attested deposits, in nonce order (see [`claims::apply_deposits`]), then
+    /// cuts a withdrawal batch when one is due ([`withdrawals::cut_batches`]).
     fn end_block(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>> {
-        claims::apply_deposits(view, ctx)
+        let mut events = claims::apply_deposits(view, ctx)?;
+        events.append(&mut withdrawals::cut_batches(view, ctx)?);
+        Ok(events)
     }
 
     /// Stores the validated bridge parameters when genesis configures a bridge, with no deposit
-    /// applied yet.
+    /// applied yet, and the L1 signer set the contract is deployed with: the genesis
+    /// validators' Ethereum addresses and powers, normalized as the deployment normalizes them
+    /// (`SignerSet::normalized(0, ...)`, as `testnet/src/l1.rs` deploys).
     fn init_genesis(
         view: &mut Overlay<'_>,
         _genesis: &GenesisState,
@@ -63,6 +86,29 @@ impl Component for Bridge {
         if let Some(params) = &checked.bridge {
             state::put_params(view, params);
             state::put_last_applied(view, 0);
+            let members = checked
+                .registry
+                .iter()
+                .filter(|v| v.power > 0)
+                .map(|v| (alloy_primitives::Address::from(v.eth_address.0), v.power));
+            let set = bridge_protocol::SignerSet::normalized(0, members).map_err(|e| {
+                InitError::Genesis(GenesisError::Bridge {
+                    field: "signer_set",
+                    reason: format!("the genesis validators make no valid L1 signer set: {e}"),
+                })
+            })?;
+            state::put_l1_signer_set(
+                view,
+                &L1SignerSet {
+                    nonce: set.nonce,
+                    signers: set
+                        .members()
+                        .iter()
+                        .map(|m| EthAddress(m.address.0 .0))
+                        .collect(),
+                    powers: set.members().iter().map(|m| m.power).collect(),
+                },
+            );
         }
         Ok(Vec::new())
     }

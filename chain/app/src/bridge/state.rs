@@ -2,7 +2,8 @@
 
 use sidechain_types::{
     state_key::{self, bridge as key},
-    Address, BridgeParams, DepositRecord, EthAddress, Misbehaviour, Refund, WrappedToken,
+    Address, BridgeParams, Denom, DepositRecord, EthAddress, L1SignerSet, Misbehaviour,
+    OutgoingBatch, QueuedWithdrawal, Refund, Withdrawal, WrappedToken,
 };
 
 use crate::{Overlay, Result, StateRead};
@@ -123,4 +124,102 @@ pub fn refund_queue(view: &Overlay<'_>) -> Result<(u64, u64)> {
 /// Refund `id`, while owed.
 pub fn refund(view: &Overlay<'_>, id: u64) -> Result<Option<Refund>> {
     view.read(&key::refund(id))
+}
+
+/// The L1 token a wrapped denom stands for; `None` for any other denom (the native one too).
+pub fn denom_token(view: &Overlay<'_>, denom: &Denom) -> Result<Option<EthAddress>> {
+    view.read(&key::denom(denom))
+}
+
+/// The signer set the L1 contract holds.
+pub fn l1_signer_set(view: &Overlay<'_>) -> Result<Option<L1SignerSet>> {
+    view.read(key::L1_SIGNER_SET)
+}
+
+/// Stores the signer set the L1 contract holds.
+pub fn put_l1_signer_set(view: &mut Overlay<'_>, set: &L1SignerSet) {
+    view.put(key::L1_SIGNER_SET.to_vec(), set);
+}
+
+/// Takes the next withdrawal id (1, 2, 3, ...); `None` when the counter is exhausted.
+pub fn next_withdrawal_id(view: &mut Overlay<'_>) -> Result<Option<u64>> {
+    let last: u64 = view.read(key::WITHDRAWAL_COUNT)?.unwrap_or(0);
+    let Some(id) = last.checked_add(1) else {
+        return Ok(None);
+    };
+    view.put(key::WITHDRAWAL_COUNT.to_vec(), &id);
+    Ok(Some(id))
+}
+
+/// Withdrawal `id`.
+pub fn withdrawal(view: &Overlay<'_>, id: u64) -> Result<Option<Withdrawal>> {
+    view.read(&key::withdrawal(id))
+}
+
+/// Stores a withdrawal record.
+pub fn put_withdrawal(view: &mut Overlay<'_>, w: &Withdrawal) {
+    view.put(key::withdrawal(w.id), w);
+}
+
+/// `token`'s withdrawal queue, in id order (empty when absent).
+pub fn queue(view: &Overlay<'_>, token: &EthAddress) -> Result<Vec<QueuedWithdrawal>> {
+    Ok(view
+        .read(&key::withdrawal_queue(token))?
+        .unwrap_or_default())
+}
+
+/// Stores `token`'s queue (deleting it when empty) and keeps the queued-tokens index in step.
+pub fn put_queue(
+    view: &mut Overlay<'_>,
+    token: &EthAddress,
+    queue: &[QueuedWithdrawal],
+) -> Result<()> {
+    let mut tokens = queued_tokens(view)?;
+    let at = tokens.binary_search(token);
+    if queue.is_empty() {
+        view.delete(key::withdrawal_queue(token));
+        if let Ok(i) = at {
+            tokens.remove(i);
+            view.put(key::QUEUED_TOKENS.to_vec(), &tokens);
+        }
+    } else {
+        view.put(key::withdrawal_queue(token), &queue.to_vec());
+        if let Err(i) = at {
+            tokens.insert(i, *token);
+            view.put(key::QUEUED_TOKENS.to_vec(), &tokens);
+        }
+    }
+    Ok(())
+}
+
+/// The tokens whose queue is not empty, sorted.
+pub fn queued_tokens(view: &Overlay<'_>) -> Result<Vec<EthAddress>> {
+    Ok(view.read(key::QUEUED_TOKENS)?.unwrap_or_default())
+}
+
+/// The nonce of the last batch cut (0 before the first).
+pub fn last_batch_nonce(view: &Overlay<'_>) -> Result<u64> {
+    Ok(view.read(key::LAST_BATCH_NONCE)?.unwrap_or(0))
+}
+
+/// The nonce of the batch L1 has not executed yet, if any.
+pub fn outstanding_batch(view: &Overlay<'_>) -> Result<Option<u64>> {
+    view.read(key::OUTSTANDING_BATCH)
+}
+
+/// Batch `nonce`.
+pub fn batch(view: &Overlay<'_>, nonce: u64) -> Result<Option<OutgoingBatch>> {
+    view.read(&key::batch(nonce))
+}
+
+/// Stores a batch record.
+pub fn put_batch(view: &mut Overlay<'_>, batch: &OutgoingBatch) {
+    view.put(key::batch(batch.nonce), batch);
+}
+
+/// Records a newly cut batch: its record, the last nonce and the outstanding marker.
+pub fn put_new_batch(view: &mut Overlay<'_>, batch: &OutgoingBatch) {
+    put_batch(view, batch);
+    view.put(key::LAST_BATCH_NONCE.to_vec(), &batch.nonce);
+    view.put(key::OUTSTANDING_BATCH.to_vec(), &batch.nonce);
 }

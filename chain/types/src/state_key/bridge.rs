@@ -5,6 +5,12 @@
 //! apply strictly in order, so every nonce up to it is applied). Misbehaviour records, wrapped
 //! tokens and owed refunds are keyed records with counters (ADR 12), never one list rewritten
 //! on every change.
+//!
+//! Withdrawals (ADR 17): `withdrawal/<id>` records, one bounded queue record per token
+//! (`withdrawal_queue/<token>`, at most `MAX_QUEUED_PER_TOKEN` entries) with `QUEUED_TOKENS`
+//! listing the tokens whose queue is not empty, batches by nonce (`batch/<nonce>`),
+//! `LAST_BATCH_NONCE`, `OUTSTANDING_BATCH` (at most one unexecuted batch) and the L1 signer
+//! set the contract holds (`L1_SIGNER_SET`).
 
 use crate::{Address, Denom, EthAddress};
 
@@ -22,6 +28,35 @@ pub const TOKEN_COUNT: &[u8] = b"bridge/token_count";
 pub const REFUNDS_HEAD: &[u8] = b"bridge/refunds_head";
 /// borsh `u64`: id of the next refund (the refund queue's tail).
 pub const REFUNDS_TAIL: &[u8] = b"bridge/refunds_tail";
+
+/// borsh `L1SignerSet`: the signer set the L1 contract holds (written at genesis from the
+/// genesis validators' Ethereum addresses and powers, normalized as the deployment does).
+pub const L1_SIGNER_SET: &[u8] = b"bridge/l1_signer_set";
+/// borsh `u64`: the id of the last withdrawal created (0 before the first; ids start at 1).
+pub const WITHDRAWAL_COUNT: &[u8] = b"bridge/withdrawal_count";
+/// borsh `Vec<EthAddress>`, sorted: the tokens whose withdrawal queue is not empty.
+pub const QUEUED_TOKENS: &[u8] = b"bridge/queued_tokens";
+/// borsh `u64`: the nonce of the last batch cut (0 before the first; nonces start at 1).
+pub const LAST_BATCH_NONCE: &[u8] = b"bridge/last_batch_nonce";
+/// borsh `u64`: the nonce of the batch L1 has not executed yet, while there is one (ADR 17:
+/// at most one outstanding batch for the whole bridge); absent otherwise.
+pub const OUTSTANDING_BATCH: &[u8] = b"bridge/outstanding_batch";
+
+/// `bridge/withdrawal/<id, 8 bytes big-endian>` -> borsh `Withdrawal`.
+pub fn withdrawal(id: u64) -> Vec<u8> {
+    super::index(b"bridge/withdrawal/", id)
+}
+
+/// `bridge/withdrawal_queue/<20 L1 token address bytes>` -> borsh `Vec<QueuedWithdrawal>` in id
+/// order (at most `MAX_QUEUED_PER_TOKEN`); absent when empty.
+pub fn withdrawal_queue(token: &EthAddress) -> Vec<u8> {
+    super::key(b"bridge/withdrawal_queue/", token.as_bytes())
+}
+
+/// `bridge/batch/<nonce, 8 bytes big-endian>` -> borsh `OutgoingBatch`.
+pub fn batch(nonce: u64) -> Vec<u8> {
+    super::index(b"bridge/batch/", nonce)
+}
 
 /// `bridge/deposit/<nonce, 8 bytes big-endian>` -> borsh `DepositRecord`, from the first claim
 /// of the nonce on.

@@ -1,0 +1,400 @@
+//! Withdrawals, sidechain -> L1: burning into per-token queues, cancelling, cutting batches at
+//! the end of a block and collecting the validators' signatures over a batch (ADR 17).
+//!
+//! A withdrawal burns `amount + fee` of a wrapped denom and joins its token's queue (one keyed
+//! record per token, at most [`MAX_QUEUED_PER_TOKEN`] entries, in id order). At the end of a
+//! block, while no batch is outstanding, the token whose queue is full (`batch_max_size`) or
+//! whose oldest entry has waited `batch_max_wait_blocks` (the oldest first, when several are)
+//! gets a batch: highest fee first, ties to the lower id, at most `batch_max_size`, with the next
+//! batch nonce and the L1 timeout `block time + batch_timeout_seconds`. Validators' operators
+//! then confirm it with their bridge key's signature over the contract's EIP-712 batch digest
+//! ([`batch_digest`], from `bridge-protocol`); once the signers carry more than the contract's
+//! threshold of the L1 signer set, the batch is ready.
+
+use alloy_primitives::{Address as L1Address, B256, U256};
+use bridge_protocol::{passes_threshold, recover_signer, Batch, Domain, Error as SigError};
+use sidechain_types::{
+    bridge::{check_withdraw, WithdrawRule, MAX_QUEUED_PER_TOKEN},
+    events::kinds,
+    BatchEntry, BatchSignature, BridgeParams, Code, Denom, EthAddress, Event, OutgoingBatch,
+    QueuedWithdrawal, Withdrawal, WithdrawalState,
+};
+
+use super::state;
+use crate::{
+    bank,
+    ctx::{BlockCtx, Signer},
+    fail::{fail, Fail},
+    validators, Overlay, Result,
+};
+
+/// The stateless checks of a withdrawal, as a failure with its code.
+pub fn check(amount: u128, fee: u128, to: &EthAddress) -> Result<(), Fail> {
+    match check_withdraw(amount, fee, to) {
+        Ok(()) => Ok(()),
+        Err((rule, reason)) => {
+            let code = match rule {
+                WithdrawRule::ZeroAddress => Code::WithdrawToZeroAddress,
+                WithdrawRule::ZeroAmount => Code::ZeroWithdrawal,
+                WithdrawRule::Overflow => Code::AmountOverflow,
+            };
+            fail(code, reason)
+        }
+    }
+}
+
+fn params(view: &Overlay<'_>) -> Result<BridgeParams, Fail> {
+    match state::params(view)? {
+        Some(p) => Ok(p),
+        None => fail(
+            Code::BridgeNotConfigured,
+            "this chain's genesis configures no bridge, so nothing can be withdrawn to L1",
+        ),
+    }
+}
+
+/// Burns `amount + fee` of `denom` from the signer and queues the withdrawal.
+///
+/// Errors: the stateless ones of [`check`]; `Code::BridgeNotConfigured`;
+/// `Code::NotBridgedDenom` when no deposit registered `denom` (the native token included);
+/// `Code::WithdrawalQueueFull`; `Code::InsufficientFunds` when the signer holds less than
+/// `amount + fee`.
+pub fn withdraw(
+    view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
+    signer: &Signer,
+    denom: &Denom,
+    amount: u128,
+    fee: u128,
+    to: &EthAddress,
+) -> Result<Vec<Event>, Fail> {
+    check(amount, fee, to)?;
+    params(view)?;
+    let Some(token) = state::denom_token(view, denom)? else {
+        return fail(
+            Code::NotBridgedDenom,
+            format!("{denom} stands for no L1 token: only wrapped denoms registered by a deposit (l1/...) can be withdrawn"),
+        );
+    };
+    let mut queue = state::queue(view, &token)?;
+    if queue.len() >= MAX_QUEUED_PER_TOKEN {
+        return fail(
+            Code::WithdrawalQueueFull,
+            format!(
+                "the withdrawal queue of {denom} holds {MAX_QUEUED_PER_TOKEN} withdrawals already"
+            ),
+        );
+    }
+    let Some(total) = amount.checked_add(fee) else {
+        return fail(Code::AmountOverflow, "amount plus fee exceeds 2^128 - 1");
+    };
+    bank::burn(view, &signer.address, denom, total)?;
+    let Some(id) = state::next_withdrawal_id(view)? else {
+        return fail(Code::AmountOverflow, "withdrawal ids are exhausted");
+    };
+    let record = Withdrawal {
+        id,
+        owner: signer.address,
+        token,
+        denom: denom.clone(),
+        to: *to,
+        amount,
+        fee,
+        height: ctx.height,
+        state: WithdrawalState::Queued,
+    };
+    state::put_withdrawal(view, &record);
+    queue.push(QueuedWithdrawal {
+        id,
+        fee,
+        height: ctx.height,
+    });
+    state::put_queue(view, &token, &queue)?;
+    Ok(vec![Event::new(kinds::WITHDRAWAL_QUEUED)
+        .attr("id", id)
+        .attr("owner", signer.address)
+        .attr("token", token)
+        .attr("denom", denom)
+        .attr("to", to)
+        .attr("amount", amount)
+        .attr("fee", fee)])
+}
+
+/// Cancels the signer's queued withdrawal `id`, minting `amount + fee` back.
+///
+/// Errors: `Code::UnknownWithdrawal`, `Code::NotWithdrawalOwner`, `Code::WithdrawalNotQueued`
+/// (in a batch, or cancelled already), `Code::AmountOverflow` when the refund cannot be minted.
+pub fn cancel(
+    view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
+    signer: &Signer,
+    id: u64,
+) -> Result<Vec<Event>, Fail> {
+    let Some(mut record) = state::withdrawal(view, id)? else {
+        return fail(
+            Code::UnknownWithdrawal,
+            format!("no withdrawal has id {id}"),
+        );
+    };
+    if record.owner != signer.address {
+        return fail(
+            Code::NotWithdrawalOwner,
+            format!(
+                "withdrawal {id} belongs to {}, not {}",
+                record.owner, signer.text
+            ),
+        );
+    }
+    if record.state != WithdrawalState::Queued {
+        return fail(
+            Code::WithdrawalNotQueued,
+            format!(
+                "withdrawal {id} is {}, only a queued one can be cancelled",
+                record.state.name()
+            ),
+        );
+    }
+    let Some(total) = record.amount.checked_add(record.fee) else {
+        return fail(Code::AmountOverflow, "amount plus fee exceeds 2^128 - 1");
+    };
+    bank::mint(view, &record.owner, &record.denom, total)?;
+    let mut queue = state::queue(view, &record.token)?;
+    queue.retain(|q| q.id != id);
+    state::put_queue(view, &record.token, &queue)?;
+    record.state = WithdrawalState::Cancelled { height: ctx.height };
+    state::put_withdrawal(view, &record);
+    Ok(vec![Event::new(kinds::WITHDRAWAL_CANCELLED)
+        .attr("id", id)
+        .attr("owner", record.owner)
+        .attr("denom", &record.denom)
+        .attr("refunded", total)])
+}
+
+/// End of block: cuts at most one batch, and only while no batch is outstanding (ADR 17).
+pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>> {
+    let Some(params) = state::params(view)? else {
+        return Ok(Vec::new());
+    };
+    if state::outstanding_batch(view)?.is_some() {
+        return Ok(Vec::new());
+    }
+    let max = usize::try_from(params.batch_max_size)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    // The ready token whose oldest withdrawal is the oldest (lowest id).
+    let mut chosen: Option<(u64, EthAddress, Vec<QueuedWithdrawal>)> = None;
+    for token in state::queued_tokens(view)? {
+        let queue = state::queue(view, &token)?;
+        let Some(first) = queue.first() else {
+            continue;
+        };
+        let waited = ctx.height.saturating_sub(first.height);
+        let ready = queue.len() >= max || waited >= params.batch_max_wait_blocks;
+        if ready && chosen.as_ref().is_none_or(|(id, _, _)| first.id < *id) {
+            chosen = Some((first.id, token, queue));
+        }
+    }
+    let Some((_, token, mut queue)) = chosen else {
+        return Ok(Vec::new());
+    };
+    let Some(nonce) = state::last_batch_nonce(view)?.checked_add(1) else {
+        return Ok(Vec::new());
+    };
+    let mut order = queue.clone();
+    order.sort_by(|a, b| b.fee.cmp(&a.fee).then(a.id.cmp(&b.id)));
+    let mut withdrawals = Vec::new();
+    let mut taken = Vec::new();
+    let mut fee: u128 = 0;
+    for q in order.iter().take(max) {
+        // A fee sum beyond 128 bits stops the batch here; the rest waits for the next one.
+        let Some(sum) = fee.checked_add(q.fee) else {
+            break;
+        };
+        let Some(mut record) = state::withdrawal(view, q.id)? else {
+            continue;
+        };
+        fee = sum;
+        record.state = WithdrawalState::InBatch { nonce };
+        state::put_withdrawal(view, &record);
+        withdrawals.push(BatchEntry {
+            id: q.id,
+            to: record.to,
+            amount: record.amount,
+        });
+        taken.push(q.id);
+    }
+    if withdrawals.is_empty() {
+        return Ok(Vec::new());
+    }
+    queue.retain(|q| !taken.contains(&q.id));
+    state::put_queue(view, &token, &queue)?;
+    let batch = OutgoingBatch {
+        nonce,
+        token,
+        timeout: ctx.time_secs.saturating_add(params.batch_timeout_seconds),
+        fee,
+        withdrawals,
+        height: ctx.height,
+        signatures: Vec::new(),
+        ready: false,
+    };
+    state::put_new_batch(view, &batch);
+    let ids = taken
+        .iter()
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok(vec![Event::new(kinds::BATCH_CUT)
+        .attr("nonce", nonce)
+        .attr("token", token)
+        .attr("count", taken.len())
+        .attr("fee", fee)
+        .attr("timeout", batch.timeout)
+        .attr("ids", ids)])
+}
+
+/// The EIP-712 domain of the deployment `params` name.
+pub fn domain(params: &BridgeParams) -> Domain {
+    Domain::new(
+        params.l1_chain_id,
+        L1Address::from(params.contract.0),
+        B256::from(params.bridge_id),
+    )
+}
+
+/// `batch` as the contract's `Batch` struct.
+pub fn to_abi(batch: &OutgoingBatch) -> Batch {
+    Batch {
+        token: L1Address::from(batch.token.0),
+        nonce: U256::from(batch.nonce),
+        timeout: U256::from(batch.timeout),
+        fee: U256::from(batch.fee),
+        recipients: batch
+            .withdrawals
+            .iter()
+            .map(|w| L1Address::from(w.to.0))
+            .collect(),
+        amounts: batch
+            .withdrawals
+            .iter()
+            .map(|w| U256::from(w.amount))
+            .collect(),
+    }
+}
+
+/// The digest validators sign for `batch`: `bridge_protocol`'s `Domain::batch_digest`, the
+/// contract's `batchDigest`.
+pub fn batch_digest(params: &BridgeParams, batch: &OutgoingBatch) -> [u8; 32] {
+    domain(params).batch_digest(&to_abi(batch)).0
+}
+
+/// Records a validator's signature over batch `nonce`.
+///
+/// Errors: `Code::BridgeNotConfigured`; `Code::NotValidator` when the signer operates no
+/// current validator; `Code::UnknownBatch`; `Code::BadBatchSignature` when the contract would
+/// refuse the signature (high s, bad v, no key) or it recovers to an address other than the
+/// validator's registered one; `Code::NotL1Signer` when that address is not in the L1 signer
+/// set; `Code::DuplicateConfirmation` when that signer's signature is counted already.
+pub fn confirm(
+    view: &mut Overlay<'_>,
+    signer: &Signer,
+    nonce: u64,
+    signature: &[u8; 65],
+) -> Result<Vec<Event>, Fail> {
+    let params = params(view)?;
+    let validators = validators::state::set(view)?;
+    let Some(validator) = validators.iter().find(|v| v.operator == signer.address) else {
+        return fail(
+            Code::NotValidator,
+            format!("{} is not the operator account of any current validator, so it cannot confirm batches", signer.text),
+        );
+    };
+    let Some(mut batch) = state::batch(view, nonce)? else {
+        return fail(Code::UnknownBatch, format!("no batch has nonce {nonce}"));
+    };
+    let digest = batch_digest(&params, &batch);
+    let recovered = match recover_signer(B256::from(digest), signature) {
+        Ok(a) => a,
+        Err(e) => {
+            let why = match e {
+                SigError::HighS(_) => {
+                    "its s is in the upper half of the curve order (EIP-2); use the low-s form"
+                        .to_string()
+                }
+                other => other.to_string(),
+            };
+            return fail(
+                Code::BadBatchSignature,
+                format!("the signature over batch {nonce} is refused: {why}"),
+            );
+        }
+    };
+    if recovered.0 .0 != validator.eth_address.0 {
+        return fail(
+            Code::BadBatchSignature,
+            format!(
+                "the signature over batch {nonce} recovers to {recovered}, but the validator's registered bridge address is {}",
+                validator.eth_address
+            ),
+        );
+    }
+    let Some(set) = state::l1_signer_set(view)? else {
+        return fail(Code::NotL1Signer, "the chain holds no L1 signer set");
+    };
+    let Some(index) = set.signers.iter().position(|s| *s == validator.eth_address) else {
+        return fail(
+            Code::NotL1Signer,
+            format!(
+                "{} is not in the L1 signer set (nonce {})",
+                validator.eth_address, set.nonce
+            ),
+        );
+    };
+    let signer_index = u32::try_from(index).unwrap_or(u32::MAX);
+    let at = match batch
+        .signatures
+        .binary_search_by_key(&signer_index, |s| s.signer_index)
+    {
+        Ok(_) => {
+            return fail(
+                Code::DuplicateConfirmation,
+                format!(
+                    "{}'s confirmation of batch {nonce} is counted already",
+                    validator.eth_address
+                ),
+            )
+        }
+        Err(at) => at,
+    };
+    batch.signatures.insert(
+        at,
+        BatchSignature {
+            signer_index,
+            signer: validator.eth_address,
+            signature: *signature,
+        },
+    );
+    let mut events = vec![Event::new(kinds::BATCH_CONFIRMATION)
+        .attr("nonce", nonce)
+        .attr("validator", signer.address)
+        .attr("signer", validator.eth_address)
+        .attr("signer_index", signer_index)];
+    let was_ready = batch.ready;
+    batch.ready = passes_threshold(batch.signatures.iter().map(|s| {
+        usize::try_from(s.signer_index)
+            .ok()
+            .and_then(|i| set.powers.get(i))
+            .copied()
+            .unwrap_or(0)
+    }));
+    if batch.ready && !was_ready {
+        events.push(
+            Event::new(kinds::BATCH_READY)
+                .attr("nonce", nonce)
+                .attr("token", batch.token)
+                .attr("signatures", batch.signatures.len()),
+        );
+    }
+    state::put_batch(view, &batch);
+    Ok(events)
+}
