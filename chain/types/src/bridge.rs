@@ -409,6 +409,20 @@ pub struct Refund {
     pub height: u64,
     /// Why it was not minted.
     pub reason: String,
+    /// Whether it is still owed, carried by a batch, or paid.
+    pub state: RefundState,
+}
+
+/// Where a refund owed stands.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RefundState {
+    /// Waiting for a batch of its token.
+    Owed,
+    /// Carried by batch `nonce` (back to `Owed` if that batch times out).
+    InBatch { nonce: u64 },
+    /// Paid on L1 by batch `nonce` in L1 block `l1_block`.
+    Paid { nonce: u64, l1_block: u64 },
 }
 
 /// Messages of the bridge component. Variants are only ever appended: the borsh tag is the
@@ -439,6 +453,138 @@ pub enum BridgeMsg {
         #[serde(serialize_with = "ser_hex_bytes")]
         signature: [u8; 65],
     },
+    /// A validator's operator attests what final L1 blocks show of outstanding batch `nonce`:
+    /// executed (with how each entry was paid), or timed out unexecuted. More than 2/3 of the
+    /// sidechain's voting power behind one outcome settles the batch (ADR 17).
+    AttestBatch { nonce: u64, outcome: BatchOutcome },
+    /// A validator's operator confirms signer-set update `nonce`: `signature` is its bridge
+    /// key's signature `r ‖ s ‖ v` (v = 27 or 28, low s) over the update's EIP-712
+    /// `SignerSet` digest. Only members of the set L1 holds count.
+    ConfirmSignerSet {
+        nonce: u64,
+        #[serde(serialize_with = "ser_hex_bytes")]
+        signature: [u8; 65],
+    },
+    /// A validator's operator attests what final L1 blocks show of signer-set update `nonce`
+    /// (`SignerSetUpdated`, `SignerSetActivated`, `PendingSignerSetCancelled`).
+    AttestSignerSet {
+        nonce: u64,
+        outcome: SignerSetOutcome,
+    },
+}
+
+/// Most entries an [`ExecutedBatch::releases`] may list (the contract's batch limit).
+pub const MAX_RELEASES: usize = MAX_BATCH_SIZE as usize;
+
+/// How L1 paid one entry of an executed batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Release {
+    /// Transferred to the recipient.
+    Paid,
+    /// The transfer failed; the amount is credited to `claimable[token][recipient]` on L1 and
+    /// the recipient takes it with `claim(token, to)` (`TransferDeferred`).
+    Deferred,
+    /// Above the token's large-release threshold: queued on L1 as release `release_id`,
+    /// payable by anyone calling `executeRelease` from L1 time `executable_at` (seconds)
+    /// (`ReleaseQueued`).
+    Delayed { release_id: u64, executable_at: u64 },
+}
+
+/// A batch's `BatchExecuted` event and what the same L1 transaction did with each entry.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ExecutedBatch {
+    /// L1 block holding the transaction.
+    pub l1_block: u64,
+    /// The L1 transaction (`0x` hex in JSON).
+    #[serde(with = "hex32")]
+    pub l1_tx_hash: [u8; 32],
+    /// Who submitted it (and was paid the fee).
+    pub submitter: EthAddress,
+    /// One per batch entry, in the batch's order (at most [`MAX_RELEASES`]).
+    pub releases: Vec<Release>,
+}
+
+/// What final L1 blocks show of an outstanding batch.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum BatchOutcome {
+    /// The contract executed it (`BatchExecuted(nonce)`).
+    Executed(ExecutedBatch),
+    /// A final L1 block with a timestamp at or past the batch's timeout whose state has
+    /// `lastBatchNonce` below the batch's nonce: it can never execute.
+    TimedOut {
+        /// That block's number and timestamp (seconds); not part of what is tallied, so
+        /// validators that read different final blocks still agree.
+        l1_block: u64,
+        l1_time: u64,
+    },
+}
+
+impl BatchOutcome {
+    /// SHA-256 over a domain tag, the nonce and what validators must agree on: the whole
+    /// execution, or only the fact of the timeout.
+    pub fn content_hash(&self, nonce: u64) -> [u8; 32] {
+        let mut bytes = b"sidechain/batch_outcome/v1".to_vec();
+        bytes.extend_from_slice(&nonce.to_be_bytes());
+        match self {
+            BatchOutcome::Executed(e) => {
+                bytes.push(0);
+                // Writing into a Vec cannot fail.
+                let _ = BorshSerialize::serialize(e, &mut bytes);
+            }
+            BatchOutcome::TimedOut { .. } => bytes.push(1),
+        }
+        crate::sha256(&bytes)
+    }
+
+    /// The stateless checks: at most [`MAX_RELEASES`] releases.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            BatchOutcome::Executed(e) if e.releases.len() > MAX_RELEASES => Err(format!(
+                "an executed batch lists {} releases; a batch holds at most {MAX_RELEASES}",
+                e.releases.len()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What final L1 blocks show of a signer-set update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SignerSetOutcome {
+    /// Accepted and active (`SignerSetActivated(nonce)`): L1 now checks signatures against it.
+    Active,
+    /// Accepted but waiting out the contract's delay (`SignerSetUpdated` with `activatesAt`
+    /// in the future, seconds): anyone may call `activateSignerSet` from then on.
+    Pending { activates_at: u64 },
+    /// Cancelled by the guardian while pending (`PendingSignerSetCancelled(nonce)`): the nonce
+    /// stays used on L1; the chain produces the next set with nonce + 1.
+    Cancelled,
+}
+
+impl SignerSetOutcome {
+    /// SHA-256 over a domain tag, the nonce and the outcome.
+    pub fn content_hash(&self, nonce: u64) -> [u8; 32] {
+        let mut bytes = b"sidechain/signer_set_outcome/v1".to_vec();
+        bytes.extend_from_slice(&nonce.to_be_bytes());
+        // Writing into a Vec cannot fail.
+        let _ = BorshSerialize::serialize(self, &mut bytes);
+        crate::sha256(&bytes)
+    }
+}
+
+/// The validators that attest one outcome (of a batch or signer-set update).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct OutcomeVote<T> {
+    /// The outcome's content hash (`0x` hex in JSON).
+    #[serde(with = "hex32")]
+    pub content_hash: [u8; 32],
+    pub outcome: T,
+    /// Operator addresses of the validators behind it, sorted. Their power is counted when the
+    /// tally is evaluated (end of block), against the validator set as it is then.
+    pub validators: Vec<Address>,
 }
 
 fn ser_hex_bytes<S: serde::Serializer>(v: &[u8; 65], s: S) -> Result<S::Ok, S::Error> {
@@ -499,16 +645,68 @@ pub enum WithdrawalState {
     InBatch { nonce: u64 },
     /// Cancelled by its owner at `height`; `amount + fee` was minted back.
     Cancelled { height: u64 },
+    /// Back in its token's queue because batch `nonce` timed out on L1 unexecuted; it goes
+    /// into a later batch (the owner may still cancel it).
+    Requeued { nonce: u64 },
+    /// Paid to the L1 recipient by batch `nonce`, L1 transaction `l1_tx_hash` in block
+    /// `l1_block`.
+    Released {
+        nonce: u64,
+        l1_block: u64,
+        #[serde(with = "hex32")]
+        l1_tx_hash: [u8; 32],
+    },
+    /// Batch `nonce` executed but the transfer to the recipient failed: the amount waits in
+    /// the contract's `claimable`; the recipient calls `claim(token, to)` on L1.
+    Deferred {
+        nonce: u64,
+        l1_block: u64,
+        #[serde(with = "hex32")]
+        l1_tx_hash: [u8; 32],
+    },
+    /// Batch `nonce` executed but the amount is above the token's large-release threshold:
+    /// L1 release `release_id` is payable from L1 time `executable_at` (seconds) by anyone
+    /// calling `executeRelease`.
+    Delayed {
+        nonce: u64,
+        l1_block: u64,
+        #[serde(with = "hex32")]
+        l1_tx_hash: [u8; 32],
+        release_id: u64,
+        executable_at: u64,
+    },
 }
 
 impl WithdrawalState {
-    /// `queued`, `in_batch` or `cancelled`.
+    /// `queued`, `in_batch`, `cancelled`, `requeued`, `released`, `deferred` or `delayed`.
     pub fn name(&self) -> &'static str {
         match self {
             WithdrawalState::Queued => "queued",
             WithdrawalState::InBatch { .. } => "in_batch",
             WithdrawalState::Cancelled { .. } => "cancelled",
+            WithdrawalState::Requeued { .. } => "requeued",
+            WithdrawalState::Released { .. } => "released",
+            WithdrawalState::Deferred { .. } => "deferred",
+            WithdrawalState::Delayed { .. } => "delayed",
         }
+    }
+
+    /// Whether it waits in its token's queue (queued or requeued): the owner may cancel it.
+    pub fn is_queued(&self) -> bool {
+        matches!(
+            self,
+            WithdrawalState::Queued | WithdrawalState::Requeued { .. }
+        )
+    }
+
+    /// Whether L1 has executed the batch that carries it (released, deferred or delayed).
+    pub fn is_executed(&self) -> bool {
+        matches!(
+            self,
+            WithdrawalState::Released { .. }
+                | WithdrawalState::Deferred { .. }
+                | WithdrawalState::Delayed { .. }
+        )
     }
 }
 
@@ -544,13 +742,16 @@ pub struct QueuedWithdrawal {
     pub height: u64,
 }
 
-/// One withdrawal in a batch: the contract's `recipients[i]` and `amounts[i]`.
+/// One entry of a batch: the contract's `recipients[i]` and `amounts[i]`.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct BatchEntry {
-    /// The withdrawal's id.
+    /// The withdrawal's id, or the refund's id when `refund` is set.
     pub id: u64,
+    /// Whether the entry pays back a deposit the chain could not mint ([`Refund`]).
+    pub refund: bool,
     pub to: EthAddress,
-    pub amount: u128,
+    /// Base units of the batch's token.
+    pub amount: L1Amount,
 }
 
 /// A validator's signature over a batch digest, kept at its signer's index in the L1 signer set.
@@ -581,10 +782,91 @@ pub struct OutgoingBatch {
     pub withdrawals: Vec<BatchEntry>,
     /// Sidechain height at which it was cut.
     pub height: u64,
+    /// Nonce of the L1 signer set the signatures are for (the set L1 held when they were
+    /// collected; they are dropped and collected again when L1 moves to a newer set).
+    pub signer_set_nonce: u64,
     /// Signatures collected, in the signer set's order (ascending `signer_index`).
     pub signatures: Vec<BatchSignature>,
     /// Whether the signatures carry more than the contract's threshold of the L1 signer set.
     pub ready: bool,
+    /// Sidechain height at which it became ready (0 while it is not): the submitter turn
+    /// counts from here.
+    pub ready_height: u64,
+    /// The attested L1 outcome, once settled; `None` while outstanding.
+    pub settled: Option<BatchSettlement>,
+    /// Outcomes attested so far while outstanding (emptied once settled).
+    pub attestations: Vec<OutcomeVote<BatchOutcome>>,
+}
+
+/// How an outstanding batch ended.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct BatchSettlement {
+    /// Sidechain height at which more than 2/3 of the power attested it.
+    pub height: u64,
+    pub outcome: BatchOutcome,
+}
+
+/// How many sidechain blocks one relayer has to submit a ready batch or signer-set update
+/// before the next one in the turn takes over (see [`submitter_turn`]).
+pub const SUBMIT_TURN_BLOCKS: u64 = 10;
+
+/// Which L1 signer-set member's relayer should submit an item that became ready at
+/// `ready_height`, at sidechain height `height`: member `(nonce + k) mod members` where
+/// `k = (height - ready_height) / SUBMIT_TURN_BLOCKS`, so the first choice rotates with the
+/// nonce and each later window hands the work to the next member. `None` for an empty set.
+pub fn submitter_turn(nonce: u64, ready_height: u64, height: u64, members: usize) -> Option<usize> {
+    let n = u64::try_from(members).ok().filter(|n| *n > 0)?;
+    let k = height.saturating_sub(ready_height) / SUBMIT_TURN_BLOCKS;
+    usize::try_from(nonce.wrapping_add(k) % n).ok()
+}
+
+/// Where a signer-set update stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SignerSetStatus {
+    /// Collecting signatures of the set L1 holds.
+    Signing,
+    /// Signed by more than 2/3 of the L1 set's power since `height`: a relayer submits
+    /// `updateSignerSet`.
+    Ready { height: u64 },
+    /// Accepted by L1 but waiting out the contract's delay until L1 time `activates_at`
+    /// (attested at sidechain `height`); then a relayer calls `activateSignerSet`.
+    Pending { activates_at: u64, height: u64 },
+    /// Active on L1 (attested at sidechain `height`): the set batches are signed for.
+    Active { height: u64 },
+    /// Cancelled on L1 by the guardian (attested at sidechain `height`).
+    Cancelled { height: u64 },
+}
+
+impl SignerSetStatus {
+    /// `signing`, `ready`, `pending`, `active` or `cancelled`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SignerSetStatus::Signing => "signing",
+            SignerSetStatus::Ready { .. } => "ready",
+            SignerSetStatus::Pending { .. } => "pending",
+            SignerSetStatus::Active { .. } => "active",
+            SignerSetStatus::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+/// A next L1 signer set the chain produced from its validator set
+/// (`/bridge/signer_set`), signed by the set L1 holds.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct SignerSetUpdate {
+    /// The set: nonce (one above the last nonce L1 accepted or cancelled), members sorted by
+    /// address, powers normalized to 2^32.
+    pub set: L1SignerSet,
+    /// Sidechain height at which it was produced.
+    pub height: u64,
+    /// Nonce of the L1 set that signs it.
+    pub signed_by: u64,
+    /// Signatures of the signing set's members, ascending `signer_index` in that set.
+    pub signatures: Vec<BatchSignature>,
+    pub status: SignerSetStatus,
+    /// Outcomes attested so far (emptied once active or cancelled).
+    pub attestations: Vec<OutcomeVote<SignerSetOutcome>>,
 }
 
 /// The signer set the L1 contract holds: Ethereum addresses and powers normalized to 2^32

@@ -72,11 +72,19 @@ pub enum Code {
     DuplicateConfirmation = 36,
     /// A batch confirmation from a validator whose Ethereum address is not in the L1 signer set.
     NotL1Signer = 37,
+    /// A signer-set confirmation or attestation naming no signer-set update the chain made.
+    UnknownSignerSet = 38,
+    /// An attestation the chain cannot take: the batch or signer-set update is not awaiting
+    /// that outcome (settled already, not submitted yet), or it does not fit the batch (the
+    /// number of releases).
+    InvalidAttestation = 39,
+    /// The same validator attested the same outcome before.
+    DuplicateAttestation = 40,
 }
 
 impl Code {
     /// Every code, in numeric order (used to render the documented table).
-    pub const ALL: [Code; 38] = [
+    pub const ALL: [Code; 41] = [
         Code::Ok,
         Code::Decode,
         Code::BadSignature,
@@ -115,6 +123,9 @@ impl Code {
         Code::BadBatchSignature,
         Code::DuplicateConfirmation,
         Code::NotL1Signer,
+        Code::UnknownSignerSet,
+        Code::InvalidAttestation,
+        Code::DuplicateAttestation,
     ];
 
     pub fn value(self) -> u32 {
@@ -166,6 +177,9 @@ impl Code {
             Code::BadBatchSignature => "bad_batch_signature",
             Code::DuplicateConfirmation => "duplicate_confirmation",
             Code::NotL1Signer => "not_l1_signer",
+            Code::UnknownSignerSet => "unknown_signer_set",
+            Code::InvalidAttestation => "invalid_attestation",
+            Code::DuplicateAttestation => "duplicate_attestation",
         }
     }
 
@@ -207,9 +221,12 @@ impl Code {
             Code::NotWithdrawalOwner => "send the cancellation from the account that made the withdrawal",
             Code::WithdrawalNotQueued => "nothing to cancel: the withdrawal is in a batch (it will be paid on L1) or was cancelled already",
             Code::UnknownBatch => "confirm a batch the chain has cut (query `/bridge/batch`)",
-            Code::BadBatchSignature => "sign the batch's EIP-712 digest with the validator's registered bridge key, low s, v = 27 or 28 (the relayer does this)",
-            Code::DuplicateConfirmation => "nothing to do: this signer's confirmation of the batch is already counted",
-            Code::NotL1Signer => "only members of the L1 signer set confirm batches; wait until the contract's signer set includes this validator's Ethereum address",
+            Code::BadBatchSignature => "sign the batch's (or signer-set update's) EIP-712 digest with the validator's registered bridge key, low s, v = 27 or 28 (the relayer does this)",
+            Code::DuplicateConfirmation => "nothing to do: this signer's confirmation is already counted",
+            Code::NotL1Signer => "only members of the L1 signer set confirm batches and signer-set updates; wait until the contract's signer set includes this validator's Ethereum address",
+            Code::UnknownSignerSet => "confirm or attest a signer-set update the chain has made (query `/bridge/signer_set`)",
+            Code::InvalidAttestation => "attest only an outstanding batch (query `/bridge/batch`) or a signer-set update L1 can have seen (ready or pending), with one release per batch entry",
+            Code::DuplicateAttestation => "nothing to do: this validator's attestation of that outcome is already counted",
         }
     }
 }

@@ -109,4 +109,28 @@ pub mod kinds {
     pub const BATCH_CONFIRMATION: &str = "batch_confirmation";
     /// A batch's signatures passed the contract's threshold: `nonce`, `token`, `signatures`.
     pub const BATCH_READY: &str = "batch_ready";
+    /// A validator's attestation of a batch's L1 outcome counted: `nonce`, `validator`,
+    /// `outcome` (`executed` or `timed_out`), `content_hash`.
+    pub const BATCH_ATTESTATION: &str = "batch_attestation";
+    /// A batch executed on L1, attested by more than 2/3 of the power (end of block): `nonce`,
+    /// `token`, `count`, `released`, `deferred`, `delayed`, `l1_block`, `l1_tx_hash`,
+    /// `submitter`.
+    pub const BATCH_EXECUTED: &str = "batch_executed";
+    /// A batch timed out on L1 unexecuted, attested by more than 2/3 of the power (end of
+    /// block): `nonce`, `token`, `requeued` (withdrawals back in the queue), `refunds`.
+    pub const BATCH_TIMED_OUT: &str = "batch_timed_out";
+    /// The chain produced the next L1 signer set (end of block): `nonce`, `signers`,
+    /// `signed_by` (nonce of the set that must sign it).
+    pub const SIGNER_SET_CREATED: &str = "signer_set_created";
+    /// A signature over a signer-set update counted: `nonce`, `validator`, `signer`,
+    /// `signer_index`.
+    pub const SIGNER_SET_CONFIRMATION: &str = "signer_set_confirmation";
+    /// A signer-set update signed by more than the contract's threshold: `nonce`.
+    pub const SIGNER_SET_READY: &str = "signer_set_ready";
+    /// A validator's attestation of a signer-set update's L1 outcome counted: `nonce`,
+    /// `validator`, `outcome`.
+    pub const SIGNER_SET_ATTESTATION: &str = "signer_set_attestation";
+    /// A signer-set update's L1 outcome settled by more than 2/3 of the power (end of block):
+    /// `nonce`, `status` (`active`, `pending`, `cancelled`), `activates_at` (pending only).
+    pub const SIGNER_SET_SETTLED: &str = "signer_set_settled";
 }

@@ -42,7 +42,7 @@ pub use bank::{Account, BankMsg};
 pub use bridge::{
     wrapped_denom, BatchEntry, BatchSignature, BridgeMsg, BridgeParams, DepositClaim,
     DepositRecord, DepositState, L1Amount, L1SignerSet, Misbehaviour, OutgoingBatch,
-    QueuedWithdrawal, Refund, Tally, Withdrawal, WithdrawalState, WrappedToken,
+    QueuedWithdrawal, Refund, Tally, Withdrawal, WithdrawalState, WrappedToken, BatchOutcome, BatchSettlement, ExecutedBatch, OutcomeVote, RefundState, Release, SignerSetOutcome, SignerSetStatus, SignerSetUpdate,
 };
 pub use codes::Code;
 pub use denom::{Denom, DenomError};

@@ -19,6 +19,10 @@
 //! | `/bridge/withdrawal` | id, 8 bytes big-endian | borsh `Withdrawal` with its state (empty when no such id) |
 //! | `/bridge/batch` | nonce, 8 bytes big-endian | borsh `OutgoingBatch` with its signatures in the signer set's order (empty when no such batch) |
 //! | `/bridge/l1_signer_set` | empty | borsh `L1SignerSet`, the set the L1 contract holds (empty when no bridge) |
+//! | `/bridge/batches` | empty | borsh `Vec<OutgoingBatch>`, the outstanding batch and the latest settled ones, newest nonce first, at most 20 (not provable: several keys) |
+//! | `/bridge/signer_set` | nonce, 8 bytes big-endian | borsh `SignerSetUpdate` (empty when the chain made no update with that nonce) |
+//! | `/bridge/signer_sets` | empty | borsh `Vec<SignerSetUpdate>`, newest first, at most 20 (not provable: several keys) |
+//! | `/bridge/refund` | id, 8 bytes big-endian | borsh `Refund` (empty when no such id) |
 //! | `/store` | a raw state key | the raw stored bytes |
 
 use crate::{state_key, Address, Denom, EthAddress};
@@ -38,10 +42,14 @@ pub const BRIDGE_MISBEHAVIOUR: &str = "/bridge/misbehaviour";
 pub const BRIDGE_WITHDRAWAL: &str = "/bridge/withdrawal";
 pub const BRIDGE_BATCH: &str = "/bridge/batch";
 pub const BRIDGE_L1_SIGNER_SET: &str = "/bridge/l1_signer_set";
+pub const BRIDGE_BATCHES: &str = "/bridge/batches";
+pub const BRIDGE_SIGNER_SET: &str = "/bridge/signer_set";
+pub const BRIDGE_SIGNER_SETS: &str = "/bridge/signer_sets";
+pub const BRIDGE_REFUND: &str = "/bridge/refund";
 pub const RAW: &str = "/store";
 
 /// Every path, for error messages and documentation.
-pub const PATHS: [&str; 16] = [
+pub const PATHS: [&str; 20] = [
     ACCOUNT,
     SUPPLY,
     PARAMS,
@@ -57,6 +65,10 @@ pub const PATHS: [&str; 16] = [
     BRIDGE_WITHDRAWAL,
     BRIDGE_BATCH,
     BRIDGE_L1_SIGNER_SET,
+    BRIDGE_BATCHES,
+    BRIDGE_SIGNER_SET,
+    BRIDGE_SIGNER_SETS,
+    BRIDGE_REFUND,
     RAW,
 ];
 
@@ -91,6 +103,14 @@ pub enum Route {
     BridgeBatch(u64),
     /// The signer set the L1 contract holds.
     BridgeL1SignerSet,
+    /// The outstanding batch and the latest settled ones, newest first (at most 20).
+    BridgeBatches,
+    /// One signer-set update, by nonce.
+    BridgeSignerSet(u64),
+    /// The latest signer-set updates, newest first (at most 20).
+    BridgeSignerSets,
+    /// One refund owed (or paid), by id.
+    BridgeRefund(u64),
     /// Any state key, read raw.
     Raw(Vec<u8>),
 }
@@ -129,6 +149,10 @@ impl Route {
             Route::BridgeWithdrawal(_) => BRIDGE_WITHDRAWAL,
             Route::BridgeBatch(_) => BRIDGE_BATCH,
             Route::BridgeL1SignerSet => BRIDGE_L1_SIGNER_SET,
+            Route::BridgeBatches => BRIDGE_BATCHES,
+            Route::BridgeSignerSet(_) => BRIDGE_SIGNER_SET,
+            Route::BridgeSignerSets => BRIDGE_SIGNER_SETS,
+            Route::BridgeRefund(_) => BRIDGE_REFUND,
             Route::Raw(_) => RAW,
         }
     }
@@ -141,7 +165,9 @@ impl Route {
             Route::Raw(key) => key.clone(),
             Route::BridgeDeposit(nonce)
             | Route::BridgeWithdrawal(nonce)
-            | Route::BridgeBatch(nonce) => nonce.to_be_bytes().to_vec(),
+            | Route::BridgeBatch(nonce)
+            | Route::BridgeSignerSet(nonce)
+            | Route::BridgeRefund(nonce) => nonce.to_be_bytes().to_vec(),
             Route::BridgeLastClaimed(a) => a.as_bytes().to_vec(),
             Route::BridgeToken(t) => t.as_bytes().to_vec(),
             Route::Params
@@ -150,6 +176,8 @@ impl Route {
             | Route::BridgeParams
             | Route::BridgeLastApplied
             | Route::BridgeL1SignerSet
+            | Route::BridgeBatches
+            | Route::BridgeSignerSets
             | Route::BridgeTokens
             | Route::BridgeMisbehaviour => Vec::new(),
         }
@@ -222,6 +250,22 @@ impl Route {
                 })?,
             ))),
             BRIDGE_L1_SIGNER_SET => no_data(Route::BridgeL1SignerSet),
+            BRIDGE_BATCHES => no_data(Route::BridgeBatches),
+            BRIDGE_SIGNER_SETS => no_data(Route::BridgeSignerSets),
+            BRIDGE_SIGNER_SET => Ok(Route::BridgeSignerSet(u64::from_be_bytes(
+                data.try_into().map_err(|_| RouteError::BadData {
+                    path: BRIDGE_SIGNER_SET,
+                    expected: "a nonce as 8 big-endian bytes",
+                    got: data.len(),
+                })?,
+            ))),
+            BRIDGE_REFUND => Ok(Route::BridgeRefund(u64::from_be_bytes(
+                data.try_into().map_err(|_| RouteError::BadData {
+                    path: BRIDGE_REFUND,
+                    expected: "an id as 8 big-endian bytes",
+                    got: data.len(),
+                })?,
+            ))),
             RAW => Ok(Route::Raw(data.to_vec())),
             other => Err(RouteError::UnknownPath(other.to_string())),
         }
@@ -244,8 +288,14 @@ impl Route {
             Route::BridgeWithdrawal(id) => Some(state_key::bridge::withdrawal(*id)),
             Route::BridgeBatch(nonce) => Some(state_key::bridge::batch(*nonce)),
             Route::BridgeL1SignerSet => Some(state_key::bridge::L1_SIGNER_SET.to_vec()),
+            Route::BridgeSignerSet(nonce) => Some(state_key::bridge::signer_set(*nonce)),
+            Route::BridgeRefund(id) => Some(state_key::bridge::refund(*id)),
             Route::Raw(key) => Some(key.clone()),
-            Route::Proposals | Route::BridgeTokens | Route::BridgeMisbehaviour => None,
+            Route::Proposals
+            | Route::BridgeTokens
+            | Route::BridgeMisbehaviour
+            | Route::BridgeBatches
+            | Route::BridgeSignerSets => None,
         }
     }
 }
@@ -272,6 +322,10 @@ mod tests {
             Route::BridgeWithdrawal(7),
             Route::BridgeBatch(9),
             Route::BridgeL1SignerSet,
+            Route::BridgeBatches,
+            Route::BridgeSignerSet(3),
+            Route::BridgeSignerSets,
+            Route::BridgeRefund(4),
             Route::Raw(b"bank/acct/x".to_vec()),
         ];
         assert_eq!(routes.len(), PATHS.len());

@@ -17,7 +17,8 @@
 use sidechain_types::{
     bridge::{wrapped_denom, MAX_PENDING_DEPOSITS_AHEAD},
     events::kinds,
-    Address, Code, DepositClaim, DepositRecord, DepositState, Event, Misbehaviour, Refund, Tally,
+    Address, Code, DepositClaim, DepositRecord, DepositState, Event, Misbehaviour, Refund,
+    RefundState, Tally,
     ValidatorInfo, WrappedToken,
 };
 
@@ -271,6 +272,7 @@ fn apply(
                     amount: claim.amount,
                     height: ctx.height,
                     reason: reason.clone(),
+                    state: RefundState::Owed,
                 },
             )?;
             let event = Event::new(kinds::DEPOSIT_REFUND_OWED)

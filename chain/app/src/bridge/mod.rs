@@ -5,6 +5,7 @@
 //! under `state_key::bridge`.
 
 pub mod claims;
+pub mod l1;
 pub mod state;
 pub mod withdrawals;
 

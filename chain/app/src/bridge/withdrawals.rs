@@ -11,16 +11,16 @@
 //! ([`batch_digest`], from `bridge-protocol`); once the signers carry more than the contract's
 //! threshold of the L1 signer set, the batch is ready.
 
-use alloy_primitives::{Address as L1Address, B256, U256};
-use bridge_protocol::{passes_threshold, recover_signer, Batch, Domain, Error as SigError};
+use alloy_primitives::B256;
+use bridge_protocol::{passes_threshold, recover_signer, Error as SigError};
 use sidechain_types::{
-    bridge::{check_withdraw, WithdrawRule, MAX_QUEUED_PER_TOKEN},
+    bridge::{check_withdraw, L1Amount, WithdrawRule, MAX_QUEUED_PER_TOKEN},
     events::kinds,
     BatchEntry, BatchSignature, BridgeParams, Code, Denom, EthAddress, Event, OutgoingBatch,
     QueuedWithdrawal, Withdrawal, WithdrawalState,
 };
 
-use super::state;
+use super::{l1::batch_digest, state};
 use crate::{
     bank,
     ctx::{BlockCtx, Signer},
@@ -145,7 +145,7 @@ pub fn cancel(
             ),
         );
     }
-    if record.state != WithdrawalState::Queued {
+    if !record.state.is_queued() {
         return fail(
             Code::WithdrawalNotQueued,
             format!(
@@ -218,8 +218,9 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
         state::put_withdrawal(view, &record);
         withdrawals.push(BatchEntry {
             id: q.id,
+            refund: false,
             to: record.to,
-            amount: record.amount,
+            amount: L1Amount::from_u128(record.amount),
         });
         taken.push(q.id);
     }
@@ -235,8 +236,12 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
         fee,
         withdrawals,
         height: ctx.height,
+        signer_set_nonce: state::l1_signer_set(view)?.map(|s| s.nonce).unwrap_or(0),
         signatures: Vec::new(),
         ready: false,
+        ready_height: 0,
+        settled: None,
+        attestations: Vec::new(),
     };
     state::put_new_batch(view, &batch);
     let ids = taken
@@ -251,41 +256,6 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
         .attr("fee", fee)
         .attr("timeout", batch.timeout)
         .attr("ids", ids)])
-}
-
-/// The EIP-712 domain of the deployment `params` name.
-pub fn domain(params: &BridgeParams) -> Domain {
-    Domain::new(
-        params.l1_chain_id,
-        L1Address::from(params.contract.0),
-        B256::from(params.bridge_id),
-    )
-}
-
-/// `batch` as the contract's `Batch` struct.
-pub fn to_abi(batch: &OutgoingBatch) -> Batch {
-    Batch {
-        token: L1Address::from(batch.token.0),
-        nonce: U256::from(batch.nonce),
-        timeout: U256::from(batch.timeout),
-        fee: U256::from(batch.fee),
-        recipients: batch
-            .withdrawals
-            .iter()
-            .map(|w| L1Address::from(w.to.0))
-            .collect(),
-        amounts: batch
-            .withdrawals
-            .iter()
-            .map(|w| U256::from(w.amount))
-            .collect(),
-    }
-}
-
-/// The digest validators sign for `batch`: `bridge_protocol`'s `Domain::batch_digest`, the
-/// contract's `batchDigest`.
-pub fn batch_digest(params: &BridgeParams, batch: &OutgoingBatch) -> [u8; 32] {
-    domain(params).batch_digest(&to_abi(batch)).0
 }
 
 /// Records a validator's signature over batch `nonce`.

@@ -41,6 +41,23 @@ pub const LAST_BATCH_NONCE: &[u8] = b"bridge/last_batch_nonce";
 /// borsh `u64`: the nonce of the batch L1 has not executed yet, while there is one (ADR 17:
 /// at most one outstanding batch for the whole bridge); absent otherwise.
 pub const OUTSTANDING_BATCH: &[u8] = b"bridge/outstanding_batch";
+/// borsh `u64`: the nonce of the last signer-set update the chain produced (0 before the
+/// first; the genesis set has nonce 0). Cancelled updates keep their nonce used.
+pub const LAST_SIGNER_SET_NONCE: &[u8] = b"bridge/last_signer_set_nonce";
+/// borsh `u64`: the nonce of the signer-set update not yet active or cancelled on L1, while
+/// there is one (at most one at a time, as the contract accepts); absent otherwise.
+pub const OPEN_SIGNER_SET: &[u8] = b"bridge/open_signer_set";
+
+/// `bridge/signer_set/<nonce, 8 bytes big-endian>` -> borsh `SignerSetUpdate`.
+pub fn signer_set(nonce: u64) -> Vec<u8> {
+    super::index(b"bridge/signer_set/", nonce)
+}
+
+/// `bridge/timed_out_batch/<nonce, 8 bytes big-endian>` -> borsh `OutgoingBatch`: the last
+/// batch with that nonce that timed out on L1 (its nonce was then given to the next batch).
+pub fn timed_out_batch(nonce: u64) -> Vec<u8> {
+    super::index(b"bridge/timed_out_batch/", nonce)
+}
 
 /// `bridge/withdrawal/<id, 8 bytes big-endian>` -> borsh `Withdrawal`.
 pub fn withdrawal(id: u64) -> Vec<u8> {
@@ -101,7 +118,7 @@ pub fn denom(denom: &Denom) -> Vec<u8> {
     super::key(b"bridge/denom/", denom.as_str().as_bytes())
 }
 
-/// `bridge/refund/<id, 8 bytes big-endian>` -> borsh `Refund`, while owed.
+/// `bridge/refund/<id, 8 bytes big-endian>` -> borsh `Refund` (owed, in a batch, or paid).
 pub fn refund(id: u64) -> Vec<u8> {
     super::index(b"bridge/refund/", id)
 }
