@@ -14,7 +14,7 @@ use sidechain_types::{
     state_key,
     tx::build_signed,
     Address, Code, DepositClaim, DepositRecord, DepositState, EthAddress, GenesisState, L1Amount,
-    Misbehaviour, Msg, Refund, ValidatorChange, WrappedToken,
+    Misbehaviour, Msg, Refund, RefundState, ValidatorChange, WrappedToken,
 };
 
 const TOKEN: EthAddress = EthAddress([0x77; 20]);
@@ -517,8 +517,15 @@ fn unmintable_deposits_become_refunds_owed_and_nothing_halts() {
             to: one.sender,
             amount: one.amount,
             height: chain.height,
-            reason: refund.reason.clone()
+            reason: refund.reason.clone(),
+            state: refund.state.clone(),
         }
+    );
+    // Refunds owed go out in the next batch of their token, ahead of any withdrawal.
+    assert!(
+        matches!(refund.state, RefundState::InBatch { .. }),
+        "{:?}",
+        refund.state
     );
     assert_eq!(chain.read::<u64>(state_key::bridge::REFUNDS_TAIL), Some(2));
     // The chain goes on.

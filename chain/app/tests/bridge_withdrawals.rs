@@ -368,7 +368,11 @@ fn protocol_digest(p: &BridgeParams, b: &OutgoingBatch) -> [u8; 32] {
             .iter()
             .map(|w| L1Address::from(w.to.0))
             .collect(),
-        amounts: b.withdrawals.iter().map(|w| U256::from(w.amount)).collect(),
+        amounts: b
+            .withdrawals
+            .iter()
+            .map(|w| U256::from_be_bytes(w.amount.0))
+            .collect(),
     };
     domain.batch_digest(&abi).0
 }
@@ -389,10 +393,10 @@ fn the_chain_checks_bridge_protocols_batch_digest() {
     let (chain, digest) = with_batch();
     let b = batch(&chain, 1).unwrap();
     assert_eq!(
-        sidechain_app::bridge::withdrawals::batch_digest(&params(&chain), &b),
+        sidechain_app::bridge::l1::batch_digest(&params(&chain), &b),
         digest
     );
-    assert_eq!(b.withdrawals[0].amount, 300);
+    assert_eq!(b.withdrawals[0].amount, L1Amount::from_u128(300));
     assert_eq!(b.withdrawals[0].to, TO);
 }
 

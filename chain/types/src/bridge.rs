@@ -817,7 +817,7 @@ pub const SUBMIT_TURN_BLOCKS: u64 = 10;
 pub fn submitter_turn(nonce: u64, ready_height: u64, height: u64, members: usize) -> Option<usize> {
     let n = u64::try_from(members).ok().filter(|n| *n > 0)?;
     let k = height.saturating_sub(ready_height) / SUBMIT_TURN_BLOCKS;
-    usize::try_from(nonce.wrapping_add(k) % n).ok()
+    usize::try_from(nonce.wrapping_add(k).checked_rem(n)?).ok()
 }
 
 /// Where a signer-set update stands.

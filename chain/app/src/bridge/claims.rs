@@ -22,7 +22,7 @@ use sidechain_types::{
     ValidatorInfo, WrappedToken,
 };
 
-use super::state;
+use super::{hex0x, state};
 use crate::{
     bank,
     ctx::{BlockCtx, Signer},
@@ -295,13 +295,4 @@ fn apply(
     record.claim = Some(claim);
     state::put_deposit(view, &record);
     Ok(event)
-}
-
-/// `0x` and the lower-case hex digits of `bytes`.
-fn hex0x(bytes: &[u8]) -> String {
-    let mut s = String::from("0x");
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }

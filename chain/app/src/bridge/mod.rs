@@ -4,8 +4,11 @@
 //! per-token queues, cutting batches, validators' signatures over them; ADR 17). Keys live
 //! under `state_key::bridge`.
 
+pub mod attest;
+pub mod batches;
 pub mod claims;
 pub mod l1;
+pub mod signer_sets;
 pub mod state;
 pub mod withdrawals;
 
@@ -13,7 +16,7 @@ use sidechain_types::{
     bridge::check_claims,
     genesis::{CheckedGenesis, GenesisError},
     query::Route,
-    BridgeMsg, Code, EthAddress, Event, GenesisState, L1SignerSet,
+    BridgeMsg, Code, Event, GenesisState,
 };
 
 use crate::{
@@ -23,6 +26,9 @@ use crate::{
     genesis::InitError,
     Overlay, Result, StateRead,
 };
+
+/// How many batches or signer-set updates `/bridge/batches` and `/bridge/signer_sets` list.
+const RECENT: u64 = 20;
 
 /// The bridge component.
 #[derive(Debug)]
@@ -40,7 +46,14 @@ impl Component for Bridge {
             BridgeMsg::Withdraw {
                 amount, fee, to, ..
             } => withdrawals::check(*amount, *fee, to),
-            BridgeMsg::CancelWithdrawal { .. } | BridgeMsg::ConfirmBatch { .. } => Ok(()),
+            BridgeMsg::AttestBatch { outcome, .. } => match outcome.check() {
+                Ok(()) => Ok(()),
+                Err(reason) => fail(Code::InvalidAttestation, reason),
+            },
+            BridgeMsg::CancelWithdrawal { .. }
+            | BridgeMsg::ConfirmBatch { .. }
+            | BridgeMsg::ConfirmSignerSet { .. }
+            | BridgeMsg::AttestSignerSet { .. } => Ok(()),
         }
     }
 
@@ -62,15 +75,33 @@ impl Component for Bridge {
             } => withdrawals::withdraw(view, ctx, signer, denom, *amount, *fee, to),
             BridgeMsg::CancelWithdrawal { id } => withdrawals::cancel(view, ctx, signer, *id),
             BridgeMsg::ConfirmBatch { nonce, signature } => {
-                withdrawals::confirm(view, signer, *nonce, signature)
+                withdrawals::confirm(view, ctx, signer, *nonce, signature)
+            }
+            BridgeMsg::AttestBatch { nonce, outcome } => {
+                batches::attest_batch(view, signer, *nonce, outcome)
+            }
+            BridgeMsg::ConfirmSignerSet { nonce, signature } => {
+                signer_sets::confirm(view, ctx, signer, *nonce, signature)
+            }
+            BridgeMsg::AttestSignerSet { nonce, outcome } => {
+                signer_sets::attest(view, signer, *nonce, outcome)
             }
         }
     }
 
-    /// Applies the attested deposits, in nonce order (see [`claims::apply_deposits`]), then
-    /// cuts a withdrawal batch when one is due ([`withdrawals::cut_batches`]).
+    /// In this order: applies the attested deposits, in nonce order
+    /// ([`claims::apply_deposits`]; refunds owed join the refund queue); settles the open
+    /// signer-set update ([`signer_sets::settle_open`]: an active one re-opens the outstanding
+    /// batch's signing); settles the outstanding batch ([`batches::settle_outstanding`]:
+    /// executed or timed out); produces the next signer set when the validators moved
+    /// ([`signer_sets::produce`]); cuts the next batch when one is due
+    /// ([`withdrawals::cut_batches`], refunds first), so a batch settled in this block is
+    /// followed by the next one in the same block.
     fn end_block(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>> {
         let mut events = claims::apply_deposits(view, ctx)?;
+        events.append(&mut signer_sets::settle_open(view, ctx)?);
+        events.append(&mut batches::settle_outstanding(view, ctx)?);
+        events.append(&mut signer_sets::produce(view, ctx)?);
         events.append(&mut withdrawals::cut_batches(view, ctx)?);
         Ok(events)
     }
@@ -91,25 +122,14 @@ impl Component for Bridge {
                 .registry
                 .iter()
                 .filter(|v| v.power > 0)
-                .map(|v| (alloy_primitives::Address::from(v.eth_address.0), v.power));
-            let set = bridge_protocol::SignerSet::normalized(0, members).map_err(|e| {
+                .map(|v| (v.eth_address, v.power));
+            let set = l1::normalized_set(0, members).map_err(|e| {
                 InitError::Genesis(GenesisError::Bridge {
                     field: "signer_set",
                     reason: format!("the genesis validators make no valid L1 signer set: {e}"),
                 })
             })?;
-            state::put_l1_signer_set(
-                view,
-                &L1SignerSet {
-                    nonce: set.nonce,
-                    signers: set
-                        .members()
-                        .iter()
-                        .map(|m| EthAddress(m.address.0 .0))
-                        .collect(),
-                    powers: set.members().iter().map(|m| m.power).collect(),
-                },
-            );
+            state::put_l1_signer_set(view, &set);
         }
         Ok(Vec::new())
     }
@@ -124,7 +144,25 @@ impl Component for Bridge {
             Route::BridgeMisbehaviour => Some(
                 state::all_misbehaviour(state).map(|all| borsh::to_vec(&all).unwrap_or_default()),
             ),
+            Route::BridgeBatches => Some(
+                state::recent_batches(state, RECENT)
+                    .map(|all| borsh::to_vec(&all).unwrap_or_default()),
+            ),
+            Route::BridgeSignerSets => Some(
+                state::recent_signer_sets(state, RECENT)
+                    .map(|all| borsh::to_vec(&all).unwrap_or_default()),
+            ),
             _ => None,
         }
     }
+}
+
+/// `0x` and the lower-case hex digits of `bytes` (event attributes).
+pub(crate) fn hex0x(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    s.push_str("0x");
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
 }

@@ -3,7 +3,8 @@
 use sidechain_types::{
     state_key::{self, bridge as key},
     Address, BridgeParams, Denom, DepositRecord, EthAddress, L1SignerSet, Misbehaviour,
-    OutgoingBatch, QueuedWithdrawal, Refund, Withdrawal, WrappedToken,
+    OutgoingBatch, QueuedWithdrawal, Refund, RefundState, SignerSetUpdate, Withdrawal,
+    WrappedToken,
 };
 
 use crate::{Overlay, Result, StateRead};
@@ -121,9 +122,30 @@ pub fn refund_queue(view: &Overlay<'_>) -> Result<(u64, u64)> {
     ))
 }
 
-/// Refund `id`, while owed.
+/// Refund `id` (owed, in a batch, or paid).
 pub fn refund(view: &Overlay<'_>, id: u64) -> Result<Option<Refund>> {
     view.read(&key::refund(id))
+}
+
+/// Stores a refund record.
+pub fn put_refund(view: &mut Overlay<'_>, refund: &Refund) {
+    view.put(key::refund(refund.id), refund);
+}
+
+/// Moves the refund queue's head past the refunds paid (they are never owed again).
+pub fn advance_refund_head(view: &mut Overlay<'_>) -> Result<()> {
+    let (mut head, tail) = refund_queue(view)?;
+    let start = head;
+    while head < tail {
+        match refund(view, head)? {
+            Some(r) if matches!(r.state, RefundState::Paid { .. }) => head = head.saturating_add(1),
+            _ => break,
+        }
+    }
+    if head != start {
+        view.put(key::REFUNDS_HEAD.to_vec(), &head);
+    }
+    Ok(())
 }
 
 /// The L1 token a wrapped denom stands for; `None` for any other denom (the native one too).
@@ -222,4 +244,87 @@ pub fn put_new_batch(view: &mut Overlay<'_>, batch: &OutgoingBatch) {
     put_batch(view, batch);
     view.put(key::LAST_BATCH_NONCE.to_vec(), &batch.nonce);
     view.put(key::OUTSTANDING_BATCH.to_vec(), &batch.nonce);
+}
+
+/// Marks the outstanding batch settled: no batch is outstanding any more. When it timed out,
+/// its nonce is free again (the last nonce steps back) and the record is also kept at
+/// `timed_out_batch/<nonce>`, since the next batch takes over `batch/<nonce>`.
+pub fn settle_batch(view: &mut Overlay<'_>, batch: &OutgoingBatch, timed_out: bool) {
+    put_batch(view, batch);
+    view.delete(key::OUTSTANDING_BATCH.to_vec());
+    if timed_out {
+        view.put(key::timed_out_batch(batch.nonce), batch);
+        view.put(
+            key::LAST_BATCH_NONCE.to_vec(),
+            &batch.nonce.saturating_sub(1),
+        );
+    }
+}
+
+/// The latest batches, newest nonce first, at most `limit`: the outstanding one (if any) and
+/// settled ones below it.
+pub fn recent_batches(state: &dyn StateRead, limit: u64) -> Result<Vec<OutgoingBatch>> {
+    let view = Overlay::new(state);
+    let last = last_batch_nonce(&view)?;
+    let mut out = Vec::new();
+    // A timed-out nonce above the last one keeps its record until the nonce is reused.
+    let top = match batch(&view, last.saturating_add(1))? {
+        Some(_) => last.saturating_add(1),
+        None => last,
+    };
+    let mut n = top;
+    while n > 0 && (out.len() as u64) < limit {
+        if let Some(b) = batch(&view, n)? {
+            out.push(b);
+        }
+        n = n.saturating_sub(1);
+    }
+    Ok(out)
+}
+
+/// The nonce of the last signer-set update produced (0: none; the genesis set has nonce 0).
+pub fn last_signer_set_nonce(view: &Overlay<'_>) -> Result<u64> {
+    Ok(view.read(key::LAST_SIGNER_SET_NONCE)?.unwrap_or(0))
+}
+
+/// The signer-set update not yet active or cancelled on L1, if any.
+pub fn open_signer_set(view: &Overlay<'_>) -> Result<Option<u64>> {
+    view.read(key::OPEN_SIGNER_SET)
+}
+
+/// Signer-set update `nonce`.
+pub fn signer_set(view: &Overlay<'_>, nonce: u64) -> Result<Option<SignerSetUpdate>> {
+    view.read(&key::signer_set(nonce))
+}
+
+/// Stores a signer-set update.
+pub fn put_signer_set(view: &mut Overlay<'_>, update: &SignerSetUpdate) {
+    view.put(key::signer_set(update.set.nonce), update);
+}
+
+/// Records a newly produced update: its record, the last nonce and the open marker.
+pub fn put_new_signer_set(view: &mut Overlay<'_>, update: &SignerSetUpdate) {
+    put_signer_set(view, update);
+    view.put(key::LAST_SIGNER_SET_NONCE.to_vec(), &update.set.nonce);
+    view.put(key::OPEN_SIGNER_SET.to_vec(), &update.set.nonce);
+}
+
+/// Closes the open update (active or cancelled on L1).
+pub fn close_signer_set(view: &mut Overlay<'_>, update: &SignerSetUpdate) {
+    put_signer_set(view, update);
+    view.delete(key::OPEN_SIGNER_SET.to_vec());
+}
+
+/// The latest signer-set updates, newest first, at most `limit`.
+pub fn recent_signer_sets(state: &dyn StateRead, limit: u64) -> Result<Vec<SignerSetUpdate>> {
+    let view = Overlay::new(state);
+    let mut n = last_signer_set_nonce(&view)?;
+    let mut out = Vec::new();
+    while n > 0 && (out.len() as u64) < limit {
+        if let Some(u) = signer_set(&view, n)? {
+            out.push(u);
+        }
+        n = n.saturating_sub(1);
+    }
+    Ok(out)
 }

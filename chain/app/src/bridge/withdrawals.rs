@@ -11,21 +11,19 @@
 //! ([`batch_digest`], from `bridge-protocol`); once the signers carry more than the contract's
 //! threshold of the L1 signer set, the batch is ready.
 
-use alloy_primitives::B256;
-use bridge_protocol::{passes_threshold, recover_signer, Error as SigError};
 use sidechain_types::{
     bridge::{check_withdraw, L1Amount, WithdrawRule, MAX_QUEUED_PER_TOKEN},
     events::kinds,
-    BatchEntry, BatchSignature, BridgeParams, Code, Denom, EthAddress, Event, OutgoingBatch,
-    QueuedWithdrawal, Withdrawal, WithdrawalState,
+    BatchEntry, Code, Denom, EthAddress, Event, OutgoingBatch, QueuedWithdrawal, Refund,
+    RefundState, Withdrawal, WithdrawalState,
 };
 
-use super::{l1::batch_digest, state};
+use super::{attest, l1::batch_digest, state};
 use crate::{
     bank,
     ctx::{BlockCtx, Signer},
     fail::{fail, Fail},
-    validators, Overlay, Result,
+    Overlay, Result,
 };
 
 /// The stateless checks of a withdrawal, as a failure with its code.
@@ -40,16 +38,6 @@ pub fn check(amount: u128, fee: u128, to: &EthAddress) -> Result<(), Fail> {
             };
             fail(code, reason)
         }
-    }
-}
-
-fn params(view: &Overlay<'_>) -> Result<BridgeParams, Fail> {
-    match state::params(view)? {
-        Some(p) => Ok(p),
-        None => fail(
-            Code::BridgeNotConfigured,
-            "this chain's genesis configures no bridge, so nothing can be withdrawn to L1",
-        ),
     }
 }
 
@@ -69,7 +57,7 @@ pub fn withdraw(
     to: &EthAddress,
 ) -> Result<Vec<Event>, Fail> {
     check(amount, fee, to)?;
-    params(view)?;
+    attest::params(view)?;
     let Some(token) = state::denom_token(view, denom)? else {
         return fail(
             Code::NotBridgedDenom,
@@ -170,7 +158,17 @@ pub fn cancel(
         .attr("refunded", total)])
 }
 
+/// Most refund records one batch cut looks at, from the refund queue's head.
+const REFUND_SCAN: u64 = 256;
+
 /// End of block: cuts at most one batch, and only while no batch is outstanding (ADR 17).
+///
+/// Refunds owed (deposits the chain could not mint) come first: while one is owed, the batch
+/// is for the token of the oldest owed refund and carries that token's owed refunds (up to
+/// `batch_max_size`, from the queue's first [`REFUND_SCAN`] records) before its
+/// withdrawals. Otherwise the token whose queue is full or whose oldest withdrawal has waited
+/// `batch_max_wait_blocks` gets the batch (the oldest withdrawal first when several are due),
+/// highest fee first, ties to the lower id.
 pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>> {
     let Some(params) = state::params(view)? else {
         return Ok(Vec::new());
@@ -181,31 +179,51 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
     let max = usize::try_from(params.batch_max_size)
         .unwrap_or(usize::MAX)
         .max(1);
-    // The ready token whose oldest withdrawal is the oldest (lowest id).
-    let mut chosen: Option<(u64, EthAddress, Vec<QueuedWithdrawal>)> = None;
-    for token in state::queued_tokens(view)? {
-        let queue = state::queue(view, &token)?;
-        let Some(first) = queue.first() else {
-            continue;
-        };
-        let waited = ctx.height.saturating_sub(first.height);
-        let ready = queue.len() >= max || waited >= params.batch_max_wait_blocks;
-        if ready && chosen.as_ref().is_none_or(|(id, _, _)| first.id < *id) {
-            chosen = Some((first.id, token, queue));
+    let owed = owed_refunds(view)?;
+    let token = match owed.first() {
+        Some(r) => Some(r.token),
+        None => {
+            // The due token whose oldest withdrawal is the oldest (lowest id).
+            let mut chosen: Option<(u64, EthAddress)> = None;
+            for token in state::queued_tokens(view)? {
+                let queue = state::queue(view, &token)?;
+                let Some(first) = queue.first() else {
+                    continue;
+                };
+                let waited = ctx.height.saturating_sub(first.height);
+                let due = queue.len() >= max || waited >= params.batch_max_wait_blocks;
+                if due && chosen.is_none_or(|(id, _)| first.id < id) {
+                    chosen = Some((first.id, token));
+                }
+            }
+            chosen.map(|(_, t)| t)
         }
-    }
-    let Some((_, token, mut queue)) = chosen else {
+    };
+    let Some(token) = token else {
         return Ok(Vec::new());
     };
     let Some(nonce) = state::last_batch_nonce(view)?.checked_add(1) else {
         return Ok(Vec::new());
     };
+    let mut entries = Vec::new();
+    let mut refunds = Vec::new();
+    for mut refund in owed.into_iter().filter(|r| r.token == token).take(max) {
+        refund.state = RefundState::InBatch { nonce };
+        state::put_refund(view, &refund);
+        entries.push(BatchEntry {
+            id: refund.id,
+            refund: true,
+            to: refund.to,
+            amount: refund.amount,
+        });
+        refunds.push(refund.id);
+    }
+    let mut queue = state::queue(view, &token)?;
     let mut order = queue.clone();
     order.sort_by(|a, b| b.fee.cmp(&a.fee).then(a.id.cmp(&b.id)));
-    let mut withdrawals = Vec::new();
     let mut taken = Vec::new();
     let mut fee: u128 = 0;
-    for q in order.iter().take(max) {
+    for q in order.iter().take(max.saturating_sub(entries.len())) {
         // A fee sum beyond 128 bits stops the batch here; the rest waits for the next one.
         let Some(sum) = fee.checked_add(q.fee) else {
             break;
@@ -216,7 +234,7 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
         fee = sum;
         record.state = WithdrawalState::InBatch { nonce };
         state::put_withdrawal(view, &record);
-        withdrawals.push(BatchEntry {
+        entries.push(BatchEntry {
             id: q.id,
             refund: false,
             to: record.to,
@@ -224,7 +242,7 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
         });
         taken.push(q.id);
     }
-    if withdrawals.is_empty() {
+    if entries.is_empty() {
         return Ok(Vec::new());
     }
     queue.retain(|q| !taken.contains(&q.id));
@@ -234,7 +252,7 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
         token,
         timeout: ctx.time_secs.saturating_add(params.batch_timeout_seconds),
         fee,
-        withdrawals,
+        withdrawals: entries,
         height: ctx.height,
         signer_set_nonce: state::l1_signer_set(view)?.map(|s| s.nonce).unwrap_or(0),
         signatures: Vec::new(),
@@ -244,120 +262,82 @@ pub fn cut_batches(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
         attestations: Vec::new(),
     };
     state::put_new_batch(view, &batch);
-    let ids = taken
-        .iter()
-        .map(|id| id.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
     Ok(vec![Event::new(kinds::BATCH_CUT)
         .attr("nonce", nonce)
         .attr("token", token)
-        .attr("count", taken.len())
+        .attr("count", batch.withdrawals.len())
         .attr("fee", fee)
         .attr("timeout", batch.timeout)
-        .attr("ids", ids)])
+        .attr("ids", join(&taken))
+        .attr("refunds", join(&refunds))])
+}
+
+fn join(ids: &[u64]) -> String {
+    ids.iter()
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The refunds still owed among the first [`REFUND_SCAN`] records from the queue's head, in id
+/// order.
+fn owed_refunds(view: &Overlay<'_>) -> Result<Vec<Refund>> {
+    let (head, tail) = state::refund_queue(view)?;
+    let mut out = Vec::new();
+    for id in head..tail.min(head.saturating_add(REFUND_SCAN)) {
+        if let Some(r) = state::refund(view, id)? {
+            if r.state == RefundState::Owed {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Records a validator's signature over batch `nonce`.
 ///
 /// Errors: `Code::BridgeNotConfigured`; `Code::NotValidator` when the signer operates no
-/// current validator; `Code::UnknownBatch`; `Code::BadBatchSignature` when the contract would
-/// refuse the signature (high s, bad v, no key) or it recovers to an address other than the
-/// validator's registered one; `Code::NotL1Signer` when that address is not in the L1 signer
-/// set; `Code::DuplicateConfirmation` when that signer's signature is counted already.
+/// current validator; `Code::UnknownBatch`; `Code::InvalidAttestation` when the batch is
+/// settled already; and those of [`attest::record_signature`] (`BadBatchSignature`,
+/// `NotL1Signer`, `DuplicateConfirmation`).
 pub fn confirm(
     view: &mut Overlay<'_>,
+    ctx: &BlockCtx,
     signer: &Signer,
     nonce: u64,
     signature: &[u8; 65],
 ) -> Result<Vec<Event>, Fail> {
-    let params = params(view)?;
-    let validators = validators::state::set(view)?;
-    let Some(validator) = validators.iter().find(|v| v.operator == signer.address) else {
-        return fail(
-            Code::NotValidator,
-            format!("{} is not the operator account of any current validator, so it cannot confirm batches", signer.text),
-        );
-    };
+    let params = attest::params(view)?;
+    let validator = attest::validator_of(view, signer, "confirm batches")?;
     let Some(mut batch) = state::batch(view, nonce)? else {
         return fail(Code::UnknownBatch, format!("no batch has nonce {nonce}"));
     };
-    let digest = batch_digest(&params, &batch);
-    let recovered = match recover_signer(B256::from(digest), signature) {
-        Ok(a) => a,
-        Err(e) => {
-            let why = match e {
-                SigError::HighS(_) => {
-                    "its s is in the upper half of the curve order (EIP-2); use the low-s form"
-                        .to_string()
-                }
-                other => other.to_string(),
-            };
-            return fail(
-                Code::BadBatchSignature,
-                format!("the signature over batch {nonce} is refused: {why}"),
-            );
-        }
-    };
-    if recovered.0 .0 != validator.eth_address.0 {
+    if batch.settled.is_some() {
         return fail(
-            Code::BadBatchSignature,
-            format!(
-                "the signature over batch {nonce} recovers to {recovered}, but the validator's registered bridge address is {}",
-                validator.eth_address
-            ),
+            Code::InvalidAttestation,
+            format!("batch {nonce} is settled on L1 already; nothing to sign"),
         );
     }
     let Some(set) = state::l1_signer_set(view)? else {
         return fail(Code::NotL1Signer, "the chain holds no L1 signer set");
     };
-    let Some(index) = set.signers.iter().position(|s| *s == validator.eth_address) else {
-        return fail(
-            Code::NotL1Signer,
-            format!(
-                "{} is not in the L1 signer set (nonce {})",
-                validator.eth_address, set.nonce
-            ),
-        );
-    };
-    let signer_index = u32::try_from(index).unwrap_or(u32::MAX);
-    let at = match batch
-        .signatures
-        .binary_search_by_key(&signer_index, |s| s.signer_index)
-    {
-        Ok(_) => {
-            return fail(
-                Code::DuplicateConfirmation,
-                format!(
-                    "{}'s confirmation of batch {nonce} is counted already",
-                    validator.eth_address
-                ),
-            )
-        }
-        Err(at) => at,
-    };
-    batch.signatures.insert(
-        at,
-        BatchSignature {
-            signer_index,
-            signer: validator.eth_address,
-            signature: *signature,
-        },
-    );
+    let digest = batch_digest(&params, &batch);
+    let (signer_index, ready) = attest::record_signature(
+        &validator,
+        digest,
+        signature,
+        &set,
+        &mut batch.signatures,
+        &format!("batch {nonce}"),
+    )?;
     let mut events = vec![Event::new(kinds::BATCH_CONFIRMATION)
         .attr("nonce", nonce)
         .attr("validator", signer.address)
         .attr("signer", validator.eth_address)
         .attr("signer_index", signer_index)];
-    let was_ready = batch.ready;
-    batch.ready = passes_threshold(batch.signatures.iter().map(|s| {
-        usize::try_from(s.signer_index)
-            .ok()
-            .and_then(|i| set.powers.get(i))
-            .copied()
-            .unwrap_or(0)
-    }));
-    if batch.ready && !was_ready {
+    if ready && !batch.ready {
+        batch.ready = true;
+        batch.ready_height = ctx.height;
         events.push(
             Event::new(kinds::BATCH_READY)
                 .attr("nonce", nonce)
