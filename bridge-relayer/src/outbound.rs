@@ -474,7 +474,12 @@ mod tests {
         assert!(is_my_turn(7, 100, 100, &s, &eth(4)));
         assert!(is_my_turn(7, 100, 110, &s, &eth(1)));
         assert!(!is_my_turn(7, 100, 100, &s, &eth(9)), "not a member");
-        assert!(!is_my_turn(7, 100, 100, &set(0), &eth(1)), "empty set");
+        let empty = L1SignerSet {
+            nonce: 0,
+            signers: Vec::new(),
+            powers: Vec::new(),
+        };
+        assert!(!is_my_turn(7, 100, 100, &empty, &eth(1)), "empty set");
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Relayer {
                     .await?;
                 let params = self.side.check(&self.config, &self.checked).await?;
                 self.side.check_bridge_key(&self.key.address()).await?;
-                Ok(params)
+                Ok::<_, Error>(params)
             }
             .await;
             match r {

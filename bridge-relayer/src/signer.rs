@@ -30,12 +30,21 @@ struct KeyFile {
     private_key: String,
 }
 
-/// A loaded bridge key.
-#[derive(Debug, Clone)]
+/// A loaded bridge key. Its `Debug` shows the address and the file, never the secret.
+#[derive(Clone)]
 pub struct BridgeKey {
     signer: PrivateKeySigner,
     address: EthAddress,
     path: PathBuf,
+}
+
+impl std::fmt::Debug for BridgeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeKey")
+            .field("address", &self.address)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BridgeKey {

@@ -13,7 +13,10 @@
 //!    contracts/README.md);
 //! 4. the transaction is sent and its receipt awaited for a bounded time.
 
-use std::time::{Duration, Instant};
+use std::{
+    future::IntoFuture,
+    time::{Duration, Instant},
+};
 
 use alloy::{
     contract::{CallBuilder, CallDecoder},
@@ -130,7 +133,7 @@ impl Submitter {
         signatures: Vec<abi::Signature>,
         batch: abi::Batch,
     ) -> Result<Attempt> {
-        let contract = Bridge::new(self.bridge, &self.provider);
+        let contract = Bridge::new(self.bridge, self.provider.clone());
         let call = contract.submitBatch(
             current.into(),
             signatures.into_iter().map(Into::into).collect(),
@@ -146,7 +149,7 @@ impl Submitter {
         next: abi::SignerSet,
         signatures: Vec<abi::Signature>,
     ) -> Result<Attempt> {
-        let contract = Bridge::new(self.bridge, &self.provider);
+        let contract = Bridge::new(self.bridge, self.provider.clone());
         let call = contract.updateSignerSet(
             current.into(),
             next.into(),
@@ -157,7 +160,7 @@ impl Submitter {
 
     /// `activateSignerSet()`.
     pub async fn activate_signer_set(&self) -> Result<Attempt> {
-        let contract = Bridge::new(self.bridge, &self.provider);
+        let contract = Bridge::new(self.bridge, self.provider.clone());
         let call = contract.activateSignerSet();
         self.attempt(TxKind::ActivateSignerSet, call).await
     }

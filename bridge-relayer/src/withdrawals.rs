@@ -418,7 +418,7 @@ impl Relayer {
                     .l1_simulation_reverts
                     .get_or_create(&RevertLabel {
                         kind: label,
-                        reason,
+                        reason: *reason,
                     })
                     .inc();
                 let quiet = matches!(class, Revert::AlreadyDone);
