@@ -58,6 +58,9 @@ const FAUCET_TOKENS: u128 = 1_000_000 * 10u128.pow(18);
 /// Ether each validator's bridge key receives, to pay the gas of the L1 transactions its
 /// relayer sends (batches, signer-set updates): 100 ETH.
 pub const BRIDGE_KEY_ETHER: u128 = 100 * 10u128.pow(18);
+/// Test tokens each validator's bridge key receives, per token: one whole token of 18
+/// decimals (see [`fund_bridge_key`] for why it needs any).
+pub const BRIDGE_KEY_TOKENS: u128 = 10u128.pow(18);
 
 /// `<home>/l1/l1.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,9 +344,10 @@ pub async fn deploy_and_configure(
     )
     .await
     .map_err(|e| Error::Chain(format!("funding the L1 test key: {e}")))?;
-    progress("funding the validators' bridge keys with ether for L1 gas");
+    progress("funding the validators' bridge keys with ether for L1 gas and test tokens");
+    let test_tokens: Vec<Address> = mint.iter().map(|(t, _)| *t).collect();
     for node in &manifest.nodes {
-        fund_bridge_key(&rpc, dev_key.clone(), node).await?;
+        fund_bridge_key(&rpc, dev_key.clone(), node, &test_tokens).await?;
     }
 
     let l1 = L1Manifest {
@@ -373,21 +377,32 @@ pub async fn deploy_and_configure(
 }
 
 /// Sends [`BRIDGE_KEY_ETHER`] from `payer` to `node`'s bridge key, so its relayer can pay
-/// for L1 transactions.
+/// for L1 transactions, and mints it [`BRIDGE_KEY_TOKENS`] of each test token in `tokens`.
+///
+/// Why the tokens: a batch pays its fee to the submitter inside the contract's fixed transfer
+/// gas (`TRANSFER_GAS`, 100,000), and on this geth's dev chain (fork `Bogota`) a token transfer
+/// that creates the receiver's balance slot costs about 124,000 gas, so a fee transfer to a
+/// submitter holding none of the token fails and reverts the batch (`FeeTransferFailed`). A
+/// submitter that already holds some is paid with about 27,000.
 pub async fn fund_bridge_key(
     rpc: &str,
     payer: PrivateKeySigner,
     node: &sidechain_genesis::NodeEntry,
+    tokens: &[Address],
 ) -> Result<()> {
     let to: EthAddress = node.eth_address.parse().map_err(|e| {
         Error::State(format!("{}'s bridge address in network.json: {e}", node.name))
     })?;
+    let mint: Vec<(Address, U256)> = tokens
+        .iter()
+        .map(|t| (*t, U256::from(BRIDGE_KEY_TOKENS)))
+        .collect();
     deploy::fund(
         rpc,
         payer,
         Address::from(to.0),
         U256::from(BRIDGE_KEY_ETHER),
-        &[],
+        &mint,
     )
     .await
     .map_err(|e| Error::Chain(format!("funding {}'s bridge key {to}: {e}", node.name)))

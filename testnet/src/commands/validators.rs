@@ -206,7 +206,12 @@ pub async fn add(
     if let Some(l1) = crate::l1::L1Manifest::load(home)? {
         crate::l1::write_relayer_config(home, &net.manifest, &entry, &l1)?;
         let faucet = crate::l1::read_key(&l1.faucet_key_file)?;
-        crate::l1::fund_bridge_key(&l1.rpc, faucet, &entry).await?;
+        let tokens: Vec<alloy::primitives::Address> = l1
+            .tokens
+            .values()
+            .map(|t| alloy::primitives::Address::from(t.0))
+            .collect();
+        crate::l1::fund_bridge_key(&l1.rpc, faucet, &entry, &tokens).await?;
         eprintln!(
             "  funded its bridge key {} with {} ETH on L1",
             entry.eth_address,
