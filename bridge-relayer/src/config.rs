@@ -453,7 +453,10 @@ mod tests {
                 "l1.poll_interval_ms",
                 Box::new(|c| c.l1.poll_interval_ms = 1),
             ),
-            ("l1.bridge_key", Box::new(|c| c.l1.bridge_key = PathBuf::new())),
+            (
+                "l1.bridge_key",
+                Box::new(|c| c.l1.bridge_key = PathBuf::new()),
+            ),
             (
                 "relayer.max_claims_per_tx",
                 Box::new(|c| c.relayer.max_claims_per_tx = 1000),
@@ -482,7 +485,10 @@ mod tests {
         );
         let mut abs = c.clone();
         abs.l1.bridge_key = PathBuf::from("/keys/k.json");
-        assert_eq!(abs.bridge_key_path(dir.path()), PathBuf::from("/keys/k.json"));
+        assert_eq!(
+            abs.bridge_key_path(dir.path()),
+            PathBuf::from("/keys/k.json")
+        );
         match c.load_bridge_key(dir.path(), Path::new("relayer.toml")) {
             Err(Error::Config { field, reason, .. }) => {
                 assert_eq!(field, "l1.bridge_key");

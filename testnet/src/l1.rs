@@ -391,7 +391,10 @@ pub async fn fund_bridge_key(
     tokens: &[Address],
 ) -> Result<()> {
     let to: EthAddress = node.eth_address.parse().map_err(|e| {
-        Error::State(format!("{}'s bridge address in network.json: {e}", node.name))
+        Error::State(format!(
+            "{}'s bridge address in network.json: {e}",
+            node.name
+        ))
     })?;
     let mint: Vec<(Address, U256)> = tokens
         .iter()
@@ -503,7 +506,8 @@ pub fn write_relayer_config(
     if path.exists() {
         return Ok(());
     }
-    let relayer_home = std::path::absolute(&relayer_home).map_err(|e| Error::io(&relayer_home, e))?;
+    let relayer_home =
+        std::path::absolute(&relayer_home).map_err(|e| Error::io(&relayer_home, e))?;
     relayer_config(manifest, node, l1, &relayer_home)
         .save_new(&path)
         .map_err(|e| Error::State(e.to_string()))

@@ -47,7 +47,11 @@ impl L1 {
             provider: ProviderBuilder::new()
                 .connect_http(rpc.parse().expect("url"))
                 .erased(),
-            bridge: l1["bridge"].as_str().expect("bridge").parse().expect("bridge"),
+            bridge: l1["bridge"]
+                .as_str()
+                .expect("bridge")
+                .parse()
+                .expect("bridge"),
             tst: l1["tokens"]["TST"]
                 .as_str()
                 .expect("TST")
@@ -269,8 +273,8 @@ fn withdrawals_are_signed_submitted_once_attested_and_paid_or_deferred() {
     let v = net.cli_json(
         &rpc,
         &[
-            "bridge", "deposit", "--token", &tst_hex, "--amount", "1000", "--to", &alice,
-            "--json", "--wait",
+            "bridge", "deposit", "--token", &tst_hex, "--amount", "1000", "--to", &alice, "--json",
+            "--wait",
         ],
     );
     assert_eq!(v["denom"], denom.as_str(), "{v}");
@@ -285,7 +289,9 @@ fn withdrawals_are_signed_submitted_once_attested_and_paid_or_deferred() {
     //    fits the contract's transfer gas).
     let recipient = PrivateKeySigner::random().address();
     let faucet_key = bridge_contracts::user::read_key_file(std::path::Path::new(
-        net.status["l1"]["faucet_key_file"].as_str().expect("faucet key file"),
+        net.status["l1"]["faucet_key_file"]
+            .as_str()
+            .expect("faucet key file"),
     ))
     .expect("faucet key");
     let wallet = bridge_contracts::deploy::connect(
@@ -336,9 +342,15 @@ fn withdrawals_are_signed_submitted_once_attested_and_paid_or_deferred() {
         .zip(&nonces_before)
         .map(|(r, before)| l1.tx_count(&rt, *r) - before)
         .sum();
-    assert_eq!(sent_txs, 1, "L1 transactions sent by relayers for one batch");
     assert_eq!(
-        sum_metric(&net, "relayer_l1_txs_total{kind=\"submit_batch\",result=\"ok\"}"),
+        sent_txs, 1,
+        "L1 transactions sent by relayers for one batch"
+    );
+    assert_eq!(
+        sum_metric(
+            &net,
+            "relayer_l1_txs_total{kind=\"submit_batch\",result=\"ok\"}"
+        ),
         1.0
     );
     let confirmations = sum_metric(&net, "relayer_confirmations_sent_total{kind=\"batch\"}");
@@ -367,14 +379,21 @@ fn withdrawals_are_signed_submitted_once_attested_and_paid_or_deferred() {
     assert_eq!(exec.releases, vec![Release::Deferred]);
     assert_eq!(l1.balance(&rt, fresh), U256::ZERO);
     assert_eq!(l1.claimable(&rt, fresh), U256::from(100u64));
-    assert_eq!(l1.balance(&rt, l1.bridge), U256::from(585u64), "the fee left");
+    assert_eq!(
+        l1.balance(&rt, l1.bridge),
+        U256::from(585u64),
+        "the fee left"
+    );
     std::thread::sleep(Duration::from_secs(5));
     let sent_txs: u64 = relayers
         .iter()
         .zip(&nonces_before)
         .map(|(r, before)| l1.tx_count(&rt, *r) - before)
         .sum();
-    assert_eq!(sent_txs, 1, "L1 transactions sent by relayers for the second batch");
+    assert_eq!(
+        sent_txs, 1,
+        "L1 transactions sent by relayers for the second batch"
+    );
     assert!(
         sum_metric(&net, "relayer_l1_gas_used_total{kind=\"submit_batch\"}") > 0.0,
         "gas used is counted"
