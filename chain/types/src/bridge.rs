@@ -477,7 +477,9 @@ pub enum BridgeMsg {
 pub const MAX_RELEASES: usize = MAX_BATCH_SIZE as usize;
 
 /// How L1 paid one entry of an executed batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Release {
     /// Transferred to the recipient.
@@ -551,7 +553,9 @@ impl BatchOutcome {
 }
 
 /// What final L1 blocks show of a signer-set update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SignerSetOutcome {
     /// Accepted and active (`SignerSetActivated(nonce)`): L1 now checks signatures against it.
@@ -821,7 +825,9 @@ pub fn submitter_turn(nonce: u64, ready_height: u64, height: u64, members: usize
 }
 
 /// Where a signer-set update stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignerSetStatus {
     /// Collecting signatures of the set L1 holds.

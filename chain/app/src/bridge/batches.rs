@@ -102,7 +102,8 @@ pub fn settle_outstanding(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<
         return Ok(Vec::new());
     };
     let validators = validators::state::set(view)?;
-    let Some(outcome) = attest::decided(&batch.attestations, &validators).map(|v| v.outcome.clone())
+    let Some(outcome) =
+        attest::decided(&batch.attestations, &validators).map(|v| v.outcome.clone())
     else {
         return Ok(Vec::new());
     };
