@@ -11,7 +11,8 @@ use sidechain_types::{
     state::Proposal,
     tx::build_signed,
     Account, Address, BridgeParams, Code, DepositRecord, EthAddress, L1SignerSet, Misbehaviour,
-    Msg, OutgoingBatch, Params, SignedTx, ValidatorInfo, Withdrawal, WrappedToken,
+    Msg, OutgoingBatch, Params, Refund, SignedTx, SignerSetUpdate, ValidatorInfo, Withdrawal,
+    WrappedToken,
 };
 use tendermint_rpc::{client::CompatMode, Client as _, HttpClient, HttpClientUrl, Url};
 
@@ -85,6 +86,28 @@ pub struct TxOutcome {
     pub log: String,
     pub gas_wanted: i64,
     pub gas_used: i64,
+    /// The events the transaction emitted, in order (attributes that are not UTF-8 are left
+    /// out).
+    pub events: Vec<TxEvent>,
+}
+
+/// One event of a committed transaction: its kind and attributes as the chain emitted them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxEvent {
+    pub kind: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl TxOutcome {
+    /// The value of attribute `key` of the first event of kind `kind`.
+    pub fn attribute(&self, kind: &str, key: &str) -> Option<&str> {
+        self.events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .flat_map(|e| e.attributes.iter())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A query answer whose proof was checked against the app hash of a committed block, whose
@@ -368,7 +391,7 @@ impl Client {
         Ok(decode_optional(&bytes, "misbehaviour records")?.unwrap_or_default())
     }
 
-    /// Withdrawal `id` with its state (queued, in_batch, cancelled); `None` when no
+    /// Withdrawal `id` with its state (queued, in_batch, released, ...); `None` when no
     /// withdrawal has that id (`/bridge/withdrawal`).
     pub async fn withdrawal(&self, id: u64) -> Result<Option<Withdrawal>> {
         let bytes = self.query_raw(&Route::BridgeWithdrawal(id)).await?;
@@ -380,6 +403,33 @@ impl Client {
     pub async fn batch(&self, nonce: u64) -> Result<Option<OutgoingBatch>> {
         let bytes = self.query_raw(&Route::BridgeBatch(nonce)).await?;
         decode_optional(&bytes, "withdrawal batch")
+    }
+
+    /// The outstanding batch (if any) and the latest settled ones, newest nonce first, at most
+    /// 20 (`/bridge/batches`).
+    pub async fn batches(&self) -> Result<Vec<OutgoingBatch>> {
+        let bytes = self.query_raw(&Route::BridgeBatches).await?;
+        Ok(decode_optional(&bytes, "withdrawal batches")?.unwrap_or_default())
+    }
+
+    /// Signer-set update `nonce`; `None` when the chain made none with that nonce
+    /// (`/bridge/signer_set`).
+    pub async fn signer_set_update(&self, nonce: u64) -> Result<Option<SignerSetUpdate>> {
+        let bytes = self.query_raw(&Route::BridgeSignerSet(nonce)).await?;
+        decode_optional(&bytes, "signer-set update")
+    }
+
+    /// The latest signer-set updates, newest first, at most 20 (`/bridge/signer_sets`).
+    pub async fn signer_set_updates(&self) -> Result<Vec<SignerSetUpdate>> {
+        let bytes = self.query_raw(&Route::BridgeSignerSets).await?;
+        Ok(decode_optional(&bytes, "signer-set updates")?.unwrap_or_default())
+    }
+
+    /// Refund `id` (owed, in a batch, or paid); `None` when no refund has that id
+    /// (`/bridge/refund`).
+    pub async fn refund(&self, id: u64) -> Result<Option<Refund>> {
+        let bytes = self.query_raw(&Route::BridgeRefund(id)).await?;
+        decode_optional(&bytes, "refund")
     }
 
     /// The signer set the L1 contract holds, as the chain records it; `None` when the chain
@@ -449,6 +499,24 @@ impl Client {
                 log: r.tx_result.log,
                 gas_wanted: r.tx_result.gas_wanted,
                 gas_used: r.tx_result.gas_used,
+                events: r
+                    .tx_result
+                    .events
+                    .iter()
+                    .map(|e| TxEvent {
+                        kind: e.kind.clone(),
+                        attributes: e
+                            .attributes
+                            .iter()
+                            .filter_map(|a| {
+                                Some((
+                                    a.key_str().ok()?.to_string(),
+                                    a.value_str().ok()?.to_string(),
+                                ))
+                            })
+                            .collect(),
+                    })
+                    .collect(),
             })),
             Err(e) if is_tx_not_found(&e, &h) => Ok(None),
             Err(e) => Err(self.rpc_err(e)),
