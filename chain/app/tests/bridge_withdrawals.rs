@@ -586,6 +586,9 @@ proptest! {
             // Nothing created or lost: what was deposited is on the sidechain, in flight, or
             // paid out on L1.
             prop_assert_eq!(eth_supply(&chain) + held + paid, 4_000);
+            // The chain's in-flight counter is exactly what waits for L1.
+            let in_flight: u128 = query(&chain, Route::BridgeInFlight(ETHER)).unwrap_or(0);
+            prop_assert_eq!(in_flight, held);
             prop_assert_eq!(
                 eth_balance(&chain, &user(0)) + eth_balance(&chain, &user(1)),
                 eth_supply(&chain)

@@ -432,6 +432,14 @@ impl Client {
         decode_optional(&bytes, "refund")
     }
 
+    /// Base units of `token`'s wrapped denom burned by withdrawals that L1 has not executed
+    /// yet (`/bridge/in_flight`): the conservation invariant is L1 locked >= wrapped supply +
+    /// this.
+    pub async fn in_flight(&self, token: &EthAddress) -> Result<u128> {
+        let bytes = self.query_raw(&Route::BridgeInFlight(*token)).await?;
+        Ok(decode_optional(&bytes, "withdrawals in flight")?.unwrap_or(0))
+    }
+
     /// The signer set the L1 contract holds, as the chain records it; `None` when the chain
     /// runs without a bridge (`/bridge/l1_signer_set`).
     pub async fn l1_signer_set(&self) -> Result<Option<L1SignerSet>> {
