@@ -16,6 +16,7 @@
 //! start_block = 1                     # the contract's deploy block
 //! finality = "depth"                  # or "finalized" (the L1 `finalized` tag)
 //! confirmations = 2                   # L1 blocks on top of the event's block ("depth")
+//! bridge_key = "bridge/eth_key.json"  # the validator's Ethereum bridge key (relative: to home)
 //!
 //! [relayer]
 //! metrics = "127.0.0.1:26665"
@@ -34,7 +35,7 @@ use sidechain_types::{
     EthAddress,
 };
 
-use crate::{Error, Result};
+use crate::{signer::BridgeKey, Error, Result};
 
 /// The config file's name inside a relayer home.
 pub const FILE_NAME: &str = "relayer.toml";
@@ -107,6 +108,19 @@ pub struct L1Config {
     /// Milliseconds between polls of the L1 head (at least 50).
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// The validator's Ethereum bridge key file (`{"address", "private_key"}`, mode 0600, as
+    /// genesis writes it), relative to the relayer home unless absolute. It signs batch and
+    /// signer-set digests and pays the gas of the L1 transactions the relayer sends, so its
+    /// address needs ether on L1.
+    #[serde(default = "default_bridge_key")]
+    pub bridge_key: PathBuf,
+}
+
+/// Where genesis writes the bridge key inside a relayer home.
+pub const DEFAULT_BRIDGE_KEY: &str = "bridge/eth_key.json";
+
+fn default_bridge_key() -> PathBuf {
+    PathBuf::from(DEFAULT_BRIDGE_KEY)
 }
 
 fn default_max_block_range() -> u64 {
@@ -281,6 +295,12 @@ impl Config {
                 format!("is {}; give at least 50", self.l1.poll_interval_ms),
             ));
         }
+        if self.l1.bridge_key.as_os_str().is_empty() {
+            return Err(bad(
+                "l1.bridge_key",
+                format!("is empty; give the validator's Ethereum bridge key file (default {DEFAULT_BRIDGE_KEY})"),
+            ));
+        }
         if !(1..=MAX_CLAIMS_PER_MSG).contains(&self.relayer.max_claims_per_tx) {
             return Err(bad(
                 "relayer.max_claims_per_tx",
@@ -309,6 +329,22 @@ impl Config {
 
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.l1.poll_interval_ms)
+    }
+
+    /// The bridge key file: `l1.bridge_key`, resolved against the relayer `home` when
+    /// relative.
+    pub fn bridge_key_path(&self, home: &Path) -> PathBuf {
+        if self.l1.bridge_key.is_absolute() {
+            self.l1.bridge_key.clone()
+        } else {
+            home.join(&self.l1.bridge_key)
+        }
+    }
+
+    /// Reads and checks the bridge key (see [`BridgeKey::load`]); `path` is the config file,
+    /// named in errors with the field `l1.bridge_key`.
+    pub fn load_bridge_key(&self, home: &Path, path: &Path) -> Result<BridgeKey> {
+        BridgeKey::load(&self.bridge_key_path(home), path)
     }
 }
 
@@ -362,6 +398,7 @@ mod tests {
                 confirmations: 2,
                 max_block_range: 1000,
                 poll_interval_ms: 1000,
+                bridge_key: default_bridge_key(),
             },
             relayer: RelayerConfig::default(),
         }
@@ -416,6 +453,7 @@ mod tests {
                 "l1.poll_interval_ms",
                 Box::new(|c| c.l1.poll_interval_ms = 1),
             ),
+            ("l1.bridge_key", Box::new(|c| c.l1.bridge_key = PathBuf::new())),
             (
                 "relayer.max_claims_per_tx",
                 Box::new(|c| c.relayer.max_claims_per_tx = 1000),
@@ -429,6 +467,28 @@ mod tests {
             let mut c = sample();
             mutate(&mut c);
             assert_eq!(field_of(&c), field);
+        }
+    }
+
+    #[test]
+    fn the_bridge_key_defaults_into_the_home_and_is_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text = toml::to_string_pretty(&sample()).expect("toml");
+        text = text.replace("bridge_key = \"bridge/eth_key.json\"\n", "");
+        let c: Config = toml::from_str(&text).expect("parse without bridge_key");
+        assert_eq!(
+            c.bridge_key_path(dir.path()),
+            dir.path().join("bridge/eth_key.json")
+        );
+        let mut abs = c.clone();
+        abs.l1.bridge_key = PathBuf::from("/keys/k.json");
+        assert_eq!(abs.bridge_key_path(dir.path()), PathBuf::from("/keys/k.json"));
+        match c.load_bridge_key(dir.path(), Path::new("relayer.toml")) {
+            Err(Error::Config { field, reason, .. }) => {
+                assert_eq!(field, "l1.bridge_key");
+                assert!(reason.contains("cannot read"), "{reason}");
+            }
+            other => panic!("expected a config error, got {other:?}"),
         }
     }
 

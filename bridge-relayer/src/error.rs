@@ -41,6 +41,19 @@ pub enum Error {
         name: String,
         log: String,
     },
+    /// A withdrawal-side transaction (confirmation, attestation) was committed but failed.
+    #[error("{what} transaction {hash} failed with code {code} ({name}): {log}")]
+    TxFailed {
+        what: String,
+        hash: String,
+        code: u32,
+        name: String,
+        log: String,
+    },
+    /// The relayer cannot do its withdrawal work as configured (its bridge key is not the
+    /// validator's registered Ethereum address, say).
+    #[error("{0}")]
+    Bridge(String),
     #[error("{0}")]
     Decode(String),
 }
@@ -64,6 +77,8 @@ impl Error {
         match self {
             Error::L1Unreachable { .. }
             | Error::ClaimFailed { .. }
+            | Error::TxFailed { .. }
+            | Error::Bridge(_)
             | Error::Decode(_)
             | Error::NotValidator { .. } => true,
             Error::Sidechain(e) => !matches!(

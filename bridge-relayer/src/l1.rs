@@ -1,14 +1,16 @@
 //! The L1 edge: an alloy HTTP provider that checks at start that it talks to the configured
 //! chain and contract, finds the highest block final enough to act on, and reads `Deposit`
-//! events of the configured contract only, over bounded block ranges.
+//! events of the configured contract only, over bounded block ranges. For withdrawals it reads
+//! the contract's state at a given (final) block and the logs of one batch or signer-set nonce,
+//! and [`Submitter`] sends the relayer's own L1 transactions, paid by the bridge key.
 
 use std::{future::IntoFuture, time::Duration};
 
 use alloy::{
-    eips::BlockNumberOrTag,
-    primitives::{Address, B256},
+    eips::{BlockId, BlockNumberOrTag},
+    primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::{Filter, Log},
+    rpc::types::{Filter, Log, TransactionReceipt},
     sol_types::SolEvent,
     transports::http::reqwest::Url,
 };
@@ -20,6 +22,7 @@ use sidechain_types::{
 
 use crate::{
     config::{Config, Finality},
+    outbound::{EntryLog, SetEvents},
     Error, Result,
 };
 
@@ -192,6 +195,267 @@ impl L1 {
                 .0,
             log_index: log.log_index.ok_or_else(|| missing("log index"))?,
         })
+    }
+}
+
+/// A final `BatchExecuted` of the contract and what its transaction logged for the entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    pub l1_block: u64,
+    pub l1_tx_hash: [u8; 32],
+    /// The event's `token`, `withdrawals` (count) and `fee`, to check against the batch.
+    pub token: EthAddress,
+    pub withdrawals: U256,
+    pub fee: U256,
+    /// Who sent the transaction and was paid the fee.
+    pub submitter: EthAddress,
+    /// The bridge's `TransferDeferred` and `ReleaseQueued` logs of the transaction before its
+    /// `BatchExecuted`, in log order.
+    pub entry_logs: Vec<EntryLog>,
+}
+
+impl L1 {
+    /// Number and timestamp (seconds) of block `number`.
+    pub async fn block_time(&self, number: u64) -> Result<u64> {
+        let block = timed(
+            self.provider
+                .get_block_by_number(BlockNumberOrTag::Number(number))
+                .into_future(),
+        )
+        .await
+        .map_err(|e| self.unreachable(&format!("eth_getBlockByNumber({number})"), e))?
+        .ok_or_else(|| self.unreachable(&format!("eth_getBlockByNumber({number})"), "no such block"))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// Timestamp (seconds) of the latest block: L1's "now" for delays.
+    pub async fn latest_time(&self) -> Result<u64> {
+        let block = timed(
+            self.provider
+                .get_block_by_number(BlockNumberOrTag::Latest)
+                .into_future(),
+        )
+        .await
+        .map_err(|e| self.unreachable("eth_getBlockByNumber(latest)", e))?
+        .ok_or_else(|| self.unreachable("eth_getBlockByNumber(latest)", "no latest block"))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// The contract's `lastBatchNonce()` in the state of block `number`.
+    pub async fn last_batch_nonce_at(&self, number: u64) -> Result<u64> {
+        let contract = Bridge::new(self.bridge, &self.provider);
+        timed(
+            contract
+                .lastBatchNonce()
+                .block(BlockId::number(number))
+                .call()
+                .into_future(),
+        )
+        .await
+        .map_err(|e| self.unreachable(&format!("lastBatchNonce() at block {number}"), e))
+    }
+
+    /// The contract's `signerSetNonce()` and whether a delayed set waits
+    /// (`pendingSignerSetCheckpoint() != 0`), in the state of block `number`.
+    pub async fn signer_set_state_at(&self, number: u64) -> Result<(u64, bool)> {
+        let contract = Bridge::new(self.bridge, &self.provider);
+        let at = BlockId::number(number);
+        let nonce = timed(contract.signerSetNonce().block(at).call().into_future())
+            .await
+            .map_err(|e| self.unreachable(&format!("signerSetNonce() at block {number}"), e))?;
+        let pending = timed(
+            contract
+                .pendingSignerSetCheckpoint()
+                .block(at)
+                .call()
+                .into_future(),
+        )
+        .await
+        .map_err(|e| {
+            self.unreachable(&format!("pendingSignerSetCheckpoint() at block {number}"), e)
+        })?;
+        Ok((nonce, pending != B256::ZERO))
+    }
+
+    /// The contract's logs with one of `signatures` and first indexed topic `nonce`, from the
+    /// newest block range below or at `to` that holds any, reading back in ranges of
+    /// `max_range` blocks down to `from`. Empty when none.
+    async fn nonce_logs(
+        &self,
+        signatures: Vec<B256>,
+        nonce: u64,
+        from: u64,
+        to: u64,
+        max_range: u64,
+    ) -> Result<Vec<Log>> {
+        let mut hi = to;
+        while hi >= from {
+            let lo = hi.saturating_sub(max_range.max(1) - 1).max(from);
+            let filter = Filter::new()
+                .address(self.bridge)
+                .event_signature(signatures.clone())
+                .topic1(U256::from(nonce))
+                .from_block(lo)
+                .to_block(hi);
+            let logs = timed(self.provider.get_logs(&filter))
+                .await
+                .map_err(|e| self.unreachable(&format!("eth_getLogs {lo}..={hi}"), e))?;
+            let logs: Vec<Log> = logs
+                .into_iter()
+                .filter(|l| !l.removed && l.address() == self.bridge)
+                .collect();
+            if !logs.is_empty() {
+                return Ok(logs);
+            }
+            if lo == from || lo == 0 {
+                break;
+            }
+            hi = lo - 1;
+        }
+        Ok(Vec::new())
+    }
+
+    /// The `BatchExecuted(nonce)` of the contract in blocks `from..=to` (read newest first) and
+    /// its transaction's entry logs; `None` when there is none.
+    pub async fn execution(
+        &self,
+        nonce: u64,
+        from: u64,
+        to: u64,
+        max_range: u64,
+    ) -> Result<Option<Execution>> {
+        let logs = self
+            .nonce_logs(
+                vec![Bridge::BatchExecuted::SIGNATURE_HASH],
+                nonce,
+                from,
+                to,
+                max_range,
+            )
+            .await?;
+        let Some(log) = logs.last() else {
+            return Ok(None);
+        };
+        let missing = |what: &str| Error::Decode(format!("a BatchExecuted log without its {what}"));
+        let event = log
+            .log_decode::<Bridge::BatchExecuted>()
+            .map_err(|e| Error::Decode(format!("a BatchExecuted log that does not decode: {e}")))?;
+        let tx = log.transaction_hash.ok_or_else(|| missing("transaction hash"))?;
+        let block = log.block_number.ok_or_else(|| missing("block number"))?;
+        let index = log.log_index.ok_or_else(|| missing("log index"))?;
+        let receipt = self.receipt(tx).await?.ok_or_else(|| {
+            Error::Decode(format!("the L1 node has no receipt for {tx}, which logged BatchExecuted({nonce})"))
+        })?;
+        let entry_logs = receipt
+            .logs()
+            .iter()
+            .filter(|l| l.address() == self.bridge && l.log_index.is_some_and(|i| i < index))
+            .filter_map(entry_log)
+            .collect::<Result<Vec<_>>>()?;
+        let d = &event.inner.data;
+        Ok(Some(Execution {
+            l1_block: block,
+            l1_tx_hash: tx.0,
+            token: EthAddress(d.token.into_array()),
+            withdrawals: d.withdrawals,
+            fee: d.fee,
+            submitter: EthAddress(d.submitter.into_array()),
+            entry_logs,
+        }))
+    }
+
+    /// What the contract logged about signer-set nonce `nonce` in blocks `from..=to` (the
+    /// newest range that holds any of its logs).
+    pub async fn signer_set_events(
+        &self,
+        nonce: u64,
+        from: u64,
+        to: u64,
+        max_range: u64,
+    ) -> Result<SetEvents> {
+        let logs = self
+            .nonce_logs(
+                vec![
+                    Bridge::SignerSetUpdated::SIGNATURE_HASH,
+                    Bridge::SignerSetActivated::SIGNATURE_HASH,
+                    Bridge::PendingSignerSetCancelled::SIGNATURE_HASH,
+                ],
+                nonce,
+                from,
+                to,
+                max_range,
+            )
+            .await?;
+        let mut events = SetEvents::default();
+        for log in &logs {
+            match log.topic0() {
+                Some(t) if *t == Bridge::SignerSetUpdated::SIGNATURE_HASH => {
+                    let e = log.log_decode::<Bridge::SignerSetUpdated>().map_err(|e| {
+                        Error::Decode(format!("a SignerSetUpdated log that does not decode: {e}"))
+                    })?;
+                    let at = u64::try_from(e.inner.data.activatesAt).map_err(|_| {
+                        Error::Decode(format!(
+                            "SignerSetUpdated({nonce}) activates at {}, beyond 64 bits",
+                            e.inner.data.activatesAt
+                        ))
+                    })?;
+                    events.updated = Some(at);
+                }
+                Some(t) if *t == Bridge::SignerSetActivated::SIGNATURE_HASH => {
+                    events.activated = true;
+                }
+                Some(t) if *t == Bridge::PendingSignerSetCancelled::SIGNATURE_HASH => {
+                    events.cancelled = true;
+                }
+                _ => {}
+            }
+        }
+        Ok(events)
+    }
+
+    /// The receipt of L1 transaction `hash`, `None` while it is not mined.
+    pub async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>> {
+        timed(self.provider.get_transaction_receipt(hash).into_future())
+            .await
+            .map_err(|e| self.unreachable(&format!("eth_getTransactionReceipt({hash})"), e))
+    }
+}
+
+/// A receipt log of the bridge as an [`EntryLog`]; `None` for the bridge's other events.
+fn entry_log(log: &Log) -> Option<Result<EntryLog>> {
+    let topic = *log.topic0()?;
+    if topic == Bridge::TransferDeferred::SIGNATURE_HASH {
+        Some(
+            log.log_decode::<Bridge::TransferDeferred>()
+                .map(|e| EntryLog::Deferred {
+                    token: EthAddress(e.inner.data.token.into_array()),
+                    recipient: EthAddress(e.inner.data.recipient.into_array()),
+                    amount: e.inner.data.amount,
+                })
+                .map_err(|e| Error::Decode(format!("a TransferDeferred log that does not decode: {e}"))),
+        )
+    } else if topic == Bridge::ReleaseQueued::SIGNATURE_HASH {
+        Some(
+            log.log_decode::<Bridge::ReleaseQueued>()
+                .map_err(|e| Error::Decode(format!("a ReleaseQueued log that does not decode: {e}")))
+                .and_then(|e| {
+                    let d = &e.inner.data;
+                    let id = u64::try_from(d.id)
+                        .map_err(|_| Error::Decode(format!("release id {} exceeds 64 bits", d.id)))?;
+                    let executable_at = u64::try_from(d.executableAt).map_err(|_| {
+                        Error::Decode(format!("release time {} exceeds 64 bits", d.executableAt))
+                    })?;
+                    Ok(EntryLog::Queued {
+                        id,
+                        token: EthAddress(d.token.into_array()),
+                        recipient: EthAddress(d.recipient.into_array()),
+                        amount: d.amount,
+                        executable_at,
+                    })
+                }),
+        )
+    } else {
+        None
     }
 }
 

@@ -1,5 +1,7 @@
 //! The bridge relayer each validator runs next to its node: it reads final `Deposit` events of
-//! the L1 `Bridge` contract and claims them on the sidechain with the validator's operator key.
+//! the L1 `Bridge` contract and claims them on the sidechain with the validator's operator key;
+//! and for withdrawals it signs the chain's batches and signer-set updates with the validator's
+//! Ethereum bridge key, submits them to L1 in its turn, and attests their final L1 outcome.
 //!
 //! A pure core ([`core`]: which deposits still need claiming, how claims are grouped) sits
 //! between two edges: [`l1`] (alloy, reads the configured contract only, up to the confirmation
@@ -13,7 +15,11 @@ pub mod error;
 pub mod invariant;
 pub mod l1;
 pub mod metrics;
+pub mod outbound;
 pub mod run;
 pub mod sidechain;
+pub mod signer;
+pub mod submit;
+pub mod withdrawals;
 
 pub use error::{Error, Result};

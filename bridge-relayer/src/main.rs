@@ -1,4 +1,5 @@
-//! `bridge-relayer`: relays final L1 deposits to the sidechain for one validator.
+//! `bridge-relayer`: relays final L1 deposits to the sidechain and withdrawal batches to L1
+//! for one validator.
 
 use std::{
     path::{Path, PathBuf},
@@ -18,11 +19,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "bridge-relayer",
     version,
-    about = "Relay final L1 bridge deposits to the sidechain for one validator",
+    about = "Relay final L1 bridge deposits to the sidechain, and withdrawal batches to L1, for one validator",
     after_help = "Examples:\n  bridge-relayer start --home .testnet/nodes/node0/relayer\n  bridge-relayer config validate --home .testnet/nodes/node0/relayer --online --json"
 )]
 struct Cli {
-    /// The relayer's home: relayer.toml, keys/operator.json (0600).
+    /// The relayer's home: relayer.toml, keys/operator.json and bridge/eth_key.json (0600).
     #[arg(long, global = true, env = "BRIDGE_RELAYER_HOME", default_value = ".")]
     home: PathBuf,
     /// Config file (default: <home>/relayer.toml).
@@ -64,8 +65,9 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Check every field; with --online also check both chains once (L1 chain id, contract
-    /// code and bridge id; sidechain chain id, bridge and the operator's validator).
+    /// Check every field and the bridge key file; with --online also check both chains once
+    /// (L1 chain id, contract code and bridge id; sidechain chain id, bridge, the operator's
+    /// validator and that the bridge key is the validator's registered Ethereum address).
     Validate {
         #[arg(long)]
         online: bool,
@@ -118,7 +120,8 @@ async fn start(home: &Path, path: &Path, log_format: LogFormat) -> anyhow::Resul
         })?;
         tokio::spawn(metrics.clone().serve(listener));
     }
-    let relayer = Relayer::new(config, checked, home, metrics)?;
+    let key = config.load_bridge_key(home, path)?;
+    let relayer = Relayer::new(config, checked, home, key, metrics)?;
     tracing::info!(config = %path.display(), "bridge-relayer starting");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -132,13 +135,14 @@ async fn start(home: &Path, path: &Path, log_format: LogFormat) -> anyhow::Resul
 async fn validate(home: &Path, path: &Path, online: bool, json: bool) -> anyhow::Result<()> {
     let outcome = async {
         let (config, checked) = Config::load(path)?;
+        let key = config.load_bridge_key(home, path)?;
         if online {
             L1::new(&config, checked.bridge)?
                 .check(config.l1.chain_id, checked.bridge_id)
                 .await?;
-            Sidechain::new(&config, home)?
-                .check(&config, &checked)
-                .await?;
+            let side = Sidechain::new(&config, home)?;
+            side.check(&config, &checked).await?;
+            side.check_bridge_key(&key.address()).await?;
         } else {
             bridge_relayer::sidechain::load_operator_key(home, &config.sidechain.operator_key)?;
         }

@@ -23,6 +23,26 @@ pub struct ChainLabel {
     pub chain: &'static str,
 }
 
+/// What a confirmation or attestation was about, or which L1 transaction.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: &'static str,
+}
+
+/// An L1 transaction kind and what became of it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TxLabel {
+    pub kind: &'static str,
+    pub result: &'static str,
+}
+
+/// An L1 transaction kind and the contract error its simulation reverted with.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RevertLabel {
+    pub kind: &'static str,
+    pub reason: &'static str,
+}
+
 /// What the relayer is doing, for `/health` and the logs.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
@@ -35,6 +55,11 @@ pub struct Status {
     pub last_applied_deposit: u64,
     pub next_deposit_nonce: u64,
     pub pending_claims: usize,
+    /// The outstanding withdrawal batch's nonce (none: no batch waits for L1).
+    pub outstanding_batch: Option<u64>,
+    /// The last reason the withdrawal side could not send an L1 transaction (a simulated
+    /// revert, a pending transaction), cleared when one is sent or nothing is due.
+    pub l1_tx_held: Option<String>,
     /// The last error of each edge, cleared by its next success.
     pub l1_error: Option<String>,
     pub sidechain_error: Option<String>,
@@ -54,6 +79,19 @@ pub struct Metrics {
     pub next_deposit_nonce: Gauge,
     pub pending_claims: Gauge,
     pub errors: Family<ChainLabel, Counter>,
+    /// Confirmations committed on the sidechain by kind (batch, signer_set).
+    pub confirmations_sent: Family<KindLabel, Counter>,
+    /// Attestations committed by kind (batch_executed, batch_timed_out, signer_set_active,
+    /// signer_set_pending, signer_set_cancelled).
+    pub attestations_sent: Family<KindLabel, Counter>,
+    /// L1 transactions sent by kind and result (ok, failed, not_mined).
+    pub l1_txs: Family<TxLabel, Counter>,
+    /// L1 transactions not sent because their simulation reverted, by kind and contract error.
+    pub l1_simulation_reverts: Family<RevertLabel, Counter>,
+    /// Gas used by mined L1 transactions, by kind.
+    pub l1_gas_used: Family<KindLabel, Counter>,
+    /// Nonce of the outstanding withdrawal batch (0: none).
+    pub outstanding_batch_nonce: Gauge,
     registry: Arc<Registry>,
     status: Arc<Mutex<Status>>,
 }
@@ -72,6 +110,12 @@ impl Metrics {
             next_deposit_nonce: Gauge::default(),
             pending_claims: Gauge::default(),
             errors: Family::default(),
+            confirmations_sent: Family::default(),
+            attestations_sent: Family::default(),
+            l1_txs: Family::default(),
+            l1_simulation_reverts: Family::default(),
+            l1_gas_used: Family::default(),
+            outstanding_batch_nonce: Gauge::default(),
             registry: Arc::new(Registry::default()),
             status: Arc::new(Mutex::new(Status::default())),
         };
@@ -121,6 +165,36 @@ impl Metrics {
             "Failed calls by chain (l1, sidechain); each is retried with backoff",
             m.errors.clone(),
         );
+        r.register(
+            "confirmations_sent",
+            "Batch and signer-set confirmations (bridge-key signatures) committed on the sidechain, by kind",
+            m.confirmations_sent.clone(),
+        );
+        r.register(
+            "attestations_sent",
+            "L1 outcomes attested on the sidechain, by kind (batch_executed, batch_timed_out, signer_set_active, signer_set_pending, signer_set_cancelled)",
+            m.attestations_sent.clone(),
+        );
+        r.register(
+            "l1_txs",
+            "L1 transactions sent by the bridge key, by kind (submit_batch, update_signer_set, activate_signer_set) and result (ok, failed, not_mined)",
+            m.l1_txs.clone(),
+        );
+        r.register(
+            "l1_simulation_reverts",
+            "L1 transactions not sent because eth_call against the pending block reverted, by kind and contract error",
+            m.l1_simulation_reverts.clone(),
+        );
+        r.register(
+            "l1_gas_used",
+            "Gas used by mined L1 transactions of the bridge key, by kind",
+            m.l1_gas_used.clone(),
+        );
+        r.register(
+            "outstanding_batch_nonce",
+            "Nonce of the withdrawal batch waiting for its L1 outcome (0: none)",
+            m.outstanding_batch_nonce.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
             ..m
@@ -158,6 +232,8 @@ impl Metrics {
             .with("last_applied_deposit", s.last_applied_deposit)
             .with("next_deposit_nonce", s.next_deposit_nonce)
             .with("pending_claims", s.pending_claims as u64)
+            .with("outstanding_batch", s.outstanding_batch)
+            .with("l1_tx_held", s.l1_tx_held)
     }
 
     /// Serves the endpoint until the process ends.

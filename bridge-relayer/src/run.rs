@@ -1,9 +1,15 @@
 //! The relayer's main loop: start-up checks of both chains, then poll L1 for final deposits
 //! and claim them on the sidechain, resynchronizing from the chain's record after every
-//! failure. Any call that fails is retried with backoff and reported (logs, `/health`,
+//! failure, and do the withdrawal side's work ([`crate::withdrawals`]: confirm, attest,
+//! submit). Any call that fails is retried with backoff and reported (logs, `/health`,
 //! `relayer_errors`); only a configuration that does not match a chain stops the process.
+//! The two sides back off separately, so a withdrawal that cannot proceed never holds up
+//! deposits.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use sidechain_types::BridgeParams;
 use tracing::{debug, info, warn};
@@ -11,9 +17,12 @@ use tracing::{debug, info, warn};
 use crate::{
     config::{Checked, Config},
     core::{Backoff, Tracker},
-    l1::L1,
+    l1::{Heads, L1},
     metrics::{ChainLabel, Metrics, ResultLabel},
     sidechain::Sidechain,
+    signer::BridgeKey,
+    submit::Submitter,
+    withdrawals::Outbound,
     Error, Result,
 };
 
@@ -23,32 +32,51 @@ const RANGES_PER_STEP: usize = 20;
 /// The relayer with both edges.
 #[derive(Debug)]
 pub struct Relayer {
-    config: Config,
+    pub(crate) config: Config,
     checked: Checked,
-    l1: L1,
-    side: Sidechain,
-    metrics: Metrics,
+    pub(crate) l1: L1,
+    pub(crate) side: Sidechain,
+    pub(crate) metrics: Metrics,
+    /// The validator's Ethereum bridge key: signs confirmations, pays for L1 transactions.
+    pub(crate) key: BridgeKey,
+    pub(crate) submitter: Submitter,
 }
 
 /// Which edge a failure came from.
 fn chain_of(e: &Error) -> &'static str {
     match e {
-        Error::L1Unreachable { .. } | Error::L1Mismatch { .. } | Error::Decode(_) => "l1",
+        Error::L1Unreachable { .. }
+        | Error::L1Mismatch { .. }
+        | Error::Decode(_)
+        | Error::Bridge(_) => "l1",
         _ => "sidechain",
     }
 }
 
 impl Relayer {
-    /// Loads the operator key and builds both clients (no request yet).
-    pub fn new(config: Config, checked: Checked, home: &Path, metrics: Metrics) -> Result<Self> {
+    /// Loads the operator key and builds both clients (no request yet); `key` is the loaded
+    /// bridge key ([`Config::load_bridge_key`]).
+    pub fn new(
+        config: Config,
+        checked: Checked,
+        home: &Path,
+        key: BridgeKey,
+        metrics: Metrics,
+    ) -> Result<Self> {
         let l1 = L1::new(&config, checked.bridge)?;
         let side = Sidechain::new(&config, home)?;
+        // A sent L1 transaction is awaited twice as long as a sidechain one: an L1 block is
+        // slower to come.
+        let receipt_wait = Duration::from_secs(config.relayer.tx_timeout_secs.saturating_mul(2));
+        let submitter = Submitter::new(&config, checked.bridge, &key, receipt_wait)?;
         Ok(Relayer {
             config,
             checked,
             l1,
             side,
             metrics,
+            key,
+            submitter,
         })
     }
 
@@ -82,7 +110,9 @@ impl Relayer {
                 self.l1
                     .check(self.config.l1.chain_id, self.checked.bridge_id)
                     .await?;
-                self.side.check(&self.config, &self.checked).await
+                let params = self.side.check(&self.config, &self.checked).await?;
+                self.side.check_bridge_key(&self.key.address()).await?;
+                Ok::<_, Error>(params)
             }
             .await;
             match r {
@@ -133,6 +163,14 @@ impl Relayer {
             l1_chain_id = params.l1_chain_id,
             "both chains match the configuration"
         );
+        match self.submitter.balance().await {
+            Ok(b) if b.is_zero() => warn!(
+                bridge_key = %self.key.address(),
+                "the bridge key has no ether on L1: it cannot pay for submitting batches or signer-set updates; send it some"
+            ),
+            Ok(b) => info!(bridge_key = %self.key.address(), balance_wei = %b, "bridge key"),
+            Err(e) => warn!(error = %e, "cannot read the bridge key's L1 balance"),
+        }
         let mut backoff = self.backoff();
         let mut tracker = loop {
             match self.resume_point().await {
@@ -146,13 +184,32 @@ impl Relayer {
             }
         };
         backoff.reset();
+        let mut outbound = Outbound::default();
+        let mut out_backoff = self.backoff();
+        let mut out_next = Instant::now();
         loop {
             match self.step(&mut tracker).await {
-                Ok(caught_up) => {
+                Ok((caught_up, heads)) => {
                     if backoff.failures() > 0 {
                         info!("both chains answer again");
                     }
                     backoff.reset();
+                    if Instant::now() >= out_next {
+                        match self.withdrawal_step(&params, &heads, &mut outbound).await {
+                            Ok(()) => {
+                                if out_backoff.failures() > 0 {
+                                    info!("the withdrawal side works again");
+                                }
+                                out_backoff.reset();
+                            }
+                            Err(e) => {
+                                self.report(&e);
+                                let wait = out_backoff.next_delay();
+                                out_next = Instant::now() + wait;
+                                warn!(error = %e, failures = out_backoff.failures(), retry_in_ms = wait.as_millis() as u64, "withdrawal step failed; retrying");
+                            }
+                        }
+                    }
                     if caught_up {
                         tokio::time::sleep(self.config.poll_interval()).await;
                     }
@@ -167,9 +224,9 @@ impl Relayer {
         }
     }
 
-    /// One round: read final L1 blocks, adopt the chain's record, send the claims due.
-    /// Returns whether everything known was read and claimed.
-    pub async fn step(&self, tracker: &mut Tracker) -> Result<bool> {
+    /// One round of deposits: read final L1 blocks, adopt the chain's record, send the claims
+    /// due. Returns whether everything known was read and claimed, and the L1 heads read.
+    pub async fn step(&self, tracker: &mut Tracker) -> Result<(bool, Heads)> {
         let heads = self.l1.heads().await?;
         self.metrics.l1_head.set(gauge(heads.head));
         if let Some(safe) = heads.safe {
@@ -264,10 +321,13 @@ impl Relayer {
         });
         // Every claim due was sent and committed above (a failure returned early), so the
         // relayer is caught up once the scan has reached the safe head.
-        Ok(heads.safe.is_none_or(|safe| tracker.scan_from() > safe))
+        Ok((
+            heads.safe.is_none_or(|safe| tracker.scan_from() > safe),
+            heads,
+        ))
     }
 }
 
-fn gauge(v: u64) -> i64 {
+pub(crate) fn gauge(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

@@ -6,7 +6,9 @@ use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
 use ed25519_consensus::SigningKey;
 use sidechain_client::{Client, Keystore, TxOutcome};
-use sidechain_types::{bridge::DepositClaim, tx::build_signed, Address, BridgeParams, Code, Msg};
+use sidechain_types::{
+    bridge::DepositClaim, tx::build_signed, Address, BridgeParams, Code, EthAddress, Msg,
+};
 
 use crate::{
     config::{Checked, Config},
@@ -113,6 +115,26 @@ impl Sidechain {
         Ok(())
     }
 
+    /// Whether the bridge key's address `address` is the Ethereum address the chain registered
+    /// for this operator's validator. A mismatch is permanent ([`Error::SidechainMismatch`]);
+    /// a validator not (yet) in the set is [`Error::NotValidator`].
+    pub async fn check_bridge_key(&self, address: &EthAddress) -> Result<()> {
+        let validators = self.client.validators().await?;
+        let v = validators
+            .iter()
+            .find(|v| v.operator == self.operator)
+            .ok_or(Error::NotValidator {
+                operator: self.operator,
+            })?;
+        if v.eth_address != *address {
+            return Err(self.mismatch(format!(
+                "validator {} registered Ethereum address {} but l1.bridge_key holds the key of {address}; point l1.bridge_key at the validator's bridge key",
+                v.name, v.eth_address
+            )));
+        }
+        Ok(())
+    }
+
     /// The chain's last applied deposit and this validator's last claim.
     pub async fn progress(&self) -> Result<ChainProgress> {
         Ok(ChainProgress {
@@ -189,6 +211,47 @@ impl Sidechain {
             }
         }
         (done, stop)
+    }
+
+    /// Signs `msg` with the operator key, sends it in a transaction of its own and waits for it
+    /// to commit. `what` names it in errors. A transaction refused (at CheckTx or in its block)
+    /// with `duplicate_confirmation` or `duplicate_attestation` counts as done: the chain
+    /// already holds that vote. Returns `None` then, the outcome otherwise; any other failing
+    /// code is [`Error::TxFailed`].
+    pub async fn send_msg(&self, what: &str, msg: Msg) -> Result<Option<TxOutcome>> {
+        let already = [
+            Code::DuplicateConfirmation.value(),
+            Code::DuplicateAttestation.value(),
+        ];
+        let sent = match self
+            .client
+            .sign_and_send(
+                &self.key,
+                vec![msg],
+                &sidechain_client::SendOptions::timeout(self.tx_timeout),
+            )
+            .await
+        {
+            Ok(sent) => sent,
+            Err(sidechain_client::Error::Rejected { code, .. }) if already.contains(&code) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let outcome = sent.outcome;
+        if outcome.code == Code::Ok.value() {
+            return Ok(Some(outcome));
+        }
+        if already.contains(&outcome.code) {
+            return Ok(None);
+        }
+        Err(Error::TxFailed {
+            what: what.to_string(),
+            hash: outcome.hash,
+            code: outcome.code,
+            name: outcome.code_name,
+            log: outcome.log,
+        })
     }
 
     /// Waits for transaction `hash` to commit; a failing code is [`Error::ClaimFailed`].

@@ -60,6 +60,9 @@ pub const DEFAULT_BATCH_TIMEOUT_SECS: u64 = 600;
 const FAUCET_ETHER: u128 = 1_000 * 10u128.pow(18);
 /// Test tokens the faucet key receives, per token: 10^6 whole tokens of 18 decimals.
 const FAUCET_TOKENS: u128 = 1_000_000 * 10u128.pow(18);
+/// Ether each validator's bridge key receives, to pay the gas of the L1 transactions its
+/// relayer sends (batches, signer-set updates): 100 ETH.
+pub const BRIDGE_KEY_ETHER: u128 = 100 * 10u128.pow(18);
 
 /// `<home>/l1/l1.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,6 +350,10 @@ pub async fn deploy_and_configure(
     )
     .await
     .map_err(|e| Error::Chain(format!("funding the L1 test key: {e}")))?;
+    progress("funding the validators' bridge keys with ether for L1 gas");
+    for node in &manifest.nodes {
+        fund_bridge_key(&rpc, dev_key.clone(), node).await?;
+    }
 
     let l1 = L1Manifest {
         rpc: rpc.clone(),
@@ -372,6 +379,27 @@ pub async fn deploy_and_configure(
     write_client_defaults(home, &l1)?;
     l1.save(home)?;
     Ok(l1)
+}
+
+/// Sends [`BRIDGE_KEY_ETHER`] from `payer` to `node`'s bridge key, so its relayer can pay
+/// for L1 transactions.
+pub async fn fund_bridge_key(
+    rpc: &str,
+    payer: PrivateKeySigner,
+    node: &sidechain_genesis::NodeEntry,
+) -> Result<()> {
+    let to: EthAddress = node.eth_address.parse().map_err(|e| {
+        Error::State(format!("{}'s bridge address in network.json: {e}", node.name))
+    })?;
+    deploy::fund(
+        rpc,
+        payer,
+        Address::from(to.0),
+        U256::from(BRIDGE_KEY_ETHER),
+        &[],
+    )
+    .await
+    .map_err(|e| Error::Chain(format!("funding {}'s bridge key {to}: {e}", node.name)))
 }
 
 fn read_dev_key() -> Result<PrivateKeySigner> {
@@ -427,11 +455,14 @@ fn set_genesis_bridge(
     Ok(())
 }
 
-/// The relayer config of one node: its own node's RPC, the L1, its metrics port.
+/// The relayer config of one node: its own node's RPC, the L1, its metrics port, and its bridge
+/// key (the one genesis wrote into `relayer_home`, by absolute path so that a copy of the
+/// config elsewhere still names it).
 pub fn relayer_config(
     manifest: &Manifest,
     node: &sidechain_genesis::NodeEntry,
     l1: &L1Manifest,
+    relayer_home: &Path,
 ) -> RelayerConfig {
     RelayerConfig {
         sidechain: SidechainConfig {
@@ -449,6 +480,7 @@ pub fn relayer_config(
             confirmations: l1.confirmations,
             max_block_range: bridge_relayer::config::DEFAULT_MAX_BLOCK_RANGE,
             poll_interval_ms: (l1.block_period_secs.max(1) * 1000 / 4).max(100),
+            bridge_key: relayer_home.join(bridge_relayer::config::DEFAULT_BRIDGE_KEY),
         },
         relayer: RelayerSection {
             metrics: Some(std::net::SocketAddr::from((
@@ -467,11 +499,13 @@ pub fn write_relayer_config(
     node: &sidechain_genesis::NodeEntry,
     l1: &L1Manifest,
 ) -> Result<()> {
-    let path = bridge_relayer::config::default_path(&Layout::new(home).relayer_home(&node.name));
+    let relayer_home = Layout::new(home).relayer_home(&node.name);
+    let path = bridge_relayer::config::default_path(&relayer_home);
     if path.exists() {
         return Ok(());
     }
-    relayer_config(manifest, node, l1)
+    let relayer_home = std::path::absolute(&relayer_home).map_err(|e| Error::io(&relayer_home, e))?;
+    relayer_config(manifest, node, l1, &relayer_home)
         .save_new(&path)
         .map_err(|e| Error::State(e.to_string()))
 }

@@ -405,33 +405,6 @@ impl Client {
         decode_optional(&bytes, "withdrawal batch")
     }
 
-    /// The outstanding batch (if any) and the latest settled ones, newest nonce first, at most
-    /// 20 (`/bridge/batches`).
-    pub async fn batches(&self) -> Result<Vec<OutgoingBatch>> {
-        let bytes = self.query_raw(&Route::BridgeBatches).await?;
-        Ok(decode_optional(&bytes, "withdrawal batches")?.unwrap_or_default())
-    }
-
-    /// Signer-set update `nonce`; `None` when the chain made none with that nonce
-    /// (`/bridge/signer_set`).
-    pub async fn signer_set_update(&self, nonce: u64) -> Result<Option<SignerSetUpdate>> {
-        let bytes = self.query_raw(&Route::BridgeSignerSet(nonce)).await?;
-        decode_optional(&bytes, "signer-set update")
-    }
-
-    /// The latest signer-set updates, newest first, at most 20 (`/bridge/signer_sets`).
-    pub async fn signer_set_updates(&self) -> Result<Vec<SignerSetUpdate>> {
-        let bytes = self.query_raw(&Route::BridgeSignerSets).await?;
-        Ok(decode_optional(&bytes, "signer-set updates")?.unwrap_or_default())
-    }
-
-    /// Refund `id` (owed, in a batch, or paid); `None` when no refund has that id
-    /// (`/bridge/refund`).
-    pub async fn refund(&self, id: u64) -> Result<Option<Refund>> {
-        let bytes = self.query_raw(&Route::BridgeRefund(id)).await?;
-        decode_optional(&bytes, "refund")
-    }
-
     /// Base units of `token`'s wrapped denom burned by withdrawals that L1 has not executed
     /// yet (`/bridge/in_flight`): the conservation invariant is L1 locked >= wrapped supply +
     /// this.
@@ -445,6 +418,43 @@ impl Client {
     pub async fn l1_signer_set(&self) -> Result<Option<L1SignerSet>> {
         let bytes = self.query_raw(&Route::BridgeL1SignerSet).await?;
         decode_optional(&bytes, "L1 signer set")
+    }
+
+    /// The outstanding withdrawal batch (if any: the one whose `settled` is `None`) and the
+    /// latest settled ones, newest nonce first, at most 20 (`/bridge/batches`).
+    pub async fn batches(&self) -> Result<Vec<OutgoingBatch>> {
+        let bytes = self.query_raw(&Route::BridgeBatches).await?;
+        Ok(decode_optional(&bytes, "withdrawal batches")?.unwrap_or_default())
+    }
+
+    /// The batch still waiting for its L1 outcome, if any: at most one is outstanding at a
+    /// time (ADR 17). Read from [`Client::batches`].
+    pub async fn outstanding_batch(&self) -> Result<Option<OutgoingBatch>> {
+        Ok(self
+            .batches()
+            .await?
+            .into_iter()
+            .find(|b| b.settled.is_none()))
+    }
+
+    /// Signer-set update `nonce` with its signatures, status and attestations; `None` when the
+    /// chain made no update with that nonce (`/bridge/signer_set`).
+    pub async fn signer_set_update(&self, nonce: u64) -> Result<Option<SignerSetUpdate>> {
+        let bytes = self.query_raw(&Route::BridgeSignerSet(nonce)).await?;
+        decode_optional(&bytes, "signer-set update")
+    }
+
+    /// The latest signer-set updates, newest first, at most 20 (`/bridge/signer_sets`).
+    pub async fn signer_set_updates(&self) -> Result<Vec<SignerSetUpdate>> {
+        let bytes = self.query_raw(&Route::BridgeSignerSets).await?;
+        Ok(decode_optional(&bytes, "signer-set updates")?.unwrap_or_default())
+    }
+
+    /// Refund `id` (a deposit the chain could not mint, owed back on L1) with its state;
+    /// `None` when no refund has that id (`/bridge/refund`).
+    pub async fn refund(&self, id: u64) -> Result<Option<Refund>> {
+        let bytes = self.query_raw(&Route::BridgeRefund(id)).await?;
+        decode_optional(&bytes, "refund")
     }
 
     /// Waits until the chain has at least `min` blocks; returns the latest height.

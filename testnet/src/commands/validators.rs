@@ -201,8 +201,17 @@ pub async fn add(
     );
     // On a network with an L1, the new validator gets its relayer too; it waits (healthy: no)
     // until the proposal makes its operator a validator.
+    // Its bridge key gets ether from the L1 test key so the relayer can pay for L1
+    // transactions once it is in the signer set.
     if let Some(l1) = crate::l1::L1Manifest::load(home)? {
         crate::l1::write_relayer_config(home, &net.manifest, &entry, &l1)?;
+        let faucet = crate::l1::read_key(&l1.faucet_key_file)?;
+        crate::l1::fund_bridge_key(&l1.rpc, faucet, &entry).await?;
+        eprintln!(
+            "  funded its bridge key {} with {} ETH on L1",
+            entry.eth_address,
+            crate::l1::BRIDGE_KEY_ETHER / 10u128.pow(18)
+        );
     }
     let started = Instant::now();
     net.start_node(&bins, &entry)?;
