@@ -12,6 +12,7 @@
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod invariant;
 pub mod l1;
 pub mod metrics;
 pub mod outbound;

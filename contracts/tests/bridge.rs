@@ -390,6 +390,50 @@ fn expired_batch_is_rejected() {
     assert_eq!(f.last_batch_nonce(), 0);
 }
 
+/// The race ADR 17 rules out: a batch that lands in the last L1 block before its timeout is
+/// executed, and no block from then on witnesses a timeout (so the sidechain can never also
+/// re-queue it); one that arrives at its timeout is refused and that block witnesses it.
+#[test]
+fn a_batch_in_the_last_block_before_its_timeout_executes_and_no_later_block_witnesses_a_timeout() {
+    use sidechain_types::bridge::timeout_witnessed;
+    for arrives_late in [false, true] {
+        let mut f = Fixture::new(4);
+        f.deposit(f.user, f.token, u(100 * ONE)).expect("deposit");
+        let batch = f.batch(f.token, &[(fresh_recipient(1), u(ONE))], U256::ZERO);
+        let timeout = batch.timeout.to::<u64>();
+        let nonce = batch.nonce.to::<u64>();
+        let signatures = f.sign(f.domain().batch_digest(&batch), &f.quorum());
+        // The last second the batch is valid, or the first it is not.
+        let at = if arrives_late { timeout } else { timeout - 1 };
+        f.evm.warp(at - f.evm.timestamp());
+        let result = f.submit(&batch, signatures);
+        let witnessed_here =
+            timeout_witnessed(f.evm.timestamp(), f.last_batch_nonce(), nonce, timeout);
+        if arrives_late {
+            let err = result.rejected();
+            assert!(matches!(err, BridgeErrors::BatchExpired(_)), "{err:?}");
+            assert!(
+                witnessed_here,
+                "the block at the timeout, without execution, witnesses it"
+            );
+        } else {
+            result.expect("valid in the last second before its timeout");
+            assert_eq!(f.last_batch_nonce(), nonce);
+            assert!(!witnessed_here);
+        }
+        // Every later block agrees with the first verdict.
+        for step in [1u64, 1, 60, 86_400] {
+            f.evm.warp(step);
+            assert_eq!(
+                timeout_witnessed(f.evm.timestamp(), f.last_batch_nonce(), nonce, timeout),
+                arrives_late,
+                "at {} (timeout {timeout})",
+                f.evm.timestamp()
+            );
+        }
+    }
+}
+
 #[test]
 fn tampered_batch_is_rejected() {
     let mut f = Fixture::new(4);

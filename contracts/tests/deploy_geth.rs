@@ -342,3 +342,157 @@ async fn bridge_deploy_rejects_bad_input_with_a_clear_error() {
         "{unreachable:?}"
     );
 }
+
+/// Deploys the bridge on geth with a 4-member set; returns geth, the deployment and the
+/// sidechain's bridge parameters for it.
+async fn deployed_for_the_sidechain() -> (Geth, DeployedAddresses, sidechain_types::BridgeParams) {
+    let mut geth = Geth::start();
+    geth.wait_ready().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = signer_keys();
+    let members: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            format!(
+                "{{\"address\": \"{}\", \"power\": {}}}",
+                k.address(),
+                10 + i
+            )
+        })
+        .collect();
+    let signers_json = format!("{{\"nonce\": 0, \"signers\": [{}]}}", members.join(", "));
+    let output = run_deploy(
+        &geth.url,
+        dir.path(),
+        &signers_json,
+        &[
+            "--guardian",
+            &Address::repeat_byte(0x9a).to_string(),
+            "--bridge-id",
+            "0xc0ffee",
+            "--eth",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let deployed: DeployedAddresses = serde_json::from_slice(&output.stdout).expect("report");
+    let params = sidechain_types::BridgeParams {
+        l1_chain_id: deployed.chain_id,
+        contract: sidechain_types::EthAddress(deployed.bridge.into_array()),
+        bridge_id: deployed.bridge_id.0,
+        deploy_block: 1,
+        confirmations: 2,
+        batch_max_size: 256,
+        batch_max_wait_blocks: 5,
+        batch_timeout_seconds: 600,
+    };
+    (geth, deployed, params)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chains_batch_digest_is_the_deployed_contracts_batch_digest() {
+    use sidechain_types::{BatchEntry, EthAddress, L1Amount, OutgoingBatch};
+    let (geth, deployed, params) = deployed_for_the_sidechain().await;
+    let provider = ProviderBuilder::new().connect_http(geth.url.parse().expect("url"));
+    let bridge = Bridge::new(deployed.bridge, &provider);
+    let mut huge = L1Amount::ZERO;
+    huge.0[1] = 7; // beyond 128 bits: a refund the chain could not mint
+    let batch = OutgoingBatch {
+        nonce: 3,
+        token: EthAddress([0x5a; 20]),
+        timeout: 1_900_000_000,
+        fee: 12_345,
+        withdrawals: vec![
+            BatchEntry {
+                id: 9,
+                refund: false,
+                to: EthAddress([0x41; 20]),
+                amount: L1Amount::from_u128(1_000),
+            },
+            BatchEntry {
+                id: 0,
+                refund: true,
+                to: EthAddress([0x42; 20]),
+                amount: huge,
+            },
+            BatchEntry {
+                id: 4,
+                refund: false,
+                to: EthAddress([0x43; 20]),
+                amount: L1Amount::from_u128(u128::MAX),
+            },
+        ],
+        height: 10,
+        signer_set_nonce: 0,
+        signatures: Vec::new(),
+        ready: false,
+        ready_height: 0,
+        settled: None,
+        attestations: Vec::new(),
+    };
+    let ours = sidechain_app::bridge::l1::batch_digest(&params, &batch);
+    let abi: Bridge::Batch = sidechain_app::bridge::l1::batch_to_abi(&batch).into();
+    let theirs = bridge.batchDigest(abi).call().await.expect("batchDigest");
+    assert_eq!(B256::from(ours), theirs);
+    // Any field changes it.
+    let mut other = batch.clone();
+    other.timeout += 1;
+    assert_ne!(
+        sidechain_app::bridge::l1::batch_digest(&params, &other),
+        ours
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chains_signer_set_digest_is_the_deployed_contracts_signer_set_digest() {
+    use sidechain_types::EthAddress;
+    let (geth, deployed, params) = deployed_for_the_sidechain().await;
+    let provider = ProviderBuilder::new().connect_http(geth.url.parse().expect("url"));
+    let bridge = Bridge::new(deployed.bridge, &provider);
+    // The next set the chain would make from three validators of powers 5, 7, 9.
+    let next = sidechain_app::bridge::l1::normalized_set(
+        1,
+        [
+            (EthAddress([0x31; 20]), 9),
+            (EthAddress([0x11; 20]), 5),
+            (EthAddress([0x21; 20]), 7),
+        ],
+    )
+    .expect("valid set");
+    assert_eq!(next.signers[0], EthAddress([0x11; 20]), "sorted by address");
+    let ours = sidechain_app::bridge::l1::signer_set_digest(&params, &next);
+    let abi: Bridge::SignerSet = sidechain_app::bridge::l1::signer_set_to_abi(&next).into();
+    let theirs = bridge
+        .signerSetDigest(abi.clone())
+        .call()
+        .await
+        .expect("signerSetDigest");
+    assert_eq!(B256::from(ours), theirs);
+    // And the genesis set the chain stores hashes to the checkpoint the contract holds.
+    let keys = signer_keys();
+    let genesis = sidechain_app::bridge::l1::normalized_set(
+        0,
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| (EthAddress(k.address().into_array()), 10 + i as u64)),
+    )
+    .expect("valid set");
+    let genesis_abi: Bridge::SignerSet =
+        sidechain_app::bridge::l1::signer_set_to_abi(&genesis).into();
+    assert_eq!(
+        bridge
+            .signerSetHash(genesis_abi)
+            .call()
+            .await
+            .expect("signerSetHash"),
+        bridge
+            .signerSetCheckpoint()
+            .call()
+            .await
+            .expect("checkpoint")
+    );
+}

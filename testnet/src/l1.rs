@@ -51,6 +51,11 @@ pub const GETH_DEV_KEY: &str = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313e
 pub const DEFAULT_BLOCK_PERIOD_SECS: u64 = 1;
 /// Default confirmation depth of a local network, in L1 blocks.
 pub const DEFAULT_CONFIRMATIONS: u64 = 2;
+/// Default sidechain blocks a local network's oldest queued withdrawal waits for a batch: 2,
+/// so a withdrawal on a quiet local network goes out within about two blocks.
+pub const DEFAULT_BATCH_MAX_WAIT_BLOCKS: u64 = 2;
+/// Default L1 seconds a local network's batch stays valid: 10 minutes.
+pub const DEFAULT_BATCH_TIMEOUT_SECS: u64 = 600;
 /// Ether the faucet key receives: 1,000 ETH.
 const FAUCET_ETHER: u128 = 1_000 * 10u128.pow(18);
 /// Test tokens the faucet key receives, per token: 10^6 whole tokens of 18 decimals.
@@ -271,6 +276,10 @@ fn bridge_id_for(chain_id: &str) -> B256 {
 pub struct L1Options {
     pub block_period_secs: u64,
     pub confirmations: u64,
+    /// Genesis `bridge.batch_max_wait_blocks` (sidechain blocks).
+    pub batch_max_wait_blocks: u64,
+    /// Genesis `bridge.batch_timeout_seconds` (L1 seconds).
+    pub batch_timeout_secs: u64,
 }
 
 /// Deploys the bridge and the test tokens to the running geth with the genesis validators'
@@ -367,7 +376,7 @@ pub async fn deploy_and_configure(
         deployer: EthAddress(dev_key.address().into_array()),
         guardian: EthAddress(guardian.address().into_array()),
     };
-    set_genesis_bridge(home, manifest, &l1)?;
+    set_genesis_bridge(home, manifest, &l1, options)?;
     for node in &manifest.nodes {
         write_relayer_config(home, manifest, node, &l1)?;
     }
@@ -418,7 +427,12 @@ fn read_dev_key() -> Result<PrivateKeySigner> {
 
 /// Writes the L1 deployment into the genesis document's bridge section: the network's copy
 /// and every node's CometBFT copy.
-fn set_genesis_bridge(home: &Path, manifest: &Manifest, l1: &L1Manifest) -> Result<()> {
+fn set_genesis_bridge(
+    home: &Path,
+    manifest: &Manifest,
+    l1: &L1Manifest,
+    options: L1Options,
+) -> Result<()> {
     let layout = Layout::new(home);
     let path = layout.genesis();
     let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -429,6 +443,8 @@ fn set_genesis_bridge(home: &Path, manifest: &Manifest, l1: &L1Manifest) -> Resu
         bridge_id: Some(l1.bridge_id.clone()),
         deploy_block: l1.deploy_block,
         confirmations: l1.confirmations,
+        batch_max_wait_blocks: Some(options.batch_max_wait_blocks),
+        batch_timeout_seconds: Some(options.batch_timeout_secs),
         ..GenesisBridge::default()
     };
     let section = serde_json::to_value(&bridge).map_err(|e| Error::State(e.to_string()))?;

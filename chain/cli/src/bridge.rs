@@ -30,7 +30,7 @@ use sidechain_types::{
     BridgeParams, EthAddress, ValidatorInfo,
 };
 
-use crate::{output, tx::resolve_address, Ctx};
+use crate::{output, tx::resolve_address, withdrawals, Ctx};
 
 #[derive(Subcommand, Debug)]
 pub enum BridgeCmd {
@@ -58,15 +58,67 @@ pub enum BridgeCmd {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
-    /// Where a deposit is: awaiting L1 confirmations, awaiting quorum (attested power so
-    /// far), minted at height H, or a refund owed.
+    /// Where a deposit or a withdrawal is. A deposit: awaiting L1 confirmations, awaiting
+    /// quorum (attested power so far), minted at height H, or a refund owed. A withdrawal:
+    /// queued, in_batch (batch nonce, signatures x of y power), submitted (L1 tx hash),
+    /// released (L1 block), deferred (claimable on L1), delayed (executable after T),
+    /// requeued or cancelled. A number names a withdrawal when only a withdrawal has it, or
+    /// when both exist (then --deposit picks the deposit); an L1 transaction hash names a
+    /// deposit.
     ///
     /// Example: sidechain bridge status 7 --json
+    /// Example: sidechain bridge status 3 --withdrawal --json
     Status {
-        /// The deposit nonce, or the L1 transaction hash of the deposit.
-        deposit: String,
+        /// A withdrawal id, a deposit nonce, or the L1 transaction hash of a deposit.
+        id: String,
+        /// ID is a deposit nonce.
+        #[arg(long, conflicts_with = "withdrawal")]
+        deposit: bool,
+        /// ID is a withdrawal id.
+        #[arg(long)]
+        withdrawal: bool,
         #[command(flatten)]
         l1: L1Flags,
+    },
+    /// Burn `--amount` plus `--fee` of a wrapped denom and queue a withdrawal to an L1
+    /// account; prints the withdrawal id. The fee goes to the relayer that submits the batch
+    /// on L1. With --wait, follows it until L1 has released it.
+    ///
+    /// Example: sidechain bridge withdraw --from alice --denom l1/eth --amount 1000 --to 0xAbC... --fee 10 --wait
+    Withdraw {
+        /// Local key name of the sidechain account that pays.
+        #[arg(long)]
+        from: String,
+        /// The wrapped denom (`l1/eth`, `l1/0x...`; `sidechain query balance` shows them).
+        #[arg(long)]
+        denom: String,
+        /// Base units the L1 recipient receives (decimal).
+        #[arg(long)]
+        amount: String,
+        /// L1 recipient (0x address).
+        #[arg(long)]
+        to: String,
+        /// Base units of the same denom paid to the batch's submitter.
+        #[arg(long, default_value = "0")]
+        fee: String,
+        #[command(flatten)]
+        l1: L1Flags,
+        /// Wait until L1 has released it (or deferred or delayed it), showing each step.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds --wait waits at most.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Cancel a queued withdrawal (one no batch holds): amount and fee come back.
+    ///
+    /// Example: sidechain bridge cancel 3 --from alice
+    Cancel {
+        /// The withdrawal id.
+        id: u64,
+        /// Local key name of the account that made the withdrawal.
+        #[arg(long)]
+        from: String,
     },
 }
 
@@ -294,17 +346,131 @@ pub async fn run(ctx: &Ctx, cmd: BridgeCmd) -> anyhow::Result<()> {
             });
             Ok(())
         }
-        BridgeCmd::Status { deposit, l1 } => {
+        BridgeCmd::Status {
+            id,
+            deposit,
+            withdrawal,
+            l1,
+        } => {
             let client = ctx.client()?;
+            if let Ok(n) = id.parse::<u64>() {
+                if n == 0 {
+                    bail!("deposit nonces and withdrawal ids start at 1");
+                }
+                let is_withdrawal =
+                    withdrawal || (!deposit && client.withdrawal(n).await?.is_some());
+                if is_withdrawal {
+                    let params = client.bridge_params().await?.ok_or_else(|| {
+                        anyhow!("the sidechain at {} has no bridge configured", client.url())
+                    })?;
+                    // L1 is optional here: without it `submitted` cannot be told from in_batch.
+                    let l1 = l1_rpc(ctx, &l1).ok();
+                    let s =
+                        withdrawals::status(&client, l1.as_ref().map(|l| &l.provider), &params, n)
+                            .await?;
+                    if !withdrawal && !ctx.json && client.deposit(n).await?.is_some() {
+                        eprintln!("(deposit {n} exists too: `sidechain bridge status {n} --deposit` shows it)");
+                    }
+                    output::print(ctx, &s, || withdrawals::human(&s));
+                    return Ok(());
+                }
+            }
             let l1 = l1_rpc(ctx, &l1)?;
             let params = bridge_params(&client, &l1).await?;
-            let nonce = match deposit.parse::<u64>() {
-                Ok(n) if n > 0 => n,
-                Ok(_) => bail!("deposit nonces start at 1"),
-                Err(_) => nonce_of_tx(&l1, &params, &deposit).await?,
+            let nonce = match id.parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => nonce_of_tx(&l1, &params, &id).await?,
             };
             let s = status(&client, &l1, &params, nonce).await?;
             output::print(ctx, &s, || human(&s));
+            Ok(())
+        }
+        BridgeCmd::Withdraw {
+            from,
+            denom,
+            amount,
+            to,
+            fee,
+            l1,
+            wait,
+            timeout,
+        } => {
+            let client = ctx.client()?;
+            let params = client.bridge_params().await?.ok_or_else(|| {
+                anyhow!(
+                    "the sidechain at {} has no bridge configured in its genesis",
+                    client.url()
+                )
+            })?;
+            let request = withdrawals::WithdrawRequest {
+                from: &from,
+                denom: &denom,
+                amount: &amount,
+                fee: &fee,
+                to: &to,
+            };
+            let (id, hash) =
+                withdrawals::withdraw(ctx, &client, &request, Duration::from_secs(timeout.min(60)))
+                    .await?;
+            if !wait {
+                let out = serde_json::json!({ "id": id, "tx_hash": hash, "state": "queued" });
+                output::print(ctx, &out, || {
+                    format!(
+                        "withdrawal {id} queued (transaction {hash})
+follow it with: sidechain bridge status {id} --withdrawal"
+                    )
+                });
+                return Ok(());
+            }
+            if !ctx.json {
+                eprintln!("withdrawal {id} queued (transaction {hash})");
+            }
+            let l1 = l1_rpc(ctx, &l1).ok();
+            let s = withdrawals::follow(
+                ctx,
+                &client,
+                l1.as_ref().map(|l| &l.provider),
+                &params,
+                id,
+                Duration::from_secs(timeout),
+            )
+            .await?;
+            let mut out = serde_json::to_value(&s)?;
+            out["tx_hash"] = serde_json::Value::String(hash);
+            output::print(ctx, &out, || withdrawals::human(&s));
+            Ok(())
+        }
+        BridgeCmd::Cancel { id, from } => {
+            let client = ctx.client()?;
+            let (key, _) = ctx.keystore().signing_key(&from)?;
+            let sent = client
+                .sign_and_send(
+                    &key,
+                    vec![sidechain_types::Msg::cancel_withdrawal(id)],
+                    &sidechain_client::SendOptions::default(),
+                )
+                .await?;
+            let o = &sent.outcome;
+            if !sent.succeeded() {
+                bail!(
+                    "cancelling withdrawal {id} failed in block {} with code {} ({}): {}",
+                    o.height,
+                    o.code,
+                    o.code_name,
+                    o.log
+                );
+            }
+            let refunded = o
+                .attribute("withdrawal_cancelled", "refunded")
+                .unwrap_or("0")
+                .to_string();
+            let out = serde_json::json!({ "id": id, "state": "cancelled", "refunded": refunded, "tx_hash": o.hash, "height": o.height });
+            output::print(ctx, &out, || {
+                format!(
+                    "withdrawal {id} cancelled at height {}; {refunded} base units returned",
+                    o.height
+                )
+            });
             Ok(())
         }
     }

@@ -12,6 +12,7 @@ mod keys;
 mod output;
 mod query;
 mod tx;
+mod withdrawals;
 
 use std::path::PathBuf;
 

@@ -41,6 +41,21 @@ pub enum QueryCmd {
     Validators,
     /// Open validator-set proposals.
     Proposals,
+    /// The bridge's withdrawal batches and L1 signer sets.
+    ///
+    /// Example: sidechain query bridge batches --json
+    #[command(subcommand)]
+    Bridge(BridgeQuery),
+}
+
+/// `sidechain query bridge ...`.
+#[derive(Subcommand, Debug)]
+pub enum BridgeQuery {
+    /// The outstanding batch and the latest settled ones, newest first: state, size, fee,
+    /// signatures, the relayer whose turn it is to submit, the L1 transaction.
+    Batches,
+    /// The signer set L1 holds and the latest updates the chain produced.
+    SignerSets,
 }
 
 /// `--prove` and the trust anchor its header verification starts from.
@@ -213,6 +228,10 @@ pub async fn run(ctx: &Ctx, cmd: QueryCmd) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        QueryCmd::Bridge(BridgeQuery::Batches) => crate::withdrawals::query_batches(ctx).await?,
+        QueryCmd::Bridge(BridgeQuery::SignerSets) => {
+            crate::withdrawals::query_signer_sets(ctx).await?
         }
         QueryCmd::Proposals => {
             let p = ctx.client()?.proposals().await?;

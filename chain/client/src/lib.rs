@@ -18,6 +18,8 @@ pub use config::ClientConfig;
 pub use error::Error;
 pub use keystore::{KeyInfo, Keystore};
 pub use light::{TrustAnchor, TrustedGenesis};
-pub use rpc::{http_client, Client, Proven, SendOptions, Sent, TxOutcome, DEFAULT_TIMEOUT};
+pub use rpc::{
+    http_client, Client, Proven, SendOptions, Sent, TxEvent, TxOutcome, DEFAULT_TIMEOUT,
+};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

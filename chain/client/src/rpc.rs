@@ -86,6 +86,28 @@ pub struct TxOutcome {
     pub log: String,
     pub gas_wanted: i64,
     pub gas_used: i64,
+    /// The events the transaction emitted, in order (attributes that are not UTF-8 are left
+    /// out).
+    pub events: Vec<TxEvent>,
+}
+
+/// One event of a committed transaction: its kind and attributes as the chain emitted them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxEvent {
+    pub kind: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl TxOutcome {
+    /// The value of attribute `key` of the first event of kind `kind`.
+    pub fn attribute(&self, kind: &str, key: &str) -> Option<&str> {
+        self.events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .flat_map(|e| e.attributes.iter())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A query answer whose proof was checked against the app hash of a committed block, whose
@@ -369,7 +391,7 @@ impl Client {
         Ok(decode_optional(&bytes, "misbehaviour records")?.unwrap_or_default())
     }
 
-    /// Withdrawal `id` with its state (queued, in_batch, cancelled); `None` when no
+    /// Withdrawal `id` with its state (queued, in_batch, released, ...); `None` when no
     /// withdrawal has that id (`/bridge/withdrawal`).
     pub async fn withdrawal(&self, id: u64) -> Result<Option<Withdrawal>> {
         let bytes = self.query_raw(&Route::BridgeWithdrawal(id)).await?;
@@ -381,6 +403,14 @@ impl Client {
     pub async fn batch(&self, nonce: u64) -> Result<Option<OutgoingBatch>> {
         let bytes = self.query_raw(&Route::BridgeBatch(nonce)).await?;
         decode_optional(&bytes, "withdrawal batch")
+    }
+
+    /// Base units of `token`'s wrapped denom burned by withdrawals that L1 has not executed
+    /// yet (`/bridge/in_flight`): the conservation invariant is L1 locked >= wrapped supply +
+    /// this.
+    pub async fn in_flight(&self, token: &EthAddress) -> Result<u128> {
+        let bytes = self.query_raw(&Route::BridgeInFlight(*token)).await?;
+        Ok(decode_optional(&bytes, "withdrawals in flight")?.unwrap_or(0))
     }
 
     /// The signer set the L1 contract holds, as the chain records it; `None` when the chain
@@ -487,6 +517,24 @@ impl Client {
                 log: r.tx_result.log,
                 gas_wanted: r.tx_result.gas_wanted,
                 gas_used: r.tx_result.gas_used,
+                events: r
+                    .tx_result
+                    .events
+                    .iter()
+                    .map(|e| TxEvent {
+                        kind: e.kind.clone(),
+                        attributes: e
+                            .attributes
+                            .iter()
+                            .filter_map(|a| {
+                                Some((
+                                    a.key_str().ok()?.to_string(),
+                                    a.value_str().ok()?.to_string(),
+                                ))
+                            })
+                            .collect(),
+                    })
+                    .collect(),
             })),
             Err(e) if is_tx_not_found(&e, &h) => Ok(None),
             Err(e) => Err(self.rpc_err(e)),

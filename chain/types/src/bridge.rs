@@ -477,7 +477,9 @@ pub enum BridgeMsg {
 pub const MAX_RELEASES: usize = MAX_BATCH_SIZE as usize;
 
 /// How L1 paid one entry of an executed batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Release {
     /// Transferred to the recipient.
@@ -551,7 +553,9 @@ impl BatchOutcome {
 }
 
 /// What final L1 blocks show of a signer-set update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SignerSetOutcome {
     /// Accepted and active (`SignerSetActivated(nonce)`): L1 now checks signatures against it.
@@ -820,8 +824,21 @@ pub fn submitter_turn(nonce: u64, ready_height: u64, height: u64, members: usize
     usize::try_from(nonce.wrapping_add(k).checked_rem(n)?).ok()
 }
 
+/// Whether an L1 block witnesses that batch `nonce`, valid while `block.timestamp < timeout`,
+/// can never execute: the block's timestamp (seconds) is at or past `timeout` and the
+/// contract's `lastBatchNonce` in that block's state is below `nonce`. L1 timestamps never
+/// decrease and `lastBatchNonce` never falls, so once a final block witnesses it, no block
+/// executes the batch; and a batch executed in a block before its timeout leaves every later
+/// block with `lastBatchNonce >= nonce`, so no block witnesses its timeout (ADR 17). Relayers
+/// attest `BatchOutcome::TimedOut` only from such a final block.
+pub fn timeout_witnessed(block_time: u64, last_batch_nonce: u64, nonce: u64, timeout: u64) -> bool {
+    block_time >= timeout && last_batch_nonce < nonce
+}
+
 /// Where a signer-set update stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignerSetStatus {
     /// Collecting signatures of the set L1 holds.

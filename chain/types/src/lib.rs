@@ -40,9 +40,11 @@ pub use address::{Address, AddressError};
 pub use amount::Amount;
 pub use bank::{Account, BankMsg};
 pub use bridge::{
-    wrapped_denom, BatchEntry, BatchSignature, BridgeMsg, BridgeParams, DepositClaim,
-    DepositRecord, DepositState, L1Amount, L1SignerSet, Misbehaviour, OutgoingBatch,
-    QueuedWithdrawal, Refund, Tally, Withdrawal, WithdrawalState, WrappedToken, BatchOutcome, BatchSettlement, ExecutedBatch, OutcomeVote, RefundState, Release, SignerSetOutcome, SignerSetStatus, SignerSetUpdate,
+    wrapped_denom, BatchEntry, BatchOutcome, BatchSettlement, BatchSignature, BridgeMsg,
+    BridgeParams, DepositClaim, DepositRecord, DepositState, ExecutedBatch, L1Amount, L1SignerSet,
+    Misbehaviour, OutcomeVote, OutgoingBatch, QueuedWithdrawal, Refund, RefundState, Release,
+    SignerSetOutcome, SignerSetStatus, SignerSetUpdate, Tally, Withdrawal, WithdrawalState,
+    WrappedToken,
 };
 pub use codes::Code;
 pub use denom::{Denom, DenomError};

@@ -23,6 +23,7 @@
 //! | `/bridge/signer_set` | nonce, 8 bytes big-endian | borsh `SignerSetUpdate` (empty when the chain made no update with that nonce) |
 //! | `/bridge/signer_sets` | empty | borsh `Vec<SignerSetUpdate>`, newest first, at most 20 (not provable: several keys) |
 //! | `/bridge/refund` | id, 8 bytes big-endian | borsh `Refund` (empty when no such id) |
+//! | `/bridge/in_flight` | 20 L1 token address bytes | borsh `u128`, base units burned by withdrawals of that token L1 has not executed yet (empty: 0) |
 //! | `/store` | a raw state key | the raw stored bytes |
 
 use crate::{state_key, Address, Denom, EthAddress};
@@ -46,10 +47,11 @@ pub const BRIDGE_BATCHES: &str = "/bridge/batches";
 pub const BRIDGE_SIGNER_SET: &str = "/bridge/signer_set";
 pub const BRIDGE_SIGNER_SETS: &str = "/bridge/signer_sets";
 pub const BRIDGE_REFUND: &str = "/bridge/refund";
+pub const BRIDGE_IN_FLIGHT: &str = "/bridge/in_flight";
 pub const RAW: &str = "/store";
 
 /// Every path, for error messages and documentation.
-pub const PATHS: [&str; 20] = [
+pub const PATHS: [&str; 21] = [
     ACCOUNT,
     SUPPLY,
     PARAMS,
@@ -69,6 +71,7 @@ pub const PATHS: [&str; 20] = [
     BRIDGE_SIGNER_SET,
     BRIDGE_SIGNER_SETS,
     BRIDGE_REFUND,
+    BRIDGE_IN_FLIGHT,
     RAW,
 ];
 
@@ -111,6 +114,8 @@ pub enum Route {
     BridgeSignerSets,
     /// One refund owed (or paid), by id.
     BridgeRefund(u64),
+    /// Base units of an L1 token's wrapped denom that withdrawals burned and L1 has not paid.
+    BridgeInFlight(EthAddress),
     /// Any state key, read raw.
     Raw(Vec<u8>),
 }
@@ -153,6 +158,7 @@ impl Route {
             Route::BridgeSignerSet(_) => BRIDGE_SIGNER_SET,
             Route::BridgeSignerSets => BRIDGE_SIGNER_SETS,
             Route::BridgeRefund(_) => BRIDGE_REFUND,
+            Route::BridgeInFlight(_) => BRIDGE_IN_FLIGHT,
             Route::Raw(_) => RAW,
         }
     }
@@ -169,7 +175,7 @@ impl Route {
             | Route::BridgeSignerSet(nonce)
             | Route::BridgeRefund(nonce) => nonce.to_be_bytes().to_vec(),
             Route::BridgeLastClaimed(a) => a.as_bytes().to_vec(),
-            Route::BridgeToken(t) => t.as_bytes().to_vec(),
+            Route::BridgeToken(t) | Route::BridgeInFlight(t) => t.as_bytes().to_vec(),
             Route::Params
             | Route::Validators
             | Route::Proposals
@@ -234,6 +240,9 @@ impl Route {
             )?))),
             BRIDGE_TOKENS => no_data(Route::BridgeTokens),
             BRIDGE_TOKEN => Ok(Route::BridgeToken(EthAddress(address(BRIDGE_TOKEN)?))),
+            BRIDGE_IN_FLIGHT => Ok(Route::BridgeInFlight(EthAddress(address(
+                BRIDGE_IN_FLIGHT,
+            )?))),
             BRIDGE_MISBEHAVIOUR => no_data(Route::BridgeMisbehaviour),
             BRIDGE_WITHDRAWAL => Ok(Route::BridgeWithdrawal(u64::from_be_bytes(
                 data.try_into().map_err(|_| RouteError::BadData {
@@ -290,6 +299,7 @@ impl Route {
             Route::BridgeL1SignerSet => Some(state_key::bridge::L1_SIGNER_SET.to_vec()),
             Route::BridgeSignerSet(nonce) => Some(state_key::bridge::signer_set(*nonce)),
             Route::BridgeRefund(id) => Some(state_key::bridge::refund(*id)),
+            Route::BridgeInFlight(t) => Some(state_key::bridge::in_flight(t)),
             Route::Raw(key) => Some(key.clone()),
             Route::Proposals
             | Route::BridgeTokens
@@ -326,6 +336,7 @@ mod tests {
             Route::BridgeSignerSet(3),
             Route::BridgeSignerSets,
             Route::BridgeRefund(4),
+            Route::BridgeInFlight(EthAddress([6; 20])),
             Route::Raw(b"bank/acct/x".to_vec()),
         ];
         assert_eq!(routes.len(), PATHS.len());

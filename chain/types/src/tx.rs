@@ -107,6 +107,21 @@ impl Msg {
     pub fn confirm_batch(nonce: u64, signature: [u8; 65]) -> Self {
         Msg::Bridge(BridgeMsg::ConfirmBatch { nonce, signature })
     }
+
+    /// A validator's attestation of batch `nonce`'s L1 outcome.
+    pub fn attest_batch(nonce: u64, outcome: crate::BatchOutcome) -> Self {
+        Msg::Bridge(BridgeMsg::AttestBatch { nonce, outcome })
+    }
+
+    /// A validator's signature over signer-set update `nonce`'s EIP-712 digest.
+    pub fn confirm_signer_set(nonce: u64, signature: [u8; 65]) -> Self {
+        Msg::Bridge(BridgeMsg::ConfirmSignerSet { nonce, signature })
+    }
+
+    /// A validator's attestation of signer-set update `nonce`'s L1 outcome.
+    pub fn attest_signer_set(nonce: u64, outcome: crate::SignerSetOutcome) -> Self {
+        Msg::Bridge(BridgeMsg::AttestSignerSet { nonce, outcome })
+    }
 }
 
 /// What the signer signs.

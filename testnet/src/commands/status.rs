@@ -26,6 +26,7 @@ pub async fn collect(net: &Network) -> Result<Value> {
             }
         }
     }
+    let observed_flags: Vec<bool> = observed.iter().map(Option::is_some).collect();
     let mut nodes = Vec::new();
     for (n, o) in m.nodes.iter().zip(observed) {
         let procs = net.processes(n);
@@ -83,6 +84,11 @@ pub async fn collect(net: &Network) -> Result<Value> {
             })),
         }));
     }
+    let l1 = crate::l1::L1Manifest::load(net.home())?;
+    let invariant = match &l1 {
+        Some(l1) => bridge_invariant(l1, &observed_rpc(m, &observed_flags)).await,
+        None => Value::Null,
+    };
     Ok(json!({
         "home": net.home(),
         "chain_id": m.chain_id,
@@ -90,9 +96,43 @@ pub async fn collect(net: &Network) -> Result<Value> {
         "client_home": net.layout.client_home(),
         "faucet_key": m.faucet_key,
         "faucet_address": m.faucet_address,
-        "l1": crate::l1::L1Manifest::load(net.home())?.map(|l1| crate::l1::status_json(net.home(), &l1)),
+        "l1": l1.map(|l1| crate::l1::status_json(net.home(), &l1)),
+        "bridge_invariant": invariant,
         "nodes": nodes,
     }))
+}
+
+/// The RPC URL of the first node that answered.
+fn observed_rpc(m: &sidechain_genesis::Manifest, answered: &[bool]) -> Option<String> {
+    m.nodes
+        .iter()
+        .zip(answered)
+        .find(|(_, a)| **a)
+        .map(|(n, _)| n.rpc_url())
+}
+
+/// The conservation invariant per wrapped token (`bridge_relayer::invariant`), read from the
+/// first node that answers and the local L1; `{"error": ...}` when either cannot be read.
+async fn bridge_invariant(l1: &crate::l1::L1Manifest, rpc: &Option<String>) -> Value {
+    let Some(rpc) = rpc else {
+        return json!({ "error": "no node answers" });
+    };
+    let sample = async {
+        let client = sidechain_client::Client::with_timeout(rpc, RPC_TIMEOUT)?;
+        let url = l1.rpc.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let provider = alloy::providers::Provider::erased(
+            alloy::providers::ProviderBuilder::new().connect_http(url),
+        );
+        bridge_relayer::invariant::sample(&client, &provider, l1.bridge).await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), sample).await {
+        Ok(Ok(tokens)) => json!({
+            "holds": tokens.iter().all(|t| t.holds),
+            "tokens": tokens,
+        }),
+        Ok(Err(e)) => json!({ "error": format!("{e:#}") }),
+        Err(_) => json!({ "error": "the chains did not answer within 5 s" }),
+    }
 }
 
 /// Prints the status as a table.
@@ -158,6 +198,25 @@ pub fn print_table(v: &Value) {
             s("faucet_address"),
             s("faucet_key_file")
         );
+        let inv = &v["bridge_invariant"];
+        if let Some(e) = inv["error"].as_str() {
+            println!("bridge invariant: cannot be read ({e})");
+        }
+        for t in inv["tokens"].as_array().into_iter().flatten() {
+            let f = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+            println!(
+                "bridge invariant {}: {} (L1 locked {} >= supply {} + in flight {})",
+                f("denom"),
+                if t["holds"].as_bool() == Some(true) {
+                    "holds"
+                } else {
+                    "VIOLATED"
+                },
+                f("locked"),
+                f("supply"),
+                f("in_flight")
+            );
+        }
     }
     println!(
         "funded key `{}` ({}) in client home {}",

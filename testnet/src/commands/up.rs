@@ -55,6 +55,14 @@ pub struct UpArgs {
     /// L1 blocks a new network's relayers wait on top of a deposit before claiming it.
     #[arg(long, default_value_t = crate::l1::DEFAULT_CONFIRMATIONS)]
     pub confirmations: u64,
+    /// Sidechain blocks the oldest queued withdrawal waits before a batch is cut that is not
+    /// full (a new network's genesis `bridge.batch_max_wait_blocks`).
+    #[arg(long, default_value_t = crate::l1::DEFAULT_BATCH_MAX_WAIT_BLOCKS)]
+    pub batch_max_wait_blocks: u64,
+    /// Seconds (L1 time) a batch stays valid on L1 before it times out and its withdrawals
+    /// are batched again (a new network's genesis `bridge.batch_timeout_seconds`, at least 60).
+    #[arg(long, default_value_t = crate::l1::DEFAULT_BATCH_TIMEOUT_SECS)]
+    pub batch_timeout_secs: u64,
 }
 
 impl UpArgs {
@@ -379,6 +387,17 @@ async fn start_l1(
             sidechain_types::bridge::MAX_CONFIRMATIONS
         )));
     }
+    if args.batch_max_wait_blocks == 0 {
+        return Err(Error::State(
+            "--batch-max-wait-blocks must be at least 1".into(),
+        ));
+    }
+    if args.batch_timeout_secs < 60 {
+        return Err(Error::State(
+            "--batch-timeout-secs must be at least 60 (relayers need time to sign and submit)"
+                .into(),
+        ));
+    }
     if paths.dir.exists() {
         std::fs::remove_dir_all(&paths.dir).map_err(|e| Error::io(&paths.dir, e))?;
     }
@@ -396,6 +415,8 @@ async fn start_l1(
         L1Options {
             block_period_secs: args.l1_block_period,
             confirmations: args.confirmations,
+            batch_max_wait_blocks: args.batch_max_wait_blocks,
+            batch_timeout_secs: args.batch_timeout_secs,
         },
         &progress,
     )

@@ -18,6 +18,8 @@ use serde_json::Value;
 /// Networks of one test binary run one at a time: the machine has two cores.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+pub mod bridge;
+
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()

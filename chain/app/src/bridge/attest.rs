@@ -28,7 +28,11 @@ pub fn params(view: &Overlay<'_>) -> Result<BridgeParams, Fail> {
 
 /// The current validator whose operator signed, or `Code::NotValidator` (`what` names the
 /// message in the error).
-pub fn validator_of(view: &Overlay<'_>, signer: &Signer, what: &str) -> Result<ValidatorInfo, Fail> {
+pub fn validator_of(
+    view: &Overlay<'_>,
+    signer: &Signer,
+    what: &str,
+) -> Result<ValidatorInfo, Fail> {
     let set = validators::state::set(view)?;
     match set.into_iter().find(|v| v.operator == signer.address) {
         Some(v) => Ok(v),

@@ -102,7 +102,8 @@ pub fn settle_outstanding(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<
         return Ok(Vec::new());
     };
     let validators = validators::state::set(view)?;
-    let Some(outcome) = attest::decided(&batch.attestations, &validators).map(|v| v.outcome.clone())
+    let Some(outcome) =
+        attest::decided(&batch.attestations, &validators).map(|v| v.outcome.clone())
     else {
         return Ok(Vec::new());
     };
@@ -145,6 +146,17 @@ fn executed(
         let Some(mut w) = state::withdrawal(view, entry.id)? else {
             continue;
         };
+        // Paid out of the L1 bridge now (a deferred or delayed amount stays locked there
+        // until claimed or executed, which only adds to the margin).
+        let paid = w.amount.saturating_add(w.fee);
+        if state::change_in_flight(view, &batch.token, paid, false)?.is_none() {
+            state::change_in_flight(
+                view,
+                &batch.token,
+                state::in_flight(view, &batch.token)?,
+                false,
+            )?;
+        }
         let (nonce, l1_block, l1_tx_hash) = (batch.nonce, e.l1_block, e.l1_tx_hash);
         w.state = match release {
             Release::Paid => WithdrawalState::Released {

@@ -18,8 +18,7 @@ use sidechain_types::{
     bridge::{wrapped_denom, MAX_PENDING_DEPOSITS_AHEAD},
     events::kinds,
     Address, Code, DepositClaim, DepositRecord, DepositState, Event, Misbehaviour, Refund,
-    RefundState, Tally,
-    ValidatorInfo, WrappedToken,
+    RefundState, Tally, ValidatorInfo, WrappedToken,
 };
 
 use super::{hex0x, state};

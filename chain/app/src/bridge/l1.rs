@@ -87,9 +87,7 @@ pub fn normalized_set(
 ) -> Result<L1SignerSet, bridge_protocol::Error> {
     let set = SignerSet::normalized(
         nonce,
-        members
-            .into_iter()
-            .map(|(a, p)| (L1Address::from(a.0), p)),
+        members.into_iter().map(|(a, p)| (L1Address::from(a.0), p)),
     )?;
     Ok(from_protocol(&set))
 }

@@ -53,8 +53,7 @@ pub fn produce(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>> {
     let Ok(next) = l1::normalized_set(nonce, members) else {
         return Ok(Vec::new());
     };
-    if next.signers == current.signers
-        && l1::power_moved(&current, &next) < POWER_CHANGE_THRESHOLD
+    if next.signers == current.signers && l1::power_moved(&current, &next) < POWER_CHANGE_THRESHOLD
     {
         return Ok(Vec::new());
     }
@@ -218,7 +217,9 @@ pub fn settle_open(view: &mut Overlay<'_>, ctx: &BlockCtx) -> Result<Vec<Event>>
                 .attestations
                 .retain(|v| !matches!(v.outcome, SignerSetOutcome::Pending { .. }));
             state::put_signer_set(view, &update);
-            event = event.attr("status", "pending").attr("activates_at", activates_at);
+            event = event
+                .attr("status", "pending")
+                .attr("activates_at", activates_at);
         }
         SignerSetOutcome::Cancelled => {
             update.status = SignerSetStatus::Cancelled { height: ctx.height };

@@ -328,3 +328,34 @@ pub fn recent_signer_sets(state: &dyn StateRead, limit: u64) -> Result<Vec<Signe
     }
     Ok(out)
 }
+
+/// Base units of `token`'s wrapped denom burned by withdrawals L1 has not executed (0 when
+/// none).
+pub fn in_flight(view: &Overlay<'_>, token: &EthAddress) -> Result<u128> {
+    Ok(view.read(&key::in_flight(token))?.unwrap_or(0))
+}
+
+/// Adds `amount` to (or, with `add` false, takes it from) `token`'s in-flight total; `None`
+/// when the total would leave 128 bits or go below zero.
+pub fn change_in_flight(
+    view: &mut Overlay<'_>,
+    token: &EthAddress,
+    amount: u128,
+    add: bool,
+) -> Result<Option<()>> {
+    let now = in_flight(view, token)?;
+    let next = if add {
+        now.checked_add(amount)
+    } else {
+        now.checked_sub(amount)
+    };
+    let Some(next) = next else {
+        return Ok(None);
+    };
+    if next == 0 {
+        view.delete(key::in_flight(token));
+    } else {
+        view.put(key::in_flight(token), &next);
+    }
+    Ok(Some(()))
+}

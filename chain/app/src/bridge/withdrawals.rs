@@ -76,6 +76,12 @@ pub fn withdraw(
     let Some(total) = amount.checked_add(fee) else {
         return fail(Code::AmountOverflow, "amount plus fee exceeds 2^128 - 1");
     };
+    if state::change_in_flight(view, &token, total, true)?.is_none() {
+        return fail(
+            Code::AmountOverflow,
+            format!("the withdrawals of {denom} in flight would exceed 2^128 - 1 base units"),
+        );
+    }
     bank::burn(view, &signer.address, denom, total)?;
     let Some(id) = state::next_withdrawal_id(view)? else {
         return fail(Code::AmountOverflow, "withdrawal ids are exhausted");
@@ -146,6 +152,12 @@ pub fn cancel(
         return fail(Code::AmountOverflow, "amount plus fee exceeds 2^128 - 1");
     };
     bank::mint(view, &record.owner, &record.denom, total)?;
+    if state::change_in_flight(view, &record.token, total, false)?.is_none() {
+        return fail(
+            Code::AmountOverflow,
+            format!("withdrawal {id} is not counted in flight; the chain's record is inconsistent"),
+        );
+    }
     let mut queue = state::queue(view, &record.token)?;
     queue.retain(|q| q.id != id);
     state::put_queue(view, &record.token, &queue)?;

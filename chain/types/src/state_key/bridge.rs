@@ -53,6 +53,14 @@ pub fn signer_set(nonce: u64) -> Vec<u8> {
     super::index(b"bridge/signer_set/", nonce)
 }
 
+/// `bridge/in_flight/<20 L1 token address bytes>` -> borsh `u128`: base units of the token's
+/// wrapped denom burned by withdrawals that L1 has not executed yet (amount + fee of every
+/// queued, requeued or batched withdrawal); absent when zero. The conservation invariant per
+/// token: the L1 bridge's balance >= wrapped supply + this.
+pub fn in_flight(token: &EthAddress) -> Vec<u8> {
+    super::key(b"bridge/in_flight/", token.as_bytes())
+}
+
 /// `bridge/timed_out_batch/<nonce, 8 bytes big-endian>` -> borsh `OutgoingBatch`: the last
 /// batch with that nonce that timed out on L1 (its nonce was then given to the next batch).
 pub fn timed_out_batch(nonce: u64) -> Vec<u8> {
