@@ -335,16 +335,22 @@ pub fn signer_set_outcome(
 }
 
 /// The batch outcome to attest when no `BatchExecuted` is final: timed out when the final
-/// block `l1_block` (timestamp `l1_time`, seconds) is at or past the batch's timeout and the
-/// contract's `lastBatchNonce` in that block's state is below the batch's nonce (ADR 17).
+/// block `l1_block` (timestamp `l1_time`, seconds) witnesses it
+/// ([`sidechain_types::bridge::timeout_witnessed`]: at or past the batch's timeout, with the
+/// contract's `lastBatchNonce` in that block's state below the batch's nonce; ADR 17).
 pub fn timed_out(
     batch: &OutgoingBatch,
     l1_block: u64,
     l1_time: u64,
     last_batch_nonce: u64,
 ) -> Option<BatchOutcome> {
-    (l1_time >= batch.timeout && last_batch_nonce < batch.nonce)
-        .then_some(BatchOutcome::TimedOut { l1_block, l1_time })
+    sidechain_types::bridge::timeout_witnessed(
+        l1_time,
+        last_batch_nonce,
+        batch.nonce,
+        batch.timeout,
+    )
+    .then_some(BatchOutcome::TimedOut { l1_block, l1_time })
 }
 
 /// The revert data of an error for tests and logs: the encoded custom error.

@@ -208,6 +208,7 @@ impl Submitter {
             .await
             .map_err(|e| self.unreachable(&format!("sending {what}"), e))?;
         let hash = *pending.tx_hash();
+        tracing::info!(kind = what, tx = %hash, gas_limit = limit, "broadcast L1 transaction; waiting for its receipt");
         let start = Instant::now();
         loop {
             match timed(self.provider.get_transaction_receipt(hash).into_future()).await {

@@ -27,9 +27,10 @@ use crate::{
 /// What the withdrawal side remembers between steps (nothing that must survive a restart).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Outbound {
-    /// A batch whose L1 timeout has passed (the simulation said `BatchExpired`): it is not
-    /// submitted again; the timeout attestation settles it.
-    expired: Option<u64>,
+    /// A batch (nonce, timeout) whose L1 timeout has passed (the simulation said
+    /// `BatchExpired`): it is not submitted again; the timeout attestation settles it. The
+    /// timeout tells it from the later batch that reuses its nonce.
+    expired: Option<(u64, u64)>,
     /// The last (kind, reason) an L1 transaction was held back for, to log a change once.
     held: Option<(TxKind, String)>,
 }
@@ -108,7 +109,7 @@ impl Relayer {
         let my_turn = batch.ready
             && batch.ready_height > 0
             && batch.signer_set_nonce == l1_set.nonce
-            && memory.expired != Some(batch.nonce)
+            && memory.expired != Some((batch.nonce, batch.timeout))
             && outbound::is_my_turn(batch.nonce, batch.ready_height, height, l1_set, &me);
         if !my_turn {
             return Ok(());
@@ -127,7 +128,7 @@ impl Relayer {
             ..
         } = attempt
         {
-            memory.expired = Some(batch.nonce);
+            memory.expired = Some((batch.nonce, batch.timeout));
         }
         self.record_attempt(TxKind::SubmitBatch, batch.nonce, &attempt, memory);
         Ok(())

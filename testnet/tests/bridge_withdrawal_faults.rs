@@ -17,10 +17,7 @@ mod common;
 
 use std::{future::IntoFuture, time::Duration};
 
-use alloy::{
-    primitives::U256, providers::Provider, rpc::types::Filter, signers::local::PrivateKeySigner,
-    sol_types::SolEvent,
-};
+use alloy::{primitives::U256, providers::Provider, rpc::types::Filter, sol_types::SolEvent};
 use common::{
     bridge::{self as b, L1},
     serial, wait_for, Net,
@@ -86,7 +83,7 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
         .block_on(l1.contract().paused().call().into_future())
         .expect("paused"));
     let txs_before = relayer_txs(&net, &l1);
-    let to = PrivateKeySigner::random().address();
+    let to = l1.token_holder("TST");
     let id = b::withdraw(&net, "alice", &tst_denom(&l1), 300, 5, to);
     let s = b::wait_withdrawal(&net, id, "in_batch", Duration::from_secs(60));
     let nonce = s["batch_nonce"].as_u64().expect("batch nonce");
@@ -138,7 +135,7 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
     });
     let s = b::wait_withdrawal(&net, id, "released", Duration::from_secs(180));
     assert_eq!(s["batch_nonce"], nonce);
-    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(300u64));
+    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(301u64));
     assert_eq!(executions(&l1, nonce), 1);
     assert_eq!(l1.locked(l1.token("TST")), U256::from(1000u64 - 305));
     std::thread::sleep(Duration::from_secs(4));
@@ -218,7 +215,7 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
         .expect("update 1");
     assert_eq!(update.status.name(), "active");
     // A batch signed by the new set executes.
-    let to = PrivateKeySigner::random().address();
+    let to = l1.token_holder("TST");
     let id = b::withdraw(&net, "alice", &denom, 100, 1, to);
     let s = b::wait_withdrawal(&net, id, "released", Duration::from_secs(180));
     let batch = l1
@@ -227,7 +224,7 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
         .expect("query")
         .expect("batch");
     assert_eq!(batch.signer_set_nonce, 1);
-    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(100u64));
+    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(101u64));
 
     // Removing it again moves another 1/5: 2/5 since deployment, so the contract delays it.
     net.testnet_ok(&["remove-validator", "node4"]);
@@ -292,7 +289,7 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
     assert_eq!(activated.len(), 1);
     assert!(activated[0].block_number.expect("block") > block);
     // And a batch signed by the four-member set executes.
-    let to = PrivateKeySigner::random().address();
+    let to = l1.token_holder("TST");
     let id = b::withdraw(&net, "alice", &denom, 50, 1, to);
     let s = b::wait_withdrawal(&net, id, "released", Duration::from_secs(180));
     let batch = l1
@@ -301,7 +298,7 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
         .expect("query")
         .expect("batch");
     assert_eq!(batch.signer_set_nonce, 2);
-    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(50u64));
+    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(51u64));
     b::assert_invariant(&net);
 }
 
@@ -337,7 +334,7 @@ fn a_submitter_killed_after_broadcasting_pays_once_and_the_batch_is_released_onc
     fund_alice(&net, &l1);
     let names = net.names();
     let txs_before = relayer_txs(&net, &l1);
-    let to = PrivateKeySigner::random().address();
+    let to = l1.token_holder("TST");
     let id = b::withdraw(&net, "alice", &tst_denom(&l1), 200, 3, to);
 
     let (node, tx) = wait_for(
@@ -364,7 +361,7 @@ fn a_submitter_killed_after_broadcasting_pays_once_and_the_batch_is_released_onc
         s["l1_tx_hash"].as_str().map(str::to_lowercase),
         Some(tx.to_lowercase())
     );
-    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(200u64));
+    assert_eq!(l1.balance(l1.token("TST"), to), U256::from(201u64));
     // Give every relayer time to (wrongly) submit again.
     std::thread::sleep(Duration::from_secs(12));
     assert_eq!(executions(&l1, nonce), 1);

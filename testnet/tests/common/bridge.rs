@@ -135,6 +135,26 @@ impl L1 {
         bridge_contracts::user::parse_key(testnet::l1::GETH_DEV_KEY).expect("dev key")
     }
 
+    /// A fresh L1 account that holds one base unit of test token `symbol` (minted to it), so
+    /// that a batch can pay it within the contract's transfer gas: on this geth's dev chain
+    /// (fork `Bogota`) a token transfer that creates the receiver's balance slot costs about
+    /// 124,000 gas, above the contract's `TRANSFER_GAS` of 100,000, and is deferred.
+    pub fn token_holder(&self, symbol: &str) -> Address {
+        let to = PrivateKeySigner::random().address();
+        let p = self.signing(self.faucet());
+        self.rt.block_on(async {
+            bridge_contracts::TestToken::new(self.token(symbol), &p)
+                .mint(to, U256::from(1u64))
+                .send()
+                .await
+                .expect("mint")
+                .get_receipt()
+                .await
+                .expect("mint receipt")
+        });
+        to
+    }
+
     /// Sends `wei` of ether from the faucet to `to`.
     pub fn fund(&self, to: Address, wei: U256) {
         use alloy::{network::TransactionBuilder, rpc::types::TransactionRequest};
