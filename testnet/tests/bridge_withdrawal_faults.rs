@@ -29,9 +29,12 @@ fn tst_denom(l1: &L1) -> String {
     wrapped_denom(&EthAddress(l1.token("TST").into_array())).to_string()
 }
 
-/// Deposits 1000 TST to a new account `alice` and waits for the mint.
+/// Deposits 1000 TST to a new account `alice` (funded with native tokens for fees) and waits
+/// for the mint.
 fn fund_alice(net: &Net, l1: &L1) -> String {
     let alice = net.new_account("alice");
+    // Native tokens for her transaction fees.
+    net.transfer(&net.rpc_of("node0"), &net.faucet(), &alice, "10000000");
     let v = b::deposit(net, &l1.token("TST").to_string(), "1000", &alice, true);
     assert_eq!(v["state"], "minted", "{v}");
     alice
