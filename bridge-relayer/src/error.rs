@@ -56,6 +56,12 @@ pub enum Error {
     Bridge(String),
     #[error("{0}")]
     Decode(String),
+    /// The signing log (`bridge/signed.jsonl`) cannot be read or written: nothing is signed.
+    #[error("signing log {path}: {reason}")]
+    SignLog { path: PathBuf, reason: String },
+    /// The bridge key refused to sign a second, different digest for a nonce it signed.
+    #[error("signature refused: {0}")]
+    SignRefused(String),
 }
 
 impl Error {
@@ -76,6 +82,7 @@ impl Error {
         use sidechain_client::Error as C;
         match self {
             Error::L1Unreachable { .. }
+            | Error::SignRefused(_)
             | Error::ClaimFailed { .. }
             | Error::TxFailed { .. }
             | Error::Bridge(_)
@@ -94,6 +101,7 @@ impl Error {
             Error::Io { .. }
             | Error::Config { .. }
             | Error::Key { .. }
+            | Error::SignLog { .. }
             | Error::L1Mismatch { .. }
             | Error::SidechainMismatch { .. } => false,
         }

@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod run;
 pub mod sidechain;
 pub mod signer;
+pub mod signlog;
 pub mod submit;
 pub mod withdrawals;
 

@@ -81,6 +81,8 @@ pub struct Metrics {
     pub errors: Family<ChainLabel, Counter>,
     /// Confirmations committed on the sidechain by kind (batch, signer_set).
     pub confirmations_sent: Family<KindLabel, Counter>,
+    /// Signatures the signing log refused: a second, different digest for a signed nonce.
+    pub signatures_refused: Counter,
     /// Attestations committed by kind (batch_executed, batch_timed_out, signer_set_active,
     /// signer_set_pending, signer_set_cancelled).
     pub attestations_sent: Family<KindLabel, Counter>,
@@ -111,6 +113,7 @@ impl Metrics {
             pending_claims: Gauge::default(),
             errors: Family::default(),
             confirmations_sent: Family::default(),
+            signatures_refused: Counter::default(),
             attestations_sent: Family::default(),
             l1_txs: Family::default(),
             l1_simulation_reverts: Family::default(),
@@ -169,6 +172,11 @@ impl Metrics {
             "confirmations_sent",
             "Batch and signer-set confirmations (bridge-key signatures) committed on the sidechain, by kind",
             m.confirmations_sent.clone(),
+        );
+        r.register(
+            "signatures_refused",
+            "Signatures refused because the bridge key signed a different digest for the same nonce (bridge/signed.jsonl)",
+            m.signatures_refused.clone(),
         );
         r.register(
             "attestations_sent",

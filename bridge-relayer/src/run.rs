@@ -40,6 +40,8 @@ pub struct Relayer {
     /// The validator's Ethereum bridge key: signs confirmations, pays for L1 transactions.
     pub(crate) key: BridgeKey,
     pub(crate) submitter: Submitter,
+    /// What the bridge key signed, on disk before any signature is sent.
+    pub(crate) signlog: std::sync::Mutex<crate::signlog::SignLog>,
 }
 
 /// Which edge a failure came from.
@@ -69,6 +71,9 @@ impl Relayer {
         // slower to come.
         let receipt_wait = Duration::from_secs(config.relayer.tx_timeout_secs.saturating_mul(2));
         let submitter = Submitter::new(&config, checked.bridge, &key, receipt_wait)?;
+        let signlog = std::sync::Mutex::new(crate::signlog::SignLog::open(
+            &crate::signlog::SignLog::default_path(home),
+        )?);
         Ok(Relayer {
             config,
             checked,
@@ -77,6 +82,7 @@ impl Relayer {
             metrics,
             key,
             submitter,
+            signlog,
         })
     }
 

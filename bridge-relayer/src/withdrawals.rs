@@ -20,6 +20,7 @@ use crate::{
     metrics::{KindLabel, RevertLabel, TxLabel},
     outbound::{self, Revert, TxKind},
     run::Relayer,
+    signlog::Item,
     submit::Attempt,
     Error, Result,
 };
@@ -36,6 +37,36 @@ pub struct Outbound {
 }
 
 impl Relayer {
+    /// Signs `digest` for (`item`, `nonce`) after recording it in the signing log (synced to
+    /// disk), which refuses a second, different digest for a nonce while the first can still
+    /// be used on L1 (a batch's, until final L1 time passes its `timeout`).
+    async fn sign_recorded(
+        &self,
+        item: Item,
+        nonce: u64,
+        digest: [u8; 32],
+        timeout: Option<u64>,
+        heads: &Heads,
+    ) -> Result<[u8; 65]> {
+        let l1_time = match heads.safe {
+            Some(safe) => self.l1.block_time(safe).await?,
+            None => 0,
+        };
+        {
+            let mut log = self.signlog.lock().map_err(|_| Error::SignLog {
+                path: crate::signlog::SignLog::default_path(std::path::Path::new(".")),
+                reason: "the signing log's lock is poisoned".into(),
+            })?;
+            if let Err(e) = log.record(item, nonce, digest, timeout, l1_time) {
+                if matches!(e, Error::SignRefused(_)) {
+                    self.metrics.signatures_refused.inc();
+                }
+                return Err(e);
+            }
+        }
+        self.key.sign_digest(digest)
+    }
+
     /// One round of withdrawal work (see the module doc). Errors stop the round; the next step
     /// starts again from the chain's records.
     pub async fn withdrawal_step(
@@ -90,7 +121,9 @@ impl Relayer {
         let me = self.key.address();
         if outbound::should_confirm_batch(batch, l1_set, &me) {
             let digest = abi_of::batch_digest(params, batch);
-            let signature = self.key.sign_digest(digest)?;
+            let signature = self
+                .sign_recorded(Item::Batch, batch.nonce, digest, Some(batch.timeout), heads)
+                .await?;
             let msg = Msg::Bridge(BridgeMsg::ConfirmBatch {
                 nonce: batch.nonce,
                 signature,
@@ -239,7 +272,9 @@ impl Relayer {
             SignerSetStatus::Signing => {
                 if outbound::should_confirm_signer_set(update, l1_set, &me) {
                     let digest = abi_of::signer_set_digest(params, &update.set);
-                    let signature = self.key.sign_digest(digest)?;
+                    let signature = self
+                        .sign_recorded(Item::SignerSet, nonce, digest, None, heads)
+                        .await?;
                     let msg = Msg::Bridge(BridgeMsg::ConfirmSignerSet { nonce, signature });
                     if let Some(out) = self.side.send_msg("signer-set confirmation", msg).await? {
                         self.metrics
