@@ -143,6 +143,17 @@ impl L1 {
         Ok(Heads { head, safe })
     }
 
+    /// The ether balance (wei) of `who`: what the bridge key has to pay gas with.
+    pub async fn eth_balance(&self, who: EthAddress) -> Result<alloy::primitives::U256> {
+        timed(
+            self.provider
+                .get_balance(Address::from(who.0))
+                .into_future(),
+        )
+        .await
+        .map_err(|e| self.unreachable("eth_getBalance", e))
+    }
+
     /// The contract's deposit nonce (the last deposit made on L1).
     pub async fn deposit_nonce(&self) -> Result<u64> {
         let contract = Bridge::new(self.bridge, &self.provider);

@@ -15,6 +15,7 @@ pub mod error;
 pub mod invariant;
 pub mod l1;
 pub mod metrics;
+pub mod ops;
 pub mod outbound;
 pub mod run;
 pub mod sidechain;

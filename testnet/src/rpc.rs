@@ -47,28 +47,13 @@ pub async fn validator_set(url: &str, timeout: Duration) -> Option<Vec<(String, 
     )
 }
 
-/// The whole answer (status line, headers, body) to `GET path` on 127.0.0.1:`port` over
-/// HTTP/1.0, or `None` when nothing answers within `timeout` (the relayers' and nodes'
-/// `/health` and `/metrics`).
+/// The whole answer to `GET path` on 127.0.0.1:`port` (the relayers' and nodes' `/health`
+/// and `/metrics`), or `None` when nothing answers within `timeout`.
 pub async fn http_get(port: u16, path: &str, timeout: Duration) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let ask = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).await.ok()?;
-        Some(String::from_utf8_lossy(&answer).into_owned())
-    };
-    tokio::time::timeout(timeout, ask).await.ok().flatten()
+    sidechain_telemetry::probe::http_get(([127, 0, 0, 1], port).into(), path, timeout).await
 }
 
 /// Whether `GET path` on 127.0.0.1:`port` answers 200 within `timeout`.
 pub async fn http_ok(port: u16, path: &str, timeout: Duration) -> bool {
-    http_get(port, path, timeout)
-        .await
-        .and_then(|answer| answer.lines().next().map(|l| l.contains(" 200 ")))
-        .unwrap_or(false)
+    sidechain_telemetry::probe::http_ok(([127, 0, 0, 1], port).into(), path, timeout).await
 }

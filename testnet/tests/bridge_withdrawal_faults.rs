@@ -382,3 +382,119 @@ fn a_submitter_killed_after_broadcasting_pays_once_and_the_batch_is_released_onc
     assert!(batch.settled.is_some());
     b::assert_invariant(&net);
 }
+
+/// `bridge-relayer health-check --json` on a relayer home whose config is node0's with
+/// `change` applied; returns (exit success, the names of the failed checks).
+fn health_check(
+    net: &Net,
+    dir: &std::path::Path,
+    extra: &[&str],
+    change: impl FnOnce(&mut bridge_relayer::config::Config, &std::path::Path),
+) -> (bool, Vec<String>) {
+    let node0 = std::path::Path::new(net.home_str()).join("nodes/node0/relayer");
+    let home = dir.join(format!(
+        "h{}",
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    ));
+    std::fs::create_dir_all(home.join("keys")).expect("home");
+    std::fs::copy(
+        node0.join("keys/operator.json"),
+        home.join("keys/operator.json"),
+    )
+    .expect("key");
+    let (mut config, _) =
+        bridge_relayer::config::Config::load(&node0.join("relayer.toml")).expect("node0 config");
+    change(&mut config, &home);
+    config
+        .save_new(&home.join("relayer.toml"))
+        .expect("save config");
+    let mut args = vec![
+        "health-check",
+        "--home",
+        home.to_str().expect("utf-8"),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = common::run(&common::bin("bridge-relayer"), &args);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("health-check printed no JSON ({e}): {}", common::text(&out)));
+    let failed = v["failed"]
+        .as_array()
+        .expect("failed list")
+        .iter()
+        .map(|f| f.as_str().expect("name").to_string())
+        .collect();
+    assert_eq!(out.status.success(), v["ok"] == true, "{v}");
+    (out.status.success(), failed)
+}
+
+#[test]
+fn relayer_health_check_names_each_broken_condition_and_passes_when_healthy() {
+    let _serial = serial();
+    let net = Net::up_with_l1(4, 25_000, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, failed) = health_check(&net, dir.path(), &[], |_, _| {});
+    assert!(
+        ok && failed.is_empty(),
+        "a healthy relayer fails: {failed:?}"
+    );
+
+    let (ok, failed) = health_check(&net, dir.path(), &[], |c, _| {
+        c.l1.rpc = "http://127.0.0.1:1".into();
+    });
+    assert!(!ok);
+    assert!(failed.contains(&"l1_reachable".to_string()), "{failed:?}");
+    assert!(
+        !failed.contains(&"operator_registered".to_string()),
+        "{failed:?}"
+    );
+
+    let (ok, failed) = health_check(&net, dir.path(), &[], |c, _| c.l1.chain_id = 999);
+    assert!(!ok);
+    assert!(failed.contains(&"l1_chain_id".to_string()), "{failed:?}");
+    assert!(!failed.contains(&"l1_reachable".to_string()), "{failed:?}");
+
+    // Another contract (the test token has code but is not this bridge).
+    let tst = net.status["l1"]["tokens"]["TST"]
+        .as_str()
+        .expect("TST")
+        .to_string();
+    let (ok, failed) = health_check(&net, dir.path(), &[], |c, _| c.l1.bridge = tst);
+    assert!(!ok);
+    assert_eq!(failed, vec!["l1_contract".to_string()]);
+
+    // A bridge key the chain never registered, which also has no ether for gas.
+    let (ok, failed) = health_check(&net, dir.path(), &[], |c, home| {
+        let key = home.join("bridge/eth_key.json");
+        std::fs::create_dir_all(key.parent().expect("dir")).expect("dir");
+        let k = alloy::signers::local::PrivateKeySigner::random();
+        std::fs::write(
+            &key,
+            serde_json::json!({
+                "address": k.address().to_string(),
+                "private_key": format!("0x{}", hex::encode(k.to_bytes())),
+            })
+            .to_string(),
+        )
+        .expect("key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        c.l1.bridge_key = key;
+    });
+    assert!(!ok);
+    assert!(
+        failed.contains(&"bridge_key_registered".to_string()),
+        "{failed:?}"
+    );
+    assert!(failed.contains(&"l1_gas_balance".to_string()), "{failed:?}");
+
+    // A gas floor above what the (registered, funded) key holds.
+    let (ok, failed) = health_check(
+        &net,
+        dir.path(),
+        &["--min-gas-wei", "1000000000000000000000000"],
+        |_, _| {},
+    );
+    assert!(!ok);
+    assert_eq!(failed, vec!["l1_gas_balance".to_string()]);
+}

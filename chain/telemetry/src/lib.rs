@@ -21,6 +21,7 @@
 
 mod endpoint;
 mod logging;
+pub mod probe;
 
 pub use endpoint::{serve, Health, METRICS_CONTENT_TYPE};
 pub use logging::{init, LogFormat};
