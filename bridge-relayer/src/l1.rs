@@ -224,7 +224,9 @@ impl L1 {
         )
         .await
         .map_err(|e| self.unreachable(&format!("eth_getBlockByNumber({number})"), e))?
-        .ok_or_else(|| self.unreachable(&format!("eth_getBlockByNumber({number})"), "no such block"))?;
+        .ok_or_else(|| {
+            self.unreachable(&format!("eth_getBlockByNumber({number})"), "no such block")
+        })?;
         Ok(block.header.timestamp)
     }
 
@@ -272,7 +274,10 @@ impl L1 {
         )
         .await
         .map_err(|e| {
-            self.unreachable(&format!("pendingSignerSetCheckpoint() at block {number}"), e)
+            self.unreachable(
+                &format!("pendingSignerSetCheckpoint() at block {number}"),
+                e,
+            )
         })?;
         Ok((nonce, pending != B256::ZERO))
     }
@@ -340,11 +345,15 @@ impl L1 {
         let event = log
             .log_decode::<Bridge::BatchExecuted>()
             .map_err(|e| Error::Decode(format!("a BatchExecuted log that does not decode: {e}")))?;
-        let tx = log.transaction_hash.ok_or_else(|| missing("transaction hash"))?;
+        let tx = log
+            .transaction_hash
+            .ok_or_else(|| missing("transaction hash"))?;
         let block = log.block_number.ok_or_else(|| missing("block number"))?;
         let index = log.log_index.ok_or_else(|| missing("log index"))?;
         let receipt = self.receipt(tx).await?.ok_or_else(|| {
-            Error::Decode(format!("the L1 node has no receipt for {tx}, which logged BatchExecuted({nonce})"))
+            Error::Decode(format!(
+                "the L1 node has no receipt for {tx}, which logged BatchExecuted({nonce})"
+            ))
         })?;
         let entry_logs = receipt
             .logs()
@@ -432,16 +441,21 @@ fn entry_log(log: &Log) -> Option<Result<EntryLog>> {
                     recipient: EthAddress(e.inner.data.recipient.into_array()),
                     amount: e.inner.data.amount,
                 })
-                .map_err(|e| Error::Decode(format!("a TransferDeferred log that does not decode: {e}"))),
+                .map_err(|e| {
+                    Error::Decode(format!("a TransferDeferred log that does not decode: {e}"))
+                }),
         )
     } else if topic == Bridge::ReleaseQueued::SIGNATURE_HASH {
         Some(
             log.log_decode::<Bridge::ReleaseQueued>()
-                .map_err(|e| Error::Decode(format!("a ReleaseQueued log that does not decode: {e}")))
+                .map_err(|e| {
+                    Error::Decode(format!("a ReleaseQueued log that does not decode: {e}"))
+                })
                 .and_then(|e| {
                     let d = &e.inner.data;
-                    let id = u64::try_from(d.id)
-                        .map_err(|_| Error::Decode(format!("release id {} exceeds 64 bits", d.id)))?;
+                    let id = u64::try_from(d.id).map_err(|_| {
+                        Error::Decode(format!("release id {} exceeds 64 bits", d.id))
+                    })?;
                     let executable_at = u64::try_from(d.executableAt).map_err(|_| {
                         Error::Decode(format!("release time {} exceeds 64 bits", d.executableAt))
                     })?;

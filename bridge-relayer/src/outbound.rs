@@ -70,7 +70,10 @@ pub fn is_my_turn(
 /// normalized powers in `l1_set` pass the contract's threshold: every signature given is
 /// checked on L1 at about 6,400 gas each, so a submitter sends just enough. All of them when
 /// even all do not pass (the contract then refuses, which the simulation reports).
-pub fn enough_signatures(signatures: &[BatchSignature], l1_set: &L1SignerSet) -> Vec<BatchSignature> {
+pub fn enough_signatures(
+    signatures: &[BatchSignature],
+    l1_set: &L1SignerSet,
+) -> Vec<BatchSignature> {
     let mut powers = Vec::new();
     let mut out = Vec::new();
     for s in signatures {
@@ -91,9 +94,9 @@ pub fn has_attested<T>(
     operator: &Address,
     content: Option<[u8; 32]>,
 ) -> bool {
-    votes.iter().any(|v| {
-        content.is_none_or(|c| c == v.content_hash) && v.validators.contains(operator)
-    })
+    votes
+        .iter()
+        .any(|v| content.is_none_or(|c| c == v.content_hash) && v.validators.contains(operator))
 }
 
 /// Which L1 transaction a submission is.
@@ -306,7 +309,10 @@ pub struct SetEvents {
 /// logs show: `Active` once activated, `Cancelled` once cancelled, `Pending` while accepted
 /// and waiting out the delay (only while the chain still calls it ready: a pending update
 /// waits for its activation or cancellation). `None`: nothing to attest.
-pub fn signer_set_outcome(status: &SignerSetStatus, events: &SetEvents) -> Option<SignerSetOutcome> {
+pub fn signer_set_outcome(
+    status: &SignerSetStatus,
+    events: &SetEvents,
+) -> Option<SignerSetOutcome> {
     let open = matches!(
         status,
         SignerSetStatus::Ready { .. } | SignerSetStatus::Pending { .. }
@@ -442,10 +448,7 @@ mod tests {
         assert!(!should_confirm_batch(&b, &s, &eth(1)), "settled");
 
         let mut u = SignerSetUpdate {
-            set: L1SignerSet {
-                nonce: 1,
-                ..set(3)
-            },
+            set: L1SignerSet { nonce: 1, ..set(3) },
             height: 5,
             signed_by: 0,
             signatures: vec![sig(0)],

@@ -69,8 +69,8 @@ impl BridgeKey {
                 "is readable by others (mode {mode:o}); run `chmod 600` on it"
             )));
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad(format!("cannot read it ({e})")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
             bad(format!(
                 "is not a bridge key file ({e}); it holds {{\"address\": \"0x…\", \"private_key\": \"0x…\"}}"
@@ -192,8 +192,10 @@ mod tests {
         let key = PrivateKeySigner::random();
         let other = PrivateKeySigner::random();
         let cfg = Path::new("relayer.toml");
-        assert!(reason_of(BridgeKey::load(&dir.path().join("missing.json"), cfg))
-            .contains("cannot read"));
+        assert!(
+            reason_of(BridgeKey::load(&dir.path().join("missing.json"), cfg))
+                .contains("cannot read")
+        );
         let p = write(
             dir.path(),
             "open.json",

@@ -198,10 +198,9 @@ impl Submitter {
                 None => return Err(self.unreachable(&format!("eth_estimateGas {what}"), e)),
             },
             Err(Failed::Timeout) => {
-                return Err(self.unreachable(
-                    &format!("eth_estimateGas {what}"),
-                    "no answer in time",
-                ))
+                return Err(
+                    self.unreachable(&format!("eth_estimateGas {what}"), "no answer in time")
+                )
             }
         };
         let limit = estimate.saturating_add(estimate / 10);

@@ -283,7 +283,10 @@ impl Relayer {
                 }
                 let now = self.l1.latest_time().await?;
                 if now < activates_at {
-                    debug!(nonce, activates_at, now, "signer set still waits out its delay");
+                    debug!(
+                        nonce,
+                        activates_at, now, "signer set still waits out its delay"
+                    );
                     return Ok(());
                 }
                 let attempt = self.submitter.activate_signer_set().await?;
@@ -431,7 +434,11 @@ impl Relayer {
                     }
                     Revert::Refused => "refused by the contract",
                 };
-                held(memory, format!("simulation reverted with {reason}: {what}"), quiet);
+                held(
+                    memory,
+                    format!("simulation reverted with {reason}: {what}"),
+                    quiet,
+                );
             }
         }
     }

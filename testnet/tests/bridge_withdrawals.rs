@@ -18,9 +18,7 @@ use alloy::{
 };
 use common::{serial, Net};
 use sidechain_client::{Client, Keystore, SendOptions};
-use sidechain_types::{
-    bridge::wrapped_denom, BatchOutcome, EthAddress, Msg, Release, Withdrawal,
-};
+use sidechain_types::{bridge::wrapped_denom, BatchOutcome, EthAddress, Msg, Release, Withdrawal};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -43,7 +41,11 @@ impl L1 {
             provider: ProviderBuilder::new()
                 .connect_http(rpc.parse().expect("url"))
                 .erased(),
-            bridge: l1["bridge"].as_str().expect("bridge").parse().expect("bridge"),
+            bridge: l1["bridge"]
+                .as_str()
+                .expect("bridge")
+                .parse()
+                .expect("bridge"),
             tst: l1["tokens"]["TST"]
                 .as_str()
                 .expect("TST")
@@ -131,8 +133,8 @@ fn a_withdrawal_is_signed_submitted_once_attested_and_released() {
     let v = net.cli_json(
         &rpc,
         &[
-            "bridge", "deposit", "--token", &tst_hex, "--amount", "1000", "--to", &alice,
-            "--json", "--wait",
+            "bridge", "deposit", "--token", &tst_hex, "--amount", "1000", "--to", &alice, "--json",
+            "--wait",
         ],
     );
     assert_eq!(v["denom"], denom.as_str(), "{v}");
@@ -244,11 +246,20 @@ fn a_withdrawal_is_signed_submitted_once_attested_and_released() {
         .zip(&nonces_before)
         .map(|(r, before)| l1.tx_count(&rt, *r) - before)
         .sum();
-    assert_eq!(sent_txs, 1, "L1 transactions sent by relayers for one batch");
+    assert_eq!(
+        sent_txs, 1,
+        "L1 transactions sent by relayers for one batch"
+    );
     let submitted: f64 = net
         .names()
         .iter()
-        .map(|n| metric(&net, n, "relayer_l1_txs_total{kind=\"submit_batch\",result=\"ok\"}"))
+        .map(|n| {
+            metric(
+                &net,
+                n,
+                "relayer_l1_txs_total{kind=\"submit_batch\",result=\"ok\"}",
+            )
+        })
         .sum();
     assert_eq!(submitted, 1.0, "relayer_l1_txs_total of submit_batch");
     let confirmations: f64 = net
@@ -263,7 +274,13 @@ fn a_withdrawal_is_signed_submitted_once_attested_and_released() {
     let attested: f64 = net
         .names()
         .iter()
-        .map(|n| metric(&net, n, "relayer_attestations_sent_total{kind=\"batch_executed\"}"))
+        .map(|n| {
+            metric(
+                &net,
+                n,
+                "relayer_attestations_sent_total{kind=\"batch_executed\"}",
+            )
+        })
         .sum();
     assert!(attested >= 3.0, "attestations of the execution: {attested}");
     assert!(

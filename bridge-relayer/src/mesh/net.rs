@@ -1,0 +1,473 @@
+//! The network task: owns the libp2p swarm, applies the registry to the admission gate, checks
+//! and records received messages, publishes heartbeats and intents, and keeps dialing the
+//! configured peers.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use libp2p::{
+    gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, ValidationMode},
+    noise,
+    swarm::{
+        dial_opts::{DialOpts, PeerCondition},
+        DialError, ListenError, NetworkBehaviour, SwarmEvent,
+    },
+    tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
+};
+use sidechain_types::EthAddress;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::{
+    admission::{Gate, Member, Registry},
+    message::{self, Body, Refusal, MAX_MESSAGE_BYTES},
+    metrics::MeshMetrics,
+    now_ms, Command, Settings, State, LIVE_HEARTBEATS,
+};
+
+/// Time a connection with no traffic stays open; heartbeats flow far more often.
+const IDLE_CONNECTION: Duration = Duration::from_secs(3_600);
+/// Most time to wait for the listener to bind at start.
+const LISTEN_WAIT: Duration = Duration::from_secs(10);
+/// Intents and heartbeats seen are forgotten after this many milliseconds without news.
+const RETAIN_MS: u64 = 30 * 60 * 1_000;
+
+/// The swarm's behaviours: the gate first, so a refused peer never reaches gossipsub.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    gate: Gate,
+    gossipsub: gossipsub::Behaviour,
+}
+
+/// Builds the swarm, binds the listener, and spawns the task; returns the bound addresses.
+pub(crate) async fn spawn(
+    settings: Settings,
+    registry: Arc<dyn Registry>,
+    state: Arc<Mutex<State>>,
+    metrics: MeshMetrics,
+    commands: mpsc::UnboundedReceiver<Command>,
+) -> Result<Vec<Multiaddr>, super::MeshError> {
+    use super::MeshError;
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Strict)
+        .validate_messages()
+        // the signed protobuf frame around a message adds its key, signature and topic
+        .max_transmit_size(MAX_MESSAGE_BYTES.saturating_mul(4))
+        .heartbeat_interval(Duration::from_millis(500))
+        .build()
+        .map_err(|e| MeshError::Setup(format!("gossipsub configuration: {e}")))?;
+    let gossipsub = gossipsub::Behaviour::new(
+        MessageAuthenticity::Signed(settings.keypair.clone()),
+        gossip_config,
+    )
+    .map_err(|e| MeshError::Setup(format!("gossipsub: {e}")))?;
+    let mut swarm = SwarmBuilder::with_existing_identity(settings.keypair.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| MeshError::Setup(format!("noise: {e}")))?
+        .with_behaviour(|_| Behaviour {
+            gate: Gate::default(),
+            gossipsub,
+        })
+        .map_err(|e| MeshError::Setup(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION))
+        .build();
+    let topic = IdentTopic::new(message::topic_name(&settings.chain_id));
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&topic)
+        .map_err(|e| MeshError::Setup(format!("subscribe to {topic}: {e}")))?;
+    swarm
+        .listen_on(settings.listen.clone())
+        .map_err(|e| MeshError::Listen {
+            addr: settings.listen.clone(),
+            reason: e.to_string(),
+        })?;
+    let bound = tokio::time::timeout(LISTEN_WAIT, async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => return Ok(address),
+                SwarmEvent::ListenerClosed { reason: Err(e), .. }
+                | SwarmEvent::ListenerError { error: e, .. } => return Err(e.to_string()),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .map_err(|_| "no address was bound in time".to_string())
+    .and_then(|r| r)
+    .map_err(|reason| MeshError::Listen {
+        addr: settings.listen.clone(),
+        reason,
+    })?;
+    let mut addrs: Vec<Multiaddr> = swarm.listeners().cloned().collect();
+    if addrs.is_empty() {
+        addrs.push(bound);
+    }
+    info!(peer_id = %swarm.local_peer_id(), listen = ?addrs, topic = %topic, "mesh listening");
+    let (members_tx, members_rx) = mpsc::channel(1);
+    tokio::spawn(read_registry(
+        registry,
+        settings.registry_refresh,
+        members_tx,
+    ));
+    let task = Task {
+        swarm,
+        topic,
+        settings,
+        state,
+        metrics,
+        blacklisted: BTreeSet::new(),
+        last_heartbeat_ms: 0,
+    };
+    tokio::spawn(task.run(commands, members_rx));
+    Ok(addrs)
+}
+
+/// Reads the registry every `every` and hands each answer to the task, until the task ends.
+async fn read_registry(
+    registry: Arc<dyn Registry>,
+    every: Duration,
+    out: mpsc::Sender<Vec<Member>>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if out.is_closed() {
+            return;
+        }
+        match registry.members().await {
+            Ok(members) => {
+                if out.send(members).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "mesh: cannot read the validator registry; keeping the last set")
+            }
+        }
+    }
+}
+
+struct Task {
+    swarm: Swarm<Behaviour>,
+    topic: IdentTopic,
+    settings: Settings,
+    state: Arc<Mutex<State>>,
+    metrics: MeshMetrics,
+    /// Peers dropped because their validator left (gossipsub ignores them too).
+    blacklisted: BTreeSet<PeerId>,
+    /// When the last heartbeat was published (Unix ms).
+    last_heartbeat_ms: u64,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut members: mpsc::Receiver<Vec<Member>>,
+    ) {
+        let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Publish(bytes)) => self.publish(bytes),
+                    Some(Command::Stop) | None => break,
+                },
+                Some(list) = members.recv() => self.apply_members(&list),
+                _ = heartbeat.tick() => self.tick(),
+                event = self.swarm.select_next_some() => self.on_event(event),
+            }
+        }
+        info!("mesh stopped");
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+        self.state.lock().ok().map(|mut s| f(&mut s))
+    }
+
+    fn publish(&mut self, bytes: Vec<u8>) {
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(self.topic.clone(), bytes)
+        {
+            Ok(_) => {}
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                debug!("mesh: no peer to gossip to yet")
+            }
+            Err(e) => warn!(error = %e, "mesh: cannot publish"),
+        }
+    }
+
+    /// Applies a fresh validator list: the gate refuses and closes peers no longer in it.
+    fn apply_members(&mut self, list: &[Member]) {
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        let first = self.with_state(|s| s.members.is_empty()).unwrap_or(false);
+        let behaviour = self.swarm.behaviour_mut();
+        let dropped = behaviour.gate.set_members(list, connected.iter());
+        for peer in &dropped {
+            behaviour.gossipsub.blacklist_peer(peer);
+            self.blacklisted.insert(*peer);
+            self.metrics.connections_refused.inc();
+            warn!(%peer, "mesh: dropping a peer whose validator left the set");
+        }
+        let readmitted: Vec<PeerId> = self
+            .blacklisted
+            .iter()
+            .filter(|p| behaviour.gate.admission().admit(p).is_ok())
+            .copied()
+            .collect();
+        for peer in readmitted {
+            behaviour.gossipsub.remove_blacklisted_peer(&peer);
+            self.blacklisted.remove(&peer);
+        }
+        let eths: BTreeSet<EthAddress> = list.iter().map(|m| m.eth_address).collect();
+        self.with_state(|s| {
+            for p in &dropped {
+                s.connected.remove(p);
+            }
+            s.heartbeats.retain(|eth, _| eths.contains(eth));
+            s.members = eths;
+        });
+        self.metrics.peers.set(self.peer_count());
+        if first {
+            self.dial_peers();
+        }
+    }
+
+    fn peer_count(&self) -> i64 {
+        self.with_state(|s| i64::try_from(s.connected.len()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+
+    fn tick(&mut self) {
+        self.send_heartbeat();
+        self.dial_peers();
+        let now = now_ms();
+        let live_ms = u64::try_from(self.settings.heartbeat.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(u64::from(LIVE_HEARTBEATS));
+        let me = self.settings.relayer;
+        let live = self
+            .with_state(|s| {
+                s.heartbeats
+                    .retain(|_, (_, seen, _)| now.saturating_sub(*seen) <= RETAIN_MS);
+                s.intents.retain(|_, by| {
+                    by.values()
+                        .any(|seen| now.saturating_sub(*seen) <= RETAIN_MS)
+                });
+                let intents = &s.intents;
+                s.announced.retain(|item, _| intents.contains_key(item));
+                s.counted.retain(|item| intents.contains_key(item));
+                s.heartbeats
+                    .iter()
+                    .filter(|(eth, (_, seen, _))| {
+                        **eth != me && now.saturating_sub(*seen) <= live_ms
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        self.metrics
+            .live_peers
+            .set(i64::try_from(live).unwrap_or(i64::MAX));
+        self.metrics.peers.set(self.peer_count());
+    }
+
+    fn send_heartbeat(&mut self) {
+        let now = now_ms();
+        let Some(local) = self.with_state(|s| s.local) else {
+            return;
+        };
+        self.last_heartbeat_ms = now;
+        let bytes = message::encode(Body::Heartbeat(message::Heartbeat {
+            relayer: self.settings.relayer,
+            l1_finalized_head: local.l1_finalized_head,
+            sidechain_height: local.sidechain_height,
+            last_claimed_deposit_nonce: local.last_claimed_deposit_nonce,
+            pending_work: local.pending_work,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            at_unix_ms: now,
+        }));
+        self.publish(bytes);
+    }
+
+    /// Dials each configured peer that is admitted and not connected (or being dialed).
+    fn dial_peers(&mut self) {
+        let me = *self.swarm.local_peer_id();
+        let peers = self.settings.peers.clone();
+        for (peer, addr) in peers {
+            if peer == me
+                || self.swarm.is_connected(&peer)
+                || self
+                    .swarm
+                    .behaviour()
+                    .gate
+                    .admission()
+                    .admit(&peer)
+                    .is_err()
+            {
+                continue;
+            }
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![addr.clone()])
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                debug!(%peer, %addr, error = %e, "mesh: dial not started");
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                let admitted = self.swarm.behaviour().gate.admission().admit(&peer_id);
+                match admitted {
+                    Ok(eth) => {
+                        let new = self
+                            .with_state(|s| s.connected.insert(peer_id, eth).is_none())
+                            .unwrap_or(false);
+                        if new {
+                            info!(peer = %peer_id, relayer = %eth, addr = %endpoint.get_remote_address(), "mesh: peer connected");
+                        }
+                    }
+                    Err(e) => {
+                        // the gate refuses these before they are established; close anyway
+                        warn!(error = %e, "mesh: closing a connection of a peer not admitted");
+                        let _ = self.swarm.disconnect_peer_id(peer_id);
+                    }
+                }
+                self.metrics.peers.set(self.peer_count());
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                if num_established == 0 {
+                    let was = self
+                        .with_state(|s| s.connected.remove(&peer_id).is_some())
+                        .unwrap_or(false);
+                    if was {
+                        info!(peer = %peer_id, cause = ?cause.map(|c| c.to_string()), "mesh: peer disconnected");
+                    }
+                }
+                self.metrics.peers.set(self.peer_count());
+            }
+            SwarmEvent::IncomingConnectionError {
+                error: ListenError::Denied { cause },
+                send_back_addr,
+                ..
+            } => {
+                self.metrics.connections_refused.inc();
+                info!(from = %send_back_addr, reason = %cause, "mesh: refused a connection");
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id,
+                error: DialError::Denied { cause },
+                ..
+            } => {
+                self.metrics.connections_refused.inc();
+                debug!(peer = ?peer_id, reason = %cause, "mesh: not dialing a peer that is not admitted");
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                debug!(peer = ?peer_id, error = %error, "mesh: dial failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                let now = now_ms();
+                let verdict = self.check(&message, now);
+                let acceptance = match verdict {
+                    Ok((author, body)) => {
+                        self.record(author, body, now);
+                        MessageAcceptance::Accept
+                    }
+                    Err(refusal) => {
+                        self.metrics.refused(refusal.label());
+                        debug!(from = %propagation_source, author = ?message.source, reason = %refusal, "mesh: refused a message");
+                        match refusal {
+                            Refusal::Stale(_) | Refusal::Version(_) => MessageAcceptance::Ignore,
+                            _ => MessageAcceptance::Reject,
+                        }
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            gossipsub::Event::Subscribed { peer_id, .. } => {
+                // a peer that just joined learns at once that this relayer is live
+                debug!(peer = %peer_id, "mesh: peer subscribed");
+                if now_ms().saturating_sub(self.last_heartbeat_ms) >= 200 {
+                    self.send_heartbeat();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The author and body of a message, if its author is admitted and names its registered
+    /// Ethereum address (gossipsub has already checked the signature).
+    fn check(&self, message: &gossipsub::Message, now: u64) -> Result<(PeerId, Body), Refusal> {
+        let author = message.source.ok_or(Refusal::Unsigned)?;
+        let registered = self
+            .swarm
+            .behaviour()
+            .gate
+            .admission()
+            .admit(&author)
+            .map_err(|_| Refusal::NotValidator)?;
+        let body = message::decode(&message.data, now)?;
+        if *body.relayer() != registered {
+            return Err(Refusal::WrongAddress {
+                claimed: *body.relayer(),
+                registered,
+            });
+        }
+        Ok((author, body))
+    }
+
+    fn record(&self, author: PeerId, body: Body, now: u64) {
+        let me = self.settings.relayer;
+        self.with_state(|s| match body {
+            Body::Heartbeat(h) => {
+                if h.relayer != me {
+                    s.heartbeats.insert(h.relayer, (h, now, author));
+                }
+            }
+            Body::Intent(i) => {
+                if i.relayer != me {
+                    let by: &mut BTreeMap<EthAddress, u64> = s.intents.entry(i.item()).or_default();
+                    by.entry(i.relayer).or_insert(now);
+                }
+            }
+        });
+    }
+}
