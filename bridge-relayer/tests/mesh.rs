@@ -150,7 +150,7 @@ async fn four_relayers_see_each_other_and_exactly_one_pays() {
         .iter()
         .map(|m| {
             ["submit_batch", "update_signer_set", "activate_signer_set"]
-                .iter()
+                .into_iter()
                 .map(|kind| {
                     m.metrics()
                         .intents_won
