@@ -596,3 +596,51 @@ pub fn status_json(home: &Path, l1: &L1Manifest) -> serde_json::Value {
         "log": paths.log(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_relayer_listens_on_its_mesh_port_and_names_every_other_relayer_by_operator_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("net");
+        let mut spec = sidechain_genesis::NetworkSpec::with_validators(3);
+        spec.base_port = 43_100;
+        let manifest = sidechain_genesis::generate(&spec, &home).expect("network");
+        for node in &manifest.nodes {
+            assert_eq!(node.ports.mesh, node.ports.relayer + 1);
+            let section = mesh_section(&home, &manifest, node)
+                .expect("mesh section")
+                .expect("a mesh port");
+            let parsed = section.parse().expect("a valid [mesh] section");
+            assert_eq!(
+                parsed.listen.to_string(),
+                format!("/ip4/127.0.0.1/tcp/{}", node.ports.mesh)
+            );
+            let others: Vec<_> = manifest
+                .nodes
+                .iter()
+                .filter(|n| n.name != node.name)
+                .collect();
+            assert_eq!(parsed.peers.len(), others.len());
+            for ((peer, addr), other) in parsed.peers.iter().zip(&others) {
+                // the peer id is the other validator's operator key: admission will find it
+                assert_eq!(
+                    bridge_relayer::mesh::admission::operator_of(peer),
+                    Some(other.operator)
+                );
+                assert!(addr
+                    .to_string()
+                    .starts_with(&format!("/ip4/127.0.0.1/tcp/{}/p2p/", other.ports.mesh)));
+            }
+        }
+        // a manifest from before the mesh (port 0) gets no section
+        let mut old = manifest.nodes[0].clone();
+        old.ports.mesh = 0;
+        assert_eq!(
+            mesh_section(&home, &manifest, &old).expect("no error"),
+            None
+        );
+    }
+}
