@@ -281,3 +281,28 @@ async fn a_stranger_is_refused_and_a_removed_validator_is_dropped() {
         m.shutdown();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_is_an_error_that_says_why() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let registry = SharedRegistry::new(vec![member(1)]);
+    let settings = Settings {
+        keypair: keypair_from_secret([1; 32]).expect("ed25519 seed"),
+        relayer: EthAddress([1; 20]),
+        chain_id: "mesh-test".into(),
+        listen: format!("/ip4/127.0.0.1/tcp/{port}")
+            .parse()
+            .expect("multiaddr"),
+        peers: Vec::new(),
+        heartbeat: HEARTBEAT,
+        rules: RULES,
+        registry_refresh: Duration::from_millis(200),
+    };
+    let err = Mesh::start(settings, Arc::new(registry), MeshMetrics::default())
+        .await
+        .expect_err("the port is taken");
+    let text = err.to_string();
+    assert!(text.contains(&port.to_string()), "{text}");
+    assert!(text.to_lowercase().contains("in use"), "{text}");
+}

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// Ports in each node's block (seven used, the rest kept free for later processes).
+/// Ports in each node's block: offsets 0 to 5 and 9 used by the node, 6 to 8 kept free (node0's
+/// are the local L1's).
 pub const PORTS_PER_NODE: u16 = 10;
 /// Nodes that may join a network after genesis (`testnet add-validator`) and keep their ports
 /// inside the range checked at generation time.
@@ -30,8 +31,9 @@ pub struct NodePorts {
     pub app_metrics: u16,
     /// Reserved for the node's bridge relayer (its metrics and health endpoint).
     pub relayer: u16,
-    /// The bridge relayer's mesh listener (libp2p, offset 6 of the block). 0 in a manifest
-    /// written before the mesh existed: that node's relayer then runs without the mesh.
+    /// The bridge relayer's mesh listener (libp2p), offset 9 of the block (offsets 6 to 8 of
+    /// node0's block are the local L1's: `testnet` puts geth there). 0 in a manifest written
+    /// before the mesh existed: that node's relayer then runs without the mesh.
     #[serde(default)]
     pub mesh: u16,
 }
@@ -57,7 +59,7 @@ impl NodePorts {
             cometbft_metrics: p(3),
             app_metrics: p(4),
             relayer: p(5),
-            mesh: p(6),
+            mesh: p(9),
         })
     }
 

@@ -502,7 +502,7 @@ pub fn relayer_config(
 pub const MESH_TAKEOVER_SECS: u64 = 20;
 
 /// The `[mesh]` section of `node`'s relayer: it listens on the node's mesh port
-/// (`NodePorts::mesh`, offset 6 of its port block) and dials the relayer of every other node
+/// (`NodePorts::mesh`, offset 9 of its port block) and dials the relayer of every other node
 /// in the manifest (the genesis validators, and nodes that joined earlier), each named by the
 /// peer id of its operator key, read from that node's relayer keystore. `None` for a node
 /// whose manifest entry has no mesh port (written before the mesh existed).
@@ -609,7 +609,7 @@ mod tests {
         spec.base_port = 43_100;
         let manifest = sidechain_genesis::generate(&spec, &home).expect("network");
         for node in &manifest.nodes {
-            assert_eq!(node.ports.mesh, node.ports.relayer + 1);
+            assert_eq!(node.ports.mesh, node.ports.p2p + 9);
             let section = mesh_section(&home, &manifest, node)
                 .expect("mesh section")
                 .expect("a mesh port");

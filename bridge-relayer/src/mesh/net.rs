@@ -90,14 +90,14 @@ pub(crate) async fn spawn(
         .listen_on(settings.listen.clone())
         .map_err(|e| MeshError::Listen {
             addr: settings.listen.clone(),
-            reason: e.to_string(),
+            reason: error_chain(&e),
         })?;
     let bound = tokio::time::timeout(LISTEN_WAIT, async {
         loop {
             match swarm.select_next_some().await {
                 SwarmEvent::NewListenAddr { address, .. } => return Ok(address),
                 SwarmEvent::ListenerClosed { reason: Err(e), .. }
-                | SwarmEvent::ListenerError { error: e, .. } => return Err(e.to_string()),
+                | SwarmEvent::ListenerError { error: e, .. } => return Err(error_chain(&e)),
                 _ => {}
             }
         }
@@ -131,6 +131,25 @@ pub(crate) async fn spawn(
     };
     tokio::spawn(task.run(commands, members_rx));
     Ok(addrs)
+}
+
+/// An error with its sources, `: `-separated (libp2p's transport errors print nothing
+/// themselves and keep the cause in `source`).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    if parts.is_empty() {
+        "unknown error".into()
+    } else {
+        parts.join(": ")
+    }
 }
 
 /// Reads the registry every `every` and hands each answer to the task, until the task ends.
@@ -326,7 +345,7 @@ impl Task {
                 .condition(PeerCondition::DisconnectedAndNotDialing)
                 .build();
             if let Err(e) = self.swarm.dial(opts) {
-                debug!(%peer, %addr, error = %e, "mesh: dial not started");
+                debug!(%peer, %addr, error = %error_chain(&e), "mesh: dial not started");
             }
         }
     }
@@ -387,7 +406,7 @@ impl Task {
                 debug!(peer = ?peer_id, reason = %cause, "mesh: not dialing a peer that is not admitted");
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                debug!(peer = ?peer_id, error = %error, "mesh: dial failed");
+                debug!(peer = ?peer_id, error = %error_chain(&error), "mesh: dial failed");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
             _ => {}
