@@ -238,6 +238,7 @@ impl Metrics {
             .with("pending_claims", s.pending_claims as u64)
             .with("outstanding_batch", s.outstanding_batch)
             .with("l1_tx_held", s.l1_tx_held)
+            .with("mesh_peers", self.mesh.peers.get())
     }
 
     /// Serves the endpoint until the process ends.

@@ -201,8 +201,11 @@ async fn a_stranger_is_refused_and_a_removed_validator_is_dropped() {
     let seeds = [11u8, 12, 13];
     let registry = SharedRegistry::new(seeds.iter().map(|s| member(*s)).collect());
     let meshes = start_all(&seeds, &registry).await;
-    // seed 99 is no validator's key; it dials every member
-    let stranger = start(99, &registry, meshes.iter().map(dial_addr).collect()).await;
+    // seed 99 is no validator's key, but its own (wrong) registry says it is, so it keeps
+    // dialing every member
+    let stranger_view =
+        SharedRegistry::new(seeds.iter().chain([&99]).map(|s| member(*s)).collect());
+    let stranger = start(99, &stranger_view, meshes.iter().map(dial_addr).collect()).await;
     until(
         "the members see each other",
         Duration::from_secs(20),
@@ -255,7 +258,7 @@ async fn a_stranger_is_refused_and_a_removed_validator_is_dropped() {
         },
     )
     .await;
-    // and it stays out: its redials are refused
+    // and it stays out (it no longer dials: its own registry says it left)
     tokio::time::sleep(HEARTBEAT * 4).await;
     assert!(meshes[..2].iter().all(|m| m.peers() == 1));
     let refused_after: u64 = meshes[..2]

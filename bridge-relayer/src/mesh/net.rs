@@ -33,6 +33,8 @@ use super::{
 const IDLE_CONNECTION: Duration = Duration::from_secs(3_600);
 /// Most time to wait for the listener to bind at start.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
+/// The longest wait between reads of the registry before the first one succeeds.
+const FIRST_READ_RETRY: Duration = Duration::from_secs(1);
 /// Intents and heartbeats seen are forgotten after this many milliseconds without news.
 const RETAIN_MS: u64 = 30 * 60 * 1_000;
 
@@ -128,6 +130,7 @@ pub(crate) async fn spawn(
         metrics,
         blacklisted: BTreeSet::new(),
         last_heartbeat_ms: 0,
+        member: false,
     };
     tokio::spawn(task.run(commands, members_rx));
     Ok(addrs)
@@ -153,20 +156,21 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Reads the registry every `every` and hands each answer to the task, until the task ends.
+/// Until the first answer (a node still starting) it asks every [`FIRST_READ_RETRY`] at most,
+/// since no peer is admitted before it.
 async fn read_registry(
     registry: Arc<dyn Registry>,
     every: Duration,
     out: mpsc::Sender<Vec<Member>>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut read_once = false;
     loop {
-        tick.tick().await;
         if out.is_closed() {
             return;
         }
         match registry.members().await {
             Ok(members) => {
+                read_once = true;
                 if out.send(members).await.is_err() {
                     return;
                 }
@@ -175,6 +179,12 @@ async fn read_registry(
                 warn!(error = %e, "mesh: cannot read the validator registry; keeping the last set")
             }
         }
+        let wait = if read_once {
+            every
+        } else {
+            every.min(FIRST_READ_RETRY)
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -188,6 +198,8 @@ struct Task {
     blacklisted: BTreeSet<PeerId>,
     /// When the last heartbeat was published (Unix ms).
     last_heartbeat_ms: u64,
+    /// Whether this relayer's own validator was in the set last read.
+    member: bool,
 }
 
 impl Task {
@@ -262,6 +274,16 @@ impl Task {
             s.members = eths;
         });
         self.metrics.peers.set(self.peer_count());
+        let me = *self.swarm.local_peer_id();
+        let member = self.swarm.behaviour().gate.admission().admit(&me).is_ok();
+        if member != self.member {
+            if member {
+                info!("mesh: this relayer's validator is in the set; joining the mesh");
+            } else {
+                warn!("mesh: this relayer's validator is not in the validator set; the other relayers refuse it, so it does not dial them until it is");
+            }
+            self.member = member;
+        }
         if first {
             self.dial_peers();
         }
@@ -323,9 +345,13 @@ impl Task {
         self.publish(bytes);
     }
 
-    /// Dials each configured peer that is admitted and not connected (or being dialed).
+    /// Dials each configured peer that is admitted and not connected (or being dialed), as
+    /// long as this relayer's own validator is in the set (the others would refuse it).
     fn dial_peers(&mut self) {
         let me = *self.swarm.local_peer_id();
+        if self.swarm.behaviour().gate.admission().admit(&me).is_err() {
+            return;
+        }
         let peers = self.settings.peers.clone();
         for (peer, addr) in peers {
             if peer == me
@@ -395,7 +421,7 @@ impl Task {
                 ..
             } => {
                 self.metrics.connections_refused.inc();
-                info!(from = %send_back_addr, reason = %cause, "mesh: refused a connection");
+                info!(from = %send_back_addr, reason = %error_chain(&cause), "mesh: refused a connection");
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id,
@@ -403,7 +429,7 @@ impl Task {
                 ..
             } => {
                 self.metrics.connections_refused.inc();
-                debug!(peer = ?peer_id, reason = %cause, "mesh: not dialing a peer that is not admitted");
+                debug!(peer = ?peer_id, reason = %error_chain(&cause), "mesh: not dialing a peer that is not admitted");
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(peer = ?peer_id, error = %error_chain(&error), "mesh: dial failed");
