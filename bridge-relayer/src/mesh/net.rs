@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::{
-    admission::{Gate, Member, Registry},
+    admission::{Admission, Gate, Member, Registry},
     message::{self, Body, Refusal, MAX_MESSAGE_BYTES},
     metrics::MeshMetrics,
     now_ms, Command, Settings, State, LIVE_HEARTBEATS,
@@ -130,10 +130,34 @@ pub(crate) async fn spawn(
         metrics,
         blacklisted: BTreeSet::new(),
         last_heartbeat_ms: 0,
-        member: false,
+        // assumed until the first read, so that a relayer outside the set says so once
+        member: true,
     };
     tokio::spawn(task.run(commands, members_rx));
     Ok(addrs)
+}
+
+/// The author and body of a received message, if its author (`source`, whose signature
+/// gossipsub has already checked) is admitted, the content decodes ([`message::decode`] at
+/// `now`, Unix ms) and it names the Ethereum address registered for the author's validator.
+pub(crate) fn check_message(
+    admission: &Admission,
+    source: Option<PeerId>,
+    data: &[u8],
+    now: u64,
+) -> Result<(PeerId, Body), Refusal> {
+    let author = source.ok_or(Refusal::Unsigned)?;
+    let registered = admission
+        .admit(&author)
+        .map_err(|_| Refusal::NotValidator)?;
+    let body = message::decode(data, now)?;
+    if *body.relayer() != registered {
+        return Err(Refusal::WrongAddress {
+            claimed: *body.relayer(),
+            registered,
+        });
+    }
+    Ok((author, body))
 }
 
 /// An error with its sources, `: `-separated (libp2p's transport errors print nothing
@@ -164,6 +188,7 @@ async fn read_registry(
     out: mpsc::Sender<Vec<Member>>,
 ) {
     let mut read_once = false;
+    let mut failures = 0u32;
     loop {
         if out.is_closed() {
             return;
@@ -175,9 +200,15 @@ async fn read_registry(
                     return;
                 }
             }
-            Err(e) => {
+            Err(e) if read_once => {
                 warn!(error = %e, "mesh: cannot read the validator registry; keeping the last set")
             }
+            // a node still starting or syncing: say it once, then retry quietly
+            Err(e) if failures == 0 => {
+                failures += 1;
+                warn!(error = %e, "mesh: cannot read the validator registry yet; no peer is admitted until it answers (retrying every second)")
+            }
+            Err(e) => debug!(error = %e, "mesh: the validator registry does not answer yet"),
         }
         let wait = if read_once {
             every
@@ -478,25 +509,14 @@ impl Task {
         }
     }
 
-    /// The author and body of a message, if its author is admitted and names its registered
-    /// Ethereum address (gossipsub has already checked the signature).
+    /// The author and body of a message ([`check_message`] against the current set).
     fn check(&self, message: &gossipsub::Message, now: u64) -> Result<(PeerId, Body), Refusal> {
-        let author = message.source.ok_or(Refusal::Unsigned)?;
-        let registered = self
-            .swarm
-            .behaviour()
-            .gate
-            .admission()
-            .admit(&author)
-            .map_err(|_| Refusal::NotValidator)?;
-        let body = message::decode(&message.data, now)?;
-        if *body.relayer() != registered {
-            return Err(Refusal::WrongAddress {
-                claimed: *body.relayer(),
-                registered,
-            });
-        }
-        Ok((author, body))
+        check_message(
+            self.swarm.behaviour().gate.admission(),
+            message.source,
+            &message.data,
+            now,
+        )
     }
 
     fn record(&self, author: PeerId, body: Body, now: u64) {
@@ -514,5 +534,65 @@ impl Task {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::{
+        admission::keypair_from_secret,
+        intent::Kind,
+        message::{encode, Intent},
+    };
+
+    #[test]
+    fn messages_are_used_only_from_admitted_authors_naming_their_registered_address() {
+        let author = keypair_from_secret([5; 32])
+            .expect("seed")
+            .public()
+            .to_peer_id();
+        let stranger = keypair_from_secret([6; 32])
+            .expect("seed")
+            .public()
+            .to_peer_id();
+        let eth = EthAddress([5; 20]);
+        let admission = Admission::new(&[Member {
+            operator: crate::mesh::admission::operator_of(&author).expect("ed25519"),
+            eth_address: eth,
+        }]);
+        let now = 1_700_000_000_000;
+        let intent = |relayer| {
+            encode(Body::Intent(Intent {
+                kind: Kind::SubmitBatch,
+                nonce: 1,
+                relayer,
+                at_unix_ms: now,
+            }))
+        };
+        let ok = check_message(&admission, Some(author), &intent(eth), now).expect("admitted");
+        assert_eq!(ok.0, author);
+        let label = |r: Result<(PeerId, Body), Refusal>| r.map(|_| ()).map_err(|e| e.label());
+        assert_eq!(
+            label(check_message(&admission, None, &intent(eth), now)),
+            Err("unsigned")
+        );
+        assert_eq!(
+            label(check_message(&admission, Some(stranger), &intent(eth), now)),
+            Err("not_validator")
+        );
+        assert_eq!(
+            label(check_message(
+                &admission,
+                Some(author),
+                &intent(EthAddress([9; 20])),
+                now
+            )),
+            Err("wrong_address")
+        );
+        assert_eq!(
+            label(check_message(&admission, Some(author), b"{", now)),
+            Err("malformed")
+        );
     }
 }
