@@ -62,7 +62,7 @@ impl MeshMetrics {
         );
         r.register(
             "mesh_messages_refused",
-            "Gossip messages ignored, by reason (not_validator, unsigned, too_large, malformed, version, stale, wrong_address)",
+            "Gossip messages ignored, by reason (not_validator, unsigned, too_large, malformed, version, stale, wrong_address, overflow)",
             self.messages_refused.clone(),
         );
         r.register(

@@ -33,6 +33,10 @@ use super::{
 const IDLE_CONNECTION: Duration = Duration::from_secs(3_600);
 /// Most time to wait for the listener to bind at start.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
+/// Most items with intents held at once; intents for further items are dropped (a peer
+/// announcing far more items than the bridge can have open is faulty). The real number is a
+/// handful: one outstanding batch and a few signer-set updates.
+const MAX_OPEN_ITEMS: usize = 4_096;
 /// The longest wait between reads of the registry before the first one succeeds.
 const FIRST_READ_RETRY: Duration = Duration::from_secs(1);
 /// Intents and heartbeats seen are forgotten after this many milliseconds without news.
@@ -528,10 +532,15 @@ impl Task {
                 }
             }
             Body::Intent(i) => {
-                if i.relayer != me {
-                    let by: &mut BTreeMap<EthAddress, u64> = s.intents.entry(i.item()).or_default();
-                    by.entry(i.relayer).or_insert(now);
+                if i.relayer == me {
+                    return;
                 }
+                if !s.intents.contains_key(&i.item()) && s.intents.len() >= MAX_OPEN_ITEMS {
+                    self.metrics.refused("overflow");
+                    return;
+                }
+                let by: &mut BTreeMap<EthAddress, u64> = s.intents.entry(i.item()).or_default();
+                by.entry(i.relayer).or_insert(now);
             }
         });
     }
