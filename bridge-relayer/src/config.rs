@@ -20,6 +20,10 @@
 //!
 //! [relayer]
 //! metrics = "127.0.0.1:26665"
+//!
+//! [mesh]                              # optional: the relayer mesh (crate::mesh::config)
+//! listen = "/ip4/127.0.0.1/tcp/26676"
+//! peers = ["/ip4/127.0.0.1/tcp/26686/p2p/12D3KooW..."]
 //! ```
 
 use std::{
@@ -52,6 +56,9 @@ pub struct Config {
     pub l1: L1Config,
     #[serde(default)]
     pub relayer: RelayerConfig,
+    /// The relayer mesh; absent: no mesh, L1 transactions are sent in the chain's turn order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<crate::mesh::config::MeshConfig>,
 }
 
 /// The sidechain side.
@@ -324,6 +331,10 @@ impl Config {
                 "is 0; give the seconds to wait for a claim to commit (for example 30)".into(),
             ));
         }
+        if let Some(mesh) = &self.mesh {
+            mesh.parse()
+                .map_err(|(field, reason)| bad(&field, reason))?;
+        }
         Ok(Checked { bridge, bridge_id })
     }
 
@@ -401,6 +412,7 @@ mod tests {
                 bridge_key: default_bridge_key(),
             },
             relayer: RelayerConfig::default(),
+            mesh: None,
         }
     }
 
@@ -496,6 +508,27 @@ mod tests {
             }
             other => panic!("expected a config error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_mesh_section_is_optional_checked_and_round_trips() {
+        let mut c = sample();
+        let text = toml::to_string_pretty(&c).expect("toml");
+        assert!(!text.contains("[mesh]"));
+        c.mesh = Some(crate::mesh::config::MeshConfig::new(
+            "/ip4/127.0.0.1/tcp/26676".into(),
+            Vec::new(),
+        ));
+        assert!(c.validate(Path::new("x")).is_ok());
+        let text = toml::to_string_pretty(&c).expect("toml");
+        let back: Config = toml::from_str(&text).expect("parse");
+        assert_eq!(back, c);
+        if let Some(m) = c.mesh.as_mut() {
+            m.listen = "tcp://127.0.0.1:1".into();
+        }
+        assert_eq!(field_of(&c), "mesh.listen");
+        let bad = text.replace("[mesh]", "[mesh]\nlisten_on = 1");
+        assert!(toml::from_str::<Config>(&bad).is_err());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! A pure core ([`core`]: which deposits still need claiming, how claims are grouped) sits
 //! between two edges: [`l1`] (alloy, reads the configured contract only, up to the confirmation
 //! depth or the `finalized` block) and [`sidechain`] (the chain's record, claim transactions).
-//! The chain's record is the source of truth: a relayer that restarts, or lost its files,
+//! [`mesh`] (libp2p) connects the validators' relayers so that one of them pays for each L1
+//! transaction. The chain's record is the source of truth: a relayer that restarts, or lost its files,
 //! resumes from it without skipping or repeating a claim.
 
 pub mod config;
@@ -14,6 +15,7 @@ pub mod core;
 pub mod error;
 pub mod invariant;
 pub mod l1;
+pub mod mesh;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;

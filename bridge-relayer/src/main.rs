@@ -308,7 +308,19 @@ async fn start(home: &Path, path: &Path, log_format: LogFormat) -> anyhow::Resul
         tokio::spawn(metrics.clone().serve(listener));
     }
     let key = config.load_bridge_key(home, path)?;
-    let relayer = Relayer::new(config, checked, home, key, metrics)?;
+    let mesh = bridge_relayer::mesh::start_from_config(
+        &config,
+        home,
+        path,
+        key.address(),
+        metrics.mesh.clone(),
+    )
+    .await?;
+    let mut relayer = Relayer::new(config, checked, home, key, metrics)?;
+    if let Some(mesh) = mesh {
+        tracing::info!(peer_id = %mesh.peer_id(), listen = ?mesh.listen_addrs(), "joined the relayer mesh");
+        relayer = relayer.with_mesh(mesh);
+    }
     tracing::info!(config = %path.display(), "bridge-relayer starting");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -94,6 +94,8 @@ pub struct Metrics {
     pub l1_gas_used: Family<KindLabel, Counter>,
     /// Nonce of the outstanding withdrawal batch (0: none).
     pub outstanding_batch_nonce: Gauge,
+    /// The relayer mesh's series (`relayer_mesh_*`), zero while the mesh is off.
+    pub mesh: crate::mesh::MeshMetrics,
     registry: Arc<Registry>,
     status: Arc<Mutex<Status>>,
 }
@@ -119,6 +121,7 @@ impl Metrics {
             l1_simulation_reverts: Family::default(),
             l1_gas_used: Family::default(),
             outstanding_batch_nonce: Gauge::default(),
+            mesh: crate::mesh::MeshMetrics::default(),
             registry: Arc::new(Registry::default()),
             status: Arc::new(Mutex::new(Status::default())),
         };
@@ -203,6 +206,7 @@ impl Metrics {
             "Nonce of the withdrawal batch waiting for its L1 outcome (0: none)",
             m.outstanding_batch_nonce.clone(),
         );
+        m.mesh.register(&mut r);
         Metrics {
             registry: Arc::new(r),
             ..m
@@ -242,6 +246,7 @@ impl Metrics {
             .with("pending_claims", s.pending_claims as u64)
             .with("outstanding_batch", s.outstanding_batch)
             .with("l1_tx_held", s.l1_tx_held)
+            .with("mesh_peers", self.mesh.peers.get())
     }
 
     /// Serves the endpoint until the process ends.

@@ -18,6 +18,7 @@ use crate::{
     config::{Checked, Config},
     core::{Backoff, Tracker},
     l1::{Heads, L1},
+    mesh::Mesh,
     metrics::{ChainLabel, Metrics, ResultLabel},
     sidechain::Sidechain,
     signer::BridgeKey,
@@ -42,6 +43,8 @@ pub struct Relayer {
     pub(crate) submitter: Submitter,
     /// What the bridge key signed, on disk before any signature is sent.
     pub(crate) signlog: std::sync::Mutex<crate::signlog::SignLog>,
+    /// The relayer mesh, when `[mesh]` is configured ([`Relayer::with_mesh`]).
+    pub(crate) mesh: Option<Mesh>,
 }
 
 /// Which edge a failure came from.
@@ -83,7 +86,19 @@ impl Relayer {
             key,
             submitter,
             signlog,
+            mesh: None,
         })
+    }
+
+    /// Joins the relayer mesh: its heartbeats then report this relayer's progress, and the
+    /// submission code can ask it who pays ([`Mesh::should_submit`]).
+    pub fn with_mesh(mut self, mesh: Mesh) -> Self {
+        self.mesh = Some(mesh);
+        self
+    }
+
+    pub fn mesh(&self) -> Option<&Mesh> {
+        self.mesh.as_ref()
     }
 
     fn backoff(&self) -> Backoff {
@@ -319,6 +334,27 @@ impl Relayer {
             .next_deposit_nonce
             .set(gauge(tracker.next_nonce()));
         self.metrics.pending_claims.set(tracker.pending() as i64);
+        if let Some(mesh) = &self.mesh {
+            // The sidechain height costs one RPC call: read at most once per heartbeat.
+            let height = if mesh.height_refresh_due() {
+                self.side
+                    .client()
+                    .status()
+                    .await
+                    .ok()
+                    .map(|s| s.latest_height)
+            } else {
+                None
+            };
+            mesh.update_status(|s| {
+                s.l1_finalized_head = heads.safe.unwrap_or(0);
+                if let Some(h) = height {
+                    s.sidechain_height = h;
+                }
+                s.last_claimed_deposit_nonce = progress.last_claimed;
+                s.pending_work = u64::try_from(tracker.pending()).unwrap_or(u64::MAX);
+            });
+        }
         self.metrics.update(|s| {
             s.last_applied_deposit = progress.last_applied;
             s.next_deposit_nonce = tracker.next_nonce();

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// Ports in each node's block (six used, the rest kept free for later processes).
+/// Ports in each node's block: offsets 0 to 5 and 9 used by the node, 6 to 8 kept free (node0's
+/// are the local L1's).
 pub const PORTS_PER_NODE: u16 = 10;
 /// Nodes that may join a network after genesis (`testnet add-validator`) and keep their ports
 /// inside the range checked at generation time.
@@ -28,8 +29,13 @@ pub struct NodePorts {
     pub cometbft_metrics: u16,
     /// `sidechaind`'s Prometheus endpoint.
     pub app_metrics: u16,
-    /// Reserved for the node's bridge relayer.
+    /// Reserved for the node's bridge relayer (its metrics and health endpoint).
     pub relayer: u16,
+    /// The bridge relayer's mesh listener (libp2p), offset 9 of the block (offsets 6 to 8 of
+    /// node0's block are the local L1's: `testnet` puts geth there). 0 in a manifest written
+    /// before the mesh existed: that node's relayer then runs without the mesh.
+    #[serde(default)]
+    pub mesh: u16,
 }
 
 impl NodePorts {
@@ -53,11 +59,12 @@ impl NodePorts {
             cometbft_metrics: p(3),
             app_metrics: p(4),
             relayer: p(5),
+            mesh: p(9),
         })
     }
 
     /// Each port with what it is for.
-    pub fn labelled(&self) -> [(&'static str, u16); 6] {
+    pub fn labelled(&self) -> [(&'static str, u16); 7] {
         [
             ("p2p", self.p2p),
             ("rpc", self.rpc),
@@ -65,6 +72,7 @@ impl NodePorts {
             ("cometbft metrics", self.cometbft_metrics),
             ("app metrics", self.app_metrics),
             ("relayer", self.relayer),
+            ("relayer mesh", self.mesh),
         ]
     }
 }
@@ -78,7 +86,8 @@ pub fn is_free(port: u16) -> bool {
 pub fn ensure_free<'a>(nodes: impl IntoIterator<Item = (&'a str, &'a NodePorts)>) -> Result<()> {
     for (node, ports) in nodes {
         for (purpose, port) in ports.labelled() {
-            if !is_free(port) {
+            // 0: not assigned (a manifest from before the mesh)
+            if port != 0 && !is_free(port) {
                 return Err(Error::PortInUse {
                     port,
                     node: node.to_string(),
@@ -108,7 +117,7 @@ mod tests {
             .collect();
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 12);
+        assert_eq!(all.len(), 14);
         assert!(NodePorts::for_node(65_530, 1).is_err());
     }
 

@@ -507,7 +507,56 @@ pub fn relayer_config(
             ))),
             ..RelayerSection::default()
         },
+        mesh: None,
     }
+}
+
+/// Seconds a local network's relayers give the intent winner to land an L1 transaction before
+/// the next takes over: an L1 block comes every second or so, and a winner that dies is passed
+/// over sooner anyway (after three missed heartbeats).
+pub const MESH_TAKEOVER_SECS: u64 = 20;
+
+/// The `[mesh]` section of `node`'s relayer: it listens on the node's mesh port
+/// (`NodePorts::mesh`, offset 9 of its port block) and dials the relayer of every other node
+/// in the manifest (the genesis validators, and nodes that joined earlier), each named by the
+/// peer id of its operator key, read from that node's relayer keystore. `None` for a node
+/// whose manifest entry has no mesh port (written before the mesh existed).
+pub fn mesh_section(
+    home: &Path,
+    manifest: &Manifest,
+    node: &sidechain_genesis::NodeEntry,
+) -> Result<Option<bridge_relayer::mesh::config::MeshConfig>> {
+    if node.ports.mesh == 0 {
+        return Ok(None);
+    }
+    let layout = Layout::new(home);
+    let mut peers = Vec::new();
+    for other in &manifest.nodes {
+        if other.name == node.name || other.ports.mesh == 0 {
+            continue;
+        }
+        let keys = sidechain_client::Keystore::open(&layout.relayer_home(&other.name));
+        let (key, _) = keys
+            .signing_key(sidechain_genesis::keys::OPERATOR_KEY_NAME)
+            .map_err(|e| {
+                Error::State(format!(
+                    "cannot read {}'s operator key to name its relayer in the mesh: {e}",
+                    other.name
+                ))
+            })?;
+        let peer = bridge_relayer::mesh::admission::peer_id_of(&key.verification_key().to_bytes())
+            .map_err(|e| Error::State(format!("{}'s operator key: {e}", other.name)))?;
+        peers.push(format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{peer}",
+            other.ports.mesh
+        ));
+    }
+    let mut section = bridge_relayer::mesh::config::MeshConfig::new(
+        format!("/ip4/127.0.0.1/tcp/{}", node.ports.mesh),
+        peers,
+    );
+    section.takeover_secs = MESH_TAKEOVER_SECS;
+    Ok(Some(section))
 }
 
 /// Writes `relayer.toml` into a node's relayer home (unless it has one).
@@ -524,7 +573,9 @@ pub fn write_relayer_config(
     }
     let relayer_home =
         std::path::absolute(&relayer_home).map_err(|e| Error::io(&relayer_home, e))?;
-    relayer_config(manifest, node, l1, &relayer_home)
+    let mut config = relayer_config(manifest, node, l1, &relayer_home);
+    config.mesh = mesh_section(home, manifest, node)?;
+    config
         .save_new(&path)
         .map_err(|e| Error::State(e.to_string()))
 }
@@ -559,4 +610,52 @@ pub fn status_json(home: &Path, l1: &L1Manifest) -> serde_json::Value {
         "pid": pid(&paths),
         "log": paths.log(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_relayer_listens_on_its_mesh_port_and_names_every_other_relayer_by_operator_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("net");
+        let mut spec = sidechain_genesis::NetworkSpec::with_validators(3);
+        spec.base_port = 43_100;
+        let manifest = sidechain_genesis::generate(&spec, &home).expect("network");
+        for node in &manifest.nodes {
+            assert_eq!(node.ports.mesh, node.ports.p2p + 9);
+            let section = mesh_section(&home, &manifest, node)
+                .expect("mesh section")
+                .expect("a mesh port");
+            let parsed = section.parse().expect("a valid [mesh] section");
+            assert_eq!(
+                parsed.listen.to_string(),
+                format!("/ip4/127.0.0.1/tcp/{}", node.ports.mesh)
+            );
+            let others: Vec<_> = manifest
+                .nodes
+                .iter()
+                .filter(|n| n.name != node.name)
+                .collect();
+            assert_eq!(parsed.peers.len(), others.len());
+            for ((peer, addr), other) in parsed.peers.iter().zip(&others) {
+                // the peer id is the other validator's operator key: admission will find it
+                assert_eq!(
+                    bridge_relayer::mesh::admission::operator_of(peer),
+                    Some(other.operator)
+                );
+                assert!(addr
+                    .to_string()
+                    .starts_with(&format!("/ip4/127.0.0.1/tcp/{}/p2p/", other.ports.mesh)));
+            }
+        }
+        // a manifest from before the mesh (port 0) gets no section
+        let mut old = manifest.nodes[0].clone();
+        old.ports.mesh = 0;
+        assert_eq!(
+            mesh_section(&home, &manifest, &old).expect("no error"),
+            None
+        );
+    }
 }

@@ -160,7 +160,11 @@ impl ProcessKind {
                 entry.ports.rpc,
                 entry.ports.cometbft_metrics,
             ],
-            ProcessKind::Relayer => vec![entry.ports.relayer],
+            // the mesh port is 0 (none) in a manifest from before the mesh
+            ProcessKind::Relayer => [entry.ports.relayer, entry.ports.mesh]
+                .into_iter()
+                .filter(|p| *p != 0)
+                .collect(),
         }
     }
 
