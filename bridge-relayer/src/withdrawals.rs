@@ -67,6 +67,27 @@ impl Relayer {
         self.key.sign_digest(digest)
     }
 
+    /// Whether this relayer pays for the L1 transaction of (`kind`, `nonce`) now: only a member
+    /// of the signer set L1 holds may; with the mesh, the intent rule every relayer computes
+    /// the same way decides (announcing this relayer's intent), and without live peers the
+    /// chain's turn order (`my_turn`) does (ADR 18).
+    fn may_send(&self, kind: TxKind, nonce: u64, my_turn: bool, l1_set: &L1SignerSet) -> bool {
+        if !l1_set.signers.contains(&self.key.address()) {
+            return false;
+        }
+        match &self.mesh {
+            Some(mesh) => mesh.should_submit(kind.into(), nonce, my_turn).send(),
+            None => my_turn,
+        }
+    }
+
+    /// Tells the mesh that (`kind`, `nonce`) has its L1 outcome: no more intents for it.
+    fn mesh_done(&self, kind: TxKind, nonce: u64) {
+        if let Some(mesh) = &self.mesh {
+            mesh.done(kind.into(), nonce);
+        }
+    }
+
     /// One round of withdrawal work (see the module doc). Errors stop the round; the next step
     /// starts again from the chain's records.
     pub async fn withdrawal_step(
@@ -137,14 +158,21 @@ impl Relayer {
             }
         }
         if self.attest_batch(batch, heads).await? {
+            self.mesh_done(TxKind::SubmitBatch, batch.nonce);
             return Ok(());
         }
-        let my_turn = batch.ready
+        let sendable = batch.ready
             && batch.ready_height > 0
             && batch.signer_set_nonce == l1_set.nonce
-            && memory.expired != Some((batch.nonce, batch.timeout))
-            && outbound::is_my_turn(batch.nonce, batch.ready_height, height, l1_set, &me);
-        if !my_turn {
+            && memory.expired != Some((batch.nonce, batch.timeout));
+        if !sendable
+            || !self.may_send(
+                TxKind::SubmitBatch,
+                batch.nonce,
+                outbound::is_my_turn(batch.nonce, batch.ready_height, height, l1_set, &me),
+                l1_set,
+            )
+        {
             return Ok(());
         }
         let signatures = outbound::enough_signatures(&batch.signatures, l1_set);
@@ -288,10 +316,16 @@ impl Relayer {
             }
             SignerSetStatus::Ready { height: ready } => {
                 if self.attest_signer_set(update, heads).await? {
+                    self.mesh_done(TxKind::UpdateSignerSet, nonce);
                     return Ok(());
                 }
                 if update.signed_by != l1_set.nonce
-                    || !outbound::is_my_turn(nonce, ready, height, l1_set, &me)
+                    || !self.may_send(
+                        TxKind::UpdateSignerSet,
+                        nonce,
+                        outbound::is_my_turn(nonce, ready, height, l1_set, &me),
+                        l1_set,
+                    )
                 {
                     return Ok(());
                 }
@@ -312,9 +346,7 @@ impl Relayer {
                 height: pending,
             } => {
                 if self.attest_signer_set(update, heads).await? {
-                    return Ok(());
-                }
-                if !outbound::is_my_turn(nonce, pending, height, l1_set, &me) {
+                    self.mesh_done(TxKind::ActivateSignerSet, nonce);
                     return Ok(());
                 }
                 let now = self.l1.latest_time().await?;
@@ -323,6 +355,14 @@ impl Relayer {
                         nonce,
                         activates_at, now, "signer set still waits out its delay"
                     );
+                    return Ok(());
+                }
+                if !self.may_send(
+                    TxKind::ActivateSignerSet,
+                    nonce,
+                    outbound::is_my_turn(nonce, pending, height, l1_set, &me),
+                    l1_set,
+                ) {
                     return Ok(());
                 }
                 let attempt = self.submitter.activate_signer_set().await?;
