@@ -432,7 +432,12 @@ async fn withdraw_bench(
             );
         }
     }
-    let to = EthAddress([0x77; 20]);
+    // The funded L1 test key receives them: an account that exists already, so no transfer pays
+    // for creating one.
+    let to: EthAddress = status["l1"]["faucet_address"]
+        .as_str()
+        .context("l1.faucet_address")?
+        .parse()?;
     let per = args.withdrawals.div_ceil(keys.len().max(1));
     eprintln!(
         "sending {} withdrawals from {} accounts",
