@@ -462,7 +462,12 @@ fn relayer_health_check_names_each_broken_condition_and_passes_when_healthy() {
     let (ok, failed) = health_check(&net, dir.path(), &[], |c, _| c.l1.bridge = tst);
     assert!(!ok);
     assert!(failed.contains(&"l1_contract".to_string()), "{failed:?}");
-    for fine in ["l1_reachable", "l1_chain_id", "operator_registered", "l1_gas_balance"] {
+    for fine in [
+        "l1_reachable",
+        "l1_chain_id",
+        "operator_registered",
+        "l1_gas_balance",
+    ] {
         assert!(!failed.contains(&fine.to_string()), "{fine} in {failed:?}");
     }
 
