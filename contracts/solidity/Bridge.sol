@@ -78,7 +78,9 @@ contract Bridge {
     /// @notice Gas forwarded to each recipient transfer inside a batch (ether transfers also get
     /// the 2,300 stipend). A transfer that needs more is deferred to `claimable` instead of
     /// blocking the batch; one that needs at most this much is never deferred for lack of gas.
-    uint256 public constant TRANSFER_GAS = 100_000;
+    /// 300,000 leaves room for forks that price state growth higher (on geth's dev chain a token
+    /// transfer that creates the receiver's balance costs about 124,000).
+    uint256 public constant TRANSFER_GAS = 300_000;
     /// @dev Gas the caller must hold after paying for a CALL so that all but 1/64 of it (EIP-150)
     /// is at least TRANSFER_GAS: ceil(TRANSFER_GAS * 64 / 63).
     uint256 private constant FORWARD_GAS = (TRANSFER_GAS * 64 + 62) / 63;

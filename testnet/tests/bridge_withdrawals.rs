@@ -5,11 +5,9 @@
 //! transaction from all relayer addresses together), the relayers attest the execution and the
 //! withdrawal ends `released`: the L1 recipient holds the amount, the submitter the fee, the
 //! wrapped supply fell by amount + fee, and the L1 bridge always held at least the wrapped
-//! supply plus what was in flight. A second withdrawal goes to an address whose token transfer
-//! the contract cannot make within its transfer gas (on this geth a transfer that creates the
-//! receiver's balance slot needs about 124,000 gas, above the contract's 100,000): the batch
-//! still executes, the relayers map the `TransferDeferred` log to that entry, and the
-//! withdrawal ends `deferred` with the amount claimable on L1.
+//! supply plus what was in flight. A second withdrawal goes to a fresh L1 address, whose token
+//! balance slot the transfer creates (about 124,000 gas on this geth, within the contract's
+//! 300,000 transfer gas): it is paid, not deferred.
 
 mod common;
 
@@ -237,7 +235,7 @@ fn sum_metric(net: &Net, series: &str) -> f64 {
 }
 
 #[test]
-fn withdrawals_are_signed_submitted_once_attested_and_paid_or_deferred() {
+fn withdrawals_are_signed_submitted_once_attested_and_paid_also_to_a_fresh_address() {
     let _serial = serial();
     let net = Net::up_with_l1(4, 24_600, &[]);
     let rt = runtime();
@@ -367,18 +365,17 @@ fn withdrawals_are_signed_submitted_once_attested_and_paid_or_deferred() {
         "no batch outstanding after settlement"
     );
 
-    // 2. Withdraw 100 (fee 5) to a fresh L1 account: the contract cannot pay it within its
-    //    transfer gas, defers it (claimable on L1) and still executes the batch.
+    // 2. Withdraw 100 (fee 5) to a fresh L1 account: paid within the transfer gas.
     let fresh = PrivateKeySigner::random().address();
     let nonces_before: Vec<u64> = relayers.iter().map(|r| l1.tx_count(&rt, *r)).collect();
     let id = withdraw(&rt, &client, &key, &denom, 100, 5, fresh);
     assert_eq!(supply(&rt), 485);
     let w = wait_executed(&rt, &client, &l1, &denom, id, 105);
-    assert_eq!(w.state.name(), "deferred", "{:?}", w.state);
+    assert_eq!(w.state.name(), "released", "{:?}", w.state);
     let exec = execution(&rt, &client, batch_of(&w.state));
-    assert_eq!(exec.releases, vec![Release::Deferred]);
-    assert_eq!(l1.balance(&rt, fresh), U256::ZERO);
-    assert_eq!(l1.claimable(&rt, fresh), U256::from(100u64));
+    assert_eq!(exec.releases, vec![Release::Paid]);
+    assert_eq!(l1.balance(&rt, fresh), U256::from(100u64));
+    assert_eq!(l1.claimable(&rt, fresh), U256::ZERO, "nothing deferred");
     assert_eq!(
         l1.balance(&rt, l1.bridge),
         U256::from(585u64),
