@@ -53,10 +53,12 @@ impl Relayer {
             None => 0,
         };
         {
-            let mut log = self.signlog.lock().map_err(|_| Error::SignLog {
-                path: crate::signlog::SignLog::default_path(std::path::Path::new(".")),
-                reason: "the signing log's lock is poisoned".into(),
-            })?;
+            // A panic elsewhere cannot leave the log half-updated: `record` writes the line
+            // before it updates the map, so a poisoned lock is safe to take over.
+            let mut log = self
+                .signlog
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Err(e) = log.record(item, nonce, digest, timeout, l1_time) {
                 if matches!(e, Error::SignRefused(_)) {
                     self.metrics.signatures_refused.inc();

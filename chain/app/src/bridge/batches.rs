@@ -127,6 +127,7 @@ fn executed(
     e: &sidechain_types::ExecutedBatch,
 ) -> Result<Event> {
     let (mut released, mut deferred, mut delayed) = (0u64, 0u64, 0u64);
+    let mut paid = 0u128;
     for (entry, release) in batch.withdrawals.iter().zip(&e.releases) {
         match release {
             Release::Paid => released = released.saturating_add(1),
@@ -148,15 +149,7 @@ fn executed(
         };
         // Paid out of the L1 bridge now (a deferred or delayed amount stays locked there
         // until claimed or executed, which only adds to the margin).
-        let paid = w.amount.saturating_add(w.fee);
-        if state::change_in_flight(view, &batch.token, paid, false)?.is_none() {
-            state::change_in_flight(
-                view,
-                &batch.token,
-                state::in_flight(view, &batch.token)?,
-                false,
-            )?;
-        }
+        paid = paid.saturating_add(w.amount.saturating_add(w.fee));
         let (nonce, l1_block, l1_tx_hash) = (batch.nonce, e.l1_block, e.l1_tx_hash);
         w.state = match release {
             Release::Paid => WithdrawalState::Released {
@@ -182,6 +175,7 @@ fn executed(
         };
         state::put_withdrawal(view, &w);
     }
+    state::reduce_in_flight(view, &batch.token, paid)?;
     state::advance_refund_head(view)?;
     Ok(Event::new(kinds::BATCH_EXECUTED)
         .attr("nonce", batch.nonce)

@@ -335,6 +335,17 @@ pub fn in_flight(view: &Overlay<'_>, token: &EthAddress) -> Result<u128> {
     Ok(view.read(&key::in_flight(token))?.unwrap_or(0))
 }
 
+/// Takes `amount` from `token`'s in-flight total, stopping at zero (an executed batch).
+pub fn reduce_in_flight(view: &mut Overlay<'_>, token: &EthAddress, amount: u128) -> Result<()> {
+    let next = in_flight(view, token)?.saturating_sub(amount);
+    if next == 0 {
+        view.delete(key::in_flight(token));
+    } else {
+        view.put(key::in_flight(token), &next);
+    }
+    Ok(())
+}
+
 /// Adds `amount` to (or, with `add` false, takes it from) `token`'s in-flight total; `None`
 /// when the total would leave 128 bits or go below zero.
 pub fn change_in_flight(
