@@ -7,105 +7,20 @@
 mod common;
 
 use std::{
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
 use alloy::{
     primitives::{Address, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::Provider,
 };
-use common::{bin, json_of, run, serial, text, wait_for, Net};
+use common::{
+    bin,
+    bridge::{deposit, metric, runtime, L1},
+    json_of, run, serial, text, wait_for, Net,
+};
 use serde_json::Value;
-
-struct L1 {
-    provider: DynProvider,
-    rpc: String,
-    bridge: Address,
-    tokens: Vec<(String, Address)>,
-    key_file: PathBuf,
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-impl L1 {
-    fn of(net: &Net) -> L1 {
-        let l1 = &net.status["l1"];
-        assert!(l1.is_object(), "status has no l1 object: {}", net.status);
-        for field in [
-            "rpc",
-            "chain_id",
-            "bridge",
-            "tokens",
-            "faucet_key_file",
-            "faucet_address",
-        ] {
-            assert!(!l1[field].is_null(), "status l1.{field} is missing: {l1}");
-        }
-        let rpc = l1["rpc"].as_str().expect("rpc").to_string();
-        let tokens = l1["tokens"]
-            .as_object()
-            .expect("tokens")
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().expect("address").parse().expect("token"),
-                )
-            })
-            .collect();
-        L1 {
-            provider: ProviderBuilder::new()
-                .connect_http(rpc.parse().expect("url"))
-                .erased(),
-            bridge: l1["bridge"]
-                .as_str()
-                .expect("bridge")
-                .parse()
-                .expect("bridge"),
-            key_file: PathBuf::from(l1["faucet_key_file"].as_str().expect("key file")),
-            tokens,
-            rpc,
-        }
-    }
-
-    fn token(&self, symbol: &str) -> Address {
-        self.tokens
-            .iter()
-            .find(|(s, _)| s == symbol)
-            .map(|(_, a)| *a)
-            .unwrap_or_else(|| panic!("no test token {symbol}"))
-    }
-
-    /// What the bridge holds of `token` (`Address::ZERO` for ether).
-    fn locked(&self, token: Address) -> U256 {
-        runtime().block_on(async {
-            bridge_contracts::user::balance_of(&self.provider, token, self.bridge)
-                .await
-                .expect("L1 balance")
-        })
-    }
-
-    fn deposit_nonce(&self) -> u64 {
-        runtime().block_on(async {
-            bridge_contracts::Bridge::new(self.bridge, &self.provider)
-                .depositNonce()
-                .call()
-                .await
-                .expect("depositNonce")
-        })
-    }
-
-    fn head(&self) -> u64 {
-        runtime().block_on(async { self.provider.get_block_number().await.expect("head") })
-    }
-}
 
 fn denom_of(token: Address) -> String {
     if token == Address::ZERO {
@@ -146,42 +61,11 @@ fn assert_conserved(net: &Net, l1: &L1, tokens: &[Address]) {
     }
 }
 
-fn deposit(net: &Net, token: &str, amount: &str, to: &str, wait: bool) -> Value {
-    let mut args = vec![
-        "bridge", "deposit", "--token", token, "--amount", amount, "--to", to, "--json",
-    ];
-    if wait {
-        args.push("--wait");
-    }
-    net.cli_json(&net.rpc_of("node0"), &args)
-}
-
 fn bridge_status(net: &Net, nonce: u64) -> Value {
     net.cli_json(
         &net.rpc_of("node0"),
         &["bridge", "status", &nonce.to_string(), "--json"],
     )
-}
-
-/// A counter or gauge from a relayer's /metrics.
-fn metric(net: &Net, node: &str, name: &str) -> Option<f64> {
-    let url = Net::node(&net.status, node)["relayer"]["metrics"]
-        .as_str()?
-        .to_string();
-    let hostport = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()?
-        .to_string();
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(&hostport).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: {hostport}\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    body.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.split_whitespace().last()?.parse().ok())
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! describes it, the relayers' bridge keys, relayer metrics, and the conservation invariant.
 
 use std::{
+    future::IntoFuture,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -97,6 +98,13 @@ impl L1 {
         self.rt
             .block_on(async { self.provider.get_transaction_count(who).await })
             .expect("eth_getTransactionCount")
+    }
+
+    /// The contract's deposit nonce (the last deposit made on L1).
+    pub fn deposit_nonce(&self) -> u64 {
+        self.rt
+            .block_on(self.contract().depositNonce().call().into_future())
+            .expect("depositNonce")
     }
 
     pub fn head(&self) -> u64 {
