@@ -43,7 +43,7 @@ build: tools
 	cargo build $(CARGO_FLAGS) --workspace --bins
 
 test: build
-	$(ROOT)/scripts/run-tests.sh
+	python3 $(ROOT)/scripts/run-tests.py
 
 testnet: build
 	$(TARGET_BIN)/testnet up --validators 4

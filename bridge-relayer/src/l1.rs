@@ -9,10 +9,9 @@ use std::{future::IntoFuture, time::Duration};
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::{Filter, Log, TransactionReceipt},
     sol_types::SolEvent,
-    transports::http::reqwest::Url,
 };
 use bridge_contracts::Bridge;
 use sidechain_types::{
@@ -52,12 +51,12 @@ pub struct L1 {
 impl L1 {
     /// Builds the provider (no request is made yet).
     pub fn new(config: &Config, bridge: EthAddress) -> Result<Self> {
-        let url = config.l1.rpc.parse::<Url>().map_err(|e| Error::Config {
-            path: "relayer.toml".into(),
-            field: "l1.rpc".into(),
-            reason: format!("{e}"),
-        })?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let provider =
+            bridge_contracts::rpc::reader(&config.l1.rpc).map_err(|e| Error::Config {
+                path: "relayer.toml".into(),
+                field: "l1.rpc".into(),
+                reason: e.to_string(),
+            })?;
         Ok(L1 {
             provider,
             url: config.l1.rpc.clone(),

@@ -3,12 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::network::{Ethereum, EthereumWallet};
+use alloy::network::Ethereum;
 use alloy::primitives::{Address, B256};
-use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::transports::http::reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use crate::{Bridge, Error, Result, SignerSet, ETH};
@@ -79,15 +78,9 @@ pub struct DeployedAddresses {
 }
 
 /// Connects to `rpc_url` (http) with `key` as the sending wallet.
+/// Every request times out after [`crate::rpc::REQUEST_TIMEOUT`].
 pub fn connect(rpc_url: &str, key: PrivateKeySigner) -> Result<DynProvider> {
-    let url = rpc_url.parse::<Url>().map_err(|e| Error::InvalidParam {
-        field: "rpc_url",
-        reason: format!("{rpc_url:?}: {e}"),
-    })?;
-    Ok(ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(url)
-        .erased())
+    crate::rpc::signing(rpc_url, key)
 }
 
 /// Deploys the bridge (and the test tokens if asked), configures the tokens and returns the

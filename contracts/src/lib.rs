@@ -19,6 +19,7 @@
 mod convert;
 pub mod deploy;
 mod error;
+pub mod rpc;
 pub mod signing;
 pub mod user;
 

@@ -25,9 +25,9 @@ use std::{
 };
 
 use alloy::{
-    network::{EthereumWallet, TransactionBuilder},
+    network::TransactionBuilder,
     primitives::{Address, FixedBytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
 };
@@ -170,15 +170,11 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
         .context("rpc")?
         .to_string();
     let client = Client::new(&node_rpc)?;
-    let url: alloy::transports::http::reqwest::Url = rpc.parse()?;
-    let reader: DynProvider = ProviderBuilder::new().connect_http(url.clone()).erased();
+    let reader: DynProvider = bridge_contracts::rpc::reader(&rpc)?;
 
     // Fund the depositing accounts (ether for the deposits and their gas).
     eprintln!("funding {} L1 accounts", args.accounts);
-    let faucet = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(faucet_key))
-        .connect_http(url.clone())
-        .erased();
+    let faucet = bridge_contracts::rpc::signing(&rpc, faucet_key)?;
     let accounts: Vec<PrivateKeySigner> = (0..args.accounts)
         .map(|_| PrivateKeySigner::random())
         .collect();
@@ -231,12 +227,8 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
         if n == 0 {
             break;
         }
-        let url = url.clone();
+        let p = bridge_contracts::rpc::signing(&rpc, key)?;
         tasks.push(tokio::spawn(async move {
-            let p = ProviderBuilder::new()
-                .wallet(EthereumWallet::from(key))
-                .connect_http(url)
-                .erased();
             let b = Bridge::new(bridge, p);
             let mut hashes = Vec::new();
             for i in 0..n {

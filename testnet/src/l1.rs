@@ -24,7 +24,7 @@ use std::{
 
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use bridge_contracts::{
@@ -218,10 +218,8 @@ pub async fn start(
     let log_path = paths.log();
     let mut child = crate::process::spawn_logged(&geth, &args, &log_path, &paths.pid())?;
     let url = format!("http://127.0.0.1:{http}");
-    let provider = ProviderBuilder::new().connect_http(
-        url.parse()
-            .map_err(|e| Error::State(format!("L1 URL {url}: {e}")))?,
-    );
+    let provider = bridge_contracts::rpc::reader(&url)
+        .map_err(|e| Error::State(format!("L1 URL {url}: {e}")))?;
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {

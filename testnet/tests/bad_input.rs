@@ -136,7 +136,7 @@ fn genesis_validate_names_malformed_keys_and_duplicates_in_a_genesis_file() {
 #[test]
 fn a_port_in_use_is_named_with_the_fix_and_nothing_is_written() {
     let _serial = common::serial();
-    let base = 24_200u16;
+    let base = 25_400u16;
     let held = TcpListener::bind(("127.0.0.1", base + 11)).expect("test port free");
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("net");

@@ -8,7 +8,7 @@ mod common;
 
 use std::{
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use alloy::{
@@ -17,7 +17,7 @@ use alloy::{
 };
 use common::{
     bin,
-    bridge::{deposit, metric, runtime, L1},
+    bridge::{deposit, metric, L1},
     json_of, run, serial, text, wait_for, Net,
 };
 use serde_json::Value;
@@ -324,7 +324,12 @@ fn relayers_killed_at_random_still_mint_every_deposit_once_in_nonce_order() {
     };
     let names = net.names();
     let mut kills = 0;
+    let started = Instant::now();
     while stream.try_wait().expect("poll stream").is_none() {
+        if started.elapsed() > Duration::from_secs(600) {
+            let _ = stream.kill();
+            panic!("the {N} deposits were not all sent within 600 s");
+        }
         let node = &names[(next() % names.len() as u64) as usize];
         let _ = net.testnet(&["kill", node, "--process", "relayer"]);
         kills += 1;
@@ -384,7 +389,13 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
     let v = deposit(&net, "eth", "7000", &carol, false);
     let nonce = v["nonce"].as_u64().expect("nonce");
     let block = v["l1_block"].as_u64().expect("block");
+    let started = Instant::now();
     loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "deposit {nonce} was not minted within 180 s: {}",
+            bridge_status(&net, nonce)
+        );
         let s = bridge_status(&net, nonce);
         let head = l1.head();
         if s["state"] == "minted" {
@@ -407,7 +418,7 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
     let reorged_block = v["l1_block"].as_u64().expect("block");
     let reorged_nonce = v["nonce"].as_u64().expect("nonce");
     let hash_at = |n: u64| {
-        runtime().block_on(async {
+        l1.block_on(async {
             l1.provider
                 .get_block_by_number(n.into())
                 .await
@@ -416,7 +427,7 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
         })
     };
     let before = hash_at(reorged_block).expect("the deposit's block");
-    runtime().block_on(async {
+    l1.block_on(async {
         l1.provider
             .raw_request::<_, Value>(
                 "debug_setHead".into(),
@@ -444,7 +455,7 @@ fn nothing_is_claimed_before_the_confirmation_depth_and_a_reorg_below_it_mints_o
             .expect("amount");
         expected += amount;
         // The minted content is the one in the final L1 chain.
-        let logs = runtime().block_on(async {
+        let logs = l1.block_on(async {
             let filter = alloy::rpc::types::Filter::new()
                 .address(l1.bridge)
                 .event_signature(<bridge_contracts::Bridge::Deposit as alloy::sol_types::SolEvent>::SIGNATURE_HASH)

@@ -55,8 +55,7 @@ fn executions(l1: &L1, nonce: u64) -> usize {
         .event_signature(bridge_contracts::Bridge::BatchExecuted::SIGNATURE_HASH)
         .topic1(U256::from(nonce))
         .from_block(0);
-    l1.rt
-        .block_on(async { l1.provider.get_logs(&filter).await })
+    l1.block_on(async { l1.provider.get_logs(&filter).await })
         .expect("eth_getLogs")
         .len()
 }
@@ -71,7 +70,7 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
 
     // The guardian pauses the bridge; then alice withdraws.
     let guardian = l1.signing(l1.guardian());
-    l1.rt.block_on(async {
+    l1.block_on(async {
         bridge_contracts::Bridge::new(l1.bridge, &guardian)
             .pause()
             .send()
@@ -82,7 +81,6 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
             .expect("pause receipt")
     });
     assert!(l1
-        .rt
         .block_on(l1.contract().paused().call().into_future())
         .expect("paused"));
     let txs_before = relayer_txs(&net, &l1);
@@ -91,7 +89,6 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
     let s = b::wait_withdrawal(&net, id, "in_batch", Duration::from_secs(60));
     let nonce = s["batch_nonce"].as_u64().expect("batch nonce");
     let first: OutgoingBatch = l1
-        .rt
         .block_on(client.batch(nonce))
         .expect("query")
         .expect("batch");
@@ -104,14 +101,13 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
         Duration::from_secs(240),
         || {
             let timed_out = l1
-                .rt
                 .block_on(client.query_raw(&Route::Raw(state_key::bridge::timed_out_batch(nonce))))
                 .expect("query");
             if timed_out.is_empty() {
                 b::assert_invariant(&net);
                 return None;
             }
-            l1.rt.block_on(client.batch(nonce)).expect("query")
+            l1.block_on(client.batch(nonce)).expect("query")
         },
     );
     assert_eq!(second.nonce, nonce, "the nonce is used again");
@@ -126,7 +122,7 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
 
     // The admin unpauses: the same withdrawal is released, once.
     let admin = l1.signing(l1.admin());
-    l1.rt.block_on(async {
+    l1.block_on(async {
         bridge_contracts::Bridge::new(l1.bridge, &admin)
             .unpause()
             .send()
@@ -154,7 +150,6 @@ fn a_batch_that_times_out_while_the_bridge_is_paused_is_requeued_and_released_on
 /// The checkpoint the contract holds equals the hash of the set the chain says L1 holds.
 fn assert_checkpoint_matches(l1: &L1, client: &Client) -> sidechain_types::L1SignerSet {
     let set = l1
-        .rt
         .block_on(client.l1_signer_set())
         .expect("query")
         .expect("a bridge");
@@ -162,11 +157,9 @@ fn assert_checkpoint_matches(l1: &L1, client: &Client) -> sidechain_types::L1Sig
         sidechain_app::bridge::l1::signer_set_to_abi(&set).into();
     let c = l1.contract();
     let hash = l1
-        .rt
         .block_on(c.signerSetHash(abi).call().into_future())
         .expect("signerSetHash");
     let checkpoint = l1
-        .rt
         .block_on(c.signerSetCheckpoint().call().into_future())
         .expect("checkpoint");
     assert_eq!(
@@ -188,7 +181,7 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
 
     // Updates that move 1/3 of the power (summed since the last delayed one) wait 20 s.
     let admin = l1.signing(l1.admin());
-    l1.rt.block_on(async {
+    l1.block_on(async {
         bridge_contracts::Bridge::new(l1.bridge, &admin)
             .setDelays(20, 0)
             .send()
@@ -205,14 +198,13 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
         "L1 to hold the five-member set",
         Duration::from_secs(180),
         || {
-            let set = l1.rt.block_on(client.l1_signer_set()).ok()??;
+            let set = l1.block_on(client.l1_signer_set()).ok()??;
             (set.nonce == 1).then_some(set)
         },
     );
     assert_eq!(set.signers.len(), 5);
     assert_checkpoint_matches(&l1, &client);
     let update = l1
-        .rt
         .block_on(client.signer_set_update(1))
         .expect("query")
         .expect("update 1");
@@ -222,7 +214,6 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
     let id = b::withdraw(&net, "alice", &denom, 100, 1, to);
     let s = b::wait_withdrawal(&net, id, "released", Duration::from_secs(180));
     let batch = l1
-        .rt
         .block_on(client.batch(s["batch_nonce"].as_u64().expect("nonce")))
         .expect("query")
         .expect("batch");
@@ -235,7 +226,7 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
         "L1 to hold the four-member set again",
         Duration::from_secs(240),
         || {
-            let set = l1.rt.block_on(client.l1_signer_set()).ok()??;
+            let set = l1.block_on(client.l1_signer_set()).ok()??;
             (set.nonce == 2).then_some(set)
         },
     );
@@ -243,7 +234,6 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
     assert_checkpoint_matches(&l1, &client);
     // On L1: accepted as pending (activatesAt in the future), then activated by a relayer.
     let updated = l1
-        .rt
         .block_on(async {
             l1.provider
                 .get_logs(
@@ -262,7 +252,6 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
         .expect("decode");
     let block = updated[0].block_number.expect("block");
     let at = l1
-        .rt
         .block_on(async { l1.provider.get_block_by_number(block.into()).await })
         .expect("block")
         .expect("block")
@@ -274,7 +263,6 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
         u.inner.data.activatesAt
     );
     let activated = l1
-        .rt
         .block_on(async {
             l1.provider
                 .get_logs(
@@ -296,7 +284,6 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
     let id = b::withdraw(&net, "alice", &denom, 50, 1, to);
     let s = b::wait_withdrawal(&net, id, "released", Duration::from_secs(180));
     let batch = l1
-        .rt
         .block_on(client.batch(s["batch_nonce"].as_u64().expect("nonce")))
         .expect("query")
         .expect("batch");
@@ -348,7 +335,6 @@ fn a_submitter_killed_after_broadcasting_pays_once_and_the_batch_is_released_onc
     net.testnet_ok(&["kill", &node, "--process", "relayer"]);
     let hash: alloy::primitives::B256 = tx.parse().expect("tx hash");
     let pending = l1
-        .rt
         .block_on(async { l1.provider.get_transaction_receipt(hash).await })
         .expect("receipt query")
         .is_none();
@@ -375,7 +361,6 @@ fn a_submitter_killed_after_broadcasting_pays_once_and_the_batch_is_released_onc
         "one L1 transaction for the batch, none paid for nothing"
     );
     let batch = l1
-        .rt
         .block_on(client.batch(nonce))
         .expect("query")
         .expect("batch");

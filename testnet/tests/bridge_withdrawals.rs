@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use alloy::{
     primitives::{Address, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 use common::{serial, Net};
@@ -42,9 +42,7 @@ impl L1 {
         let l1 = &net.status["l1"];
         let rpc = l1["rpc"].as_str().expect("l1.rpc");
         L1 {
-            provider: ProviderBuilder::new()
-                .connect_http(rpc.parse().expect("url"))
-                .erased(),
+            provider: bridge_contracts::rpc::reader(rpc).expect("L1 provider"),
             bridge: l1["bridge"]
                 .as_str()
                 .expect("bridge")

@@ -15,7 +15,7 @@ use std::{path::PathBuf, str::FromStr, time::Duration};
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address as L1Address, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
@@ -171,13 +171,8 @@ fn l1_rpc(ctx: &Ctx, flags: &L1Flags) -> anyhow::Result<L1> {
             anyhow!("no L1 RPC URL: give --l1-rpc (or set l1_rpc in {}/client.toml; `testnet up` writes it)", ctx.home.display())
         })?,
     };
-    let url = rpc.parse().map_err(|e| {
-        anyhow!("--l1-rpc `{rpc}` is not a URL ({e}); give one like http://127.0.0.1:8545")
-    })?;
-    Ok(L1 {
-        provider: ProviderBuilder::new().connect_http(url).erased(),
-        rpc,
-    })
+    let provider = bridge_contracts::rpc::reader(&rpc).context("--l1-rpc")?;
+    Ok(L1 { provider, rpc })
 }
 
 fn l1_key(ctx: &Ctx, flags: &L1Flags) -> anyhow::Result<PrivateKeySigner> {

@@ -119,10 +119,7 @@ async fn bridge_invariant(l1: &crate::l1::L1Manifest, rpc: &Option<String>) -> V
     };
     let sample = async {
         let client = sidechain_client::Client::with_timeout(rpc, RPC_TIMEOUT)?;
-        let url = l1.rpc.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let provider = alloy::providers::Provider::erased(
-            alloy::providers::ProviderBuilder::new().connect_http(url),
-        );
+        let provider = bridge_contracts::rpc::reader(&l1.rpc)?;
         bridge_relayer::invariant::sample(&client, &provider, l1.bridge).await
     };
     match tokio::time::timeout(Duration::from_secs(5), sample).await {

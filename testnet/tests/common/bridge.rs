@@ -8,14 +8,17 @@ use std::{
 };
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 use serde_json::Value;
 
 use super::Net;
+
+/// How long one L1 or sidechain call of a test may take before the test fails naming it
+/// (instead of hanging the whole run).
+pub const CALL_DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -33,7 +36,10 @@ pub struct L1 {
     pub key_file: PathBuf,
     /// The network's home (for the guardian key).
     pub home: PathBuf,
-    pub rt: tokio::runtime::Runtime,
+    /// The one runtime every call on `provider` runs on: a reqwest client's pooled
+    /// connections belong to the runtime that opened them, so a provider must never be driven
+    /// from a second runtime (a request on a connection whose runtime is gone can hang).
+    rt: tokio::runtime::Runtime,
 }
 
 impl L1 {
@@ -53,9 +59,7 @@ impl L1 {
             })
             .collect();
         L1 {
-            provider: ProviderBuilder::new()
-                .connect_http(rpc.parse().expect("url"))
-                .erased(),
+            provider: bridge_contracts::rpc::reader(&rpc).expect("L1 provider"),
             bridge: l1["bridge"]
                 .as_str()
                 .expect("bridge")
@@ -69,6 +73,20 @@ impl L1 {
         }
     }
 
+    /// Runs `f` on this handle's runtime; panics naming the deadline when it takes longer
+    /// than [`CALL_DEADLINE`].
+    #[track_caller]
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt
+            .block_on(tokio::time::timeout(CALL_DEADLINE, f))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "an L1 or sidechain call took longer than {} s",
+                    CALL_DEADLINE.as_secs()
+                )
+            })
+    }
+
     pub fn token(&self, symbol: &str) -> Address {
         self.tokens
             .iter()
@@ -79,13 +97,12 @@ impl L1 {
 
     /// `owner`'s balance of `token` (`Address::ZERO` for ether).
     pub fn balance(&self, token: Address, owner: Address) -> U256 {
-        self.rt
-            .block_on(bridge_contracts::user::balance_of(
-                &self.provider,
-                token,
-                owner,
-            ))
-            .expect("L1 balance")
+        self.block_on(bridge_contracts::user::balance_of(
+            &self.provider,
+            token,
+            owner,
+        ))
+        .expect("L1 balance")
     }
 
     /// What the bridge holds of `token`.
@@ -95,21 +112,18 @@ impl L1 {
 
     /// Transactions `who` has sent (its nonce).
     pub fn tx_count(&self, who: Address) -> u64 {
-        self.rt
-            .block_on(async { self.provider.get_transaction_count(who).await })
+        self.block_on(async { self.provider.get_transaction_count(who).await })
             .expect("eth_getTransactionCount")
     }
 
     /// The contract's deposit nonce (the last deposit made on L1).
     pub fn deposit_nonce(&self) -> u64 {
-        self.rt
-            .block_on(self.contract().depositNonce().call().into_future())
+        self.block_on(self.contract().depositNonce().call().into_future())
             .expect("depositNonce")
     }
 
     pub fn head(&self) -> u64 {
-        self.rt
-            .block_on(async { self.provider.get_block_number().await })
+        self.block_on(async { self.provider.get_block_number().await })
             .expect("head")
     }
 
@@ -119,10 +133,7 @@ impl L1 {
 
     /// A provider that signs with `key`.
     pub fn signing(&self, key: PrivateKeySigner) -> DynProvider {
-        ProviderBuilder::new()
-            .wallet(EthereumWallet::from(key))
-            .connect_http(self.rpc.parse().expect("url"))
-            .erased()
+        bridge_contracts::rpc::signing(&self.rpc, key).expect("L1 provider")
     }
 
     /// The funded L1 test key.
@@ -150,7 +161,7 @@ impl L1 {
     pub fn token_holder(&self, symbol: &str) -> Address {
         let to = PrivateKeySigner::random().address();
         let p = self.signing(self.faucet());
-        self.rt.block_on(async {
+        self.block_on(async {
             bridge_contracts::TestToken::new(self.token(symbol), &p)
                 .mint(to, U256::from(1u64))
                 .send()
@@ -167,7 +178,7 @@ impl L1 {
     pub fn fund(&self, to: Address, wei: U256) {
         use alloy::{network::TransactionBuilder, rpc::types::TransactionRequest};
         let p = self.signing(self.faucet());
-        self.rt.block_on(async {
+        self.block_on(async {
             let tx = TransactionRequest::default().with_to(to).with_value(wei);
             p.send_transaction(tx)
                 .await

@@ -8,7 +8,7 @@ use std::{
     io::{Read, Write},
     net::TcpStream,
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::{Command, Output, Stdio},
     sync::{Mutex, MutexGuard},
     time::{Duration, Instant},
 };
@@ -60,14 +60,75 @@ pub fn cometbft_dir() -> PathBuf {
     PathBuf::from("/work/main/.bin")
 }
 
-/// Runs a binary with `args`, with SIDECHAIN_BIN_DIR set; returns its output.
+/// How long one command of a test may run before it is killed and the test fails naming it.
+/// `testnet up` of 4 validators with an L1 takes well under a minute; nothing a test runs
+/// should come near this.
+pub const COMMAND_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Runs a binary with `args`, with SIDECHAIN_BIN_DIR set; returns its output. A command still
+/// running after [`COMMAND_DEADLINE`] is killed and the test panics with what it printed.
 pub fn run(program: &Path, args: &[&str]) -> Output {
-    Command::new(program)
+    let mut child = Command::new(program)
         .args(args)
         .env("SIDECHAIN_BIN_DIR", cometbft_dir())
         .env_remove("SIDECHAIN_TESTNET_HOME")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    // Drain both pipes on their own threads so that a chatty command cannot block on a full
+    // pipe while we wait for it.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > COMMAND_DEADLINE => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let out = Output {
+                    status: std::os::unix::process::ExitStatusExt::from_raw(9),
+                    stdout: stdout.join().unwrap_or_default(),
+                    stderr: stderr.join().unwrap_or_default(),
+                };
+                panic!(
+                    "{} {} still ran after {} s and was killed:\n{}",
+                    program.display(),
+                    args.join(" "),
+                    COMMAND_DEADLINE.as_secs(),
+                    text(&out)
+                );
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("waiting for {}: {e}", program.display()),
+        }
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 pub fn text(out: &Output) -> String {
