@@ -35,14 +35,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Expected seconds of the slow binaries (measured on 2 cores), to start the longest first.
 # Unknown binaries count as short; a wrong guess only costs some wall-clock time.
 EXPECTED = {
-    "bridge_withdrawal_faults": 400,
-    "bridge": 240,
-    "consensus": 150,
-    "validators": 120,
-    "bridge_withdrawals": 90,
-    "node_process": 90,
-    "deploy_geth": 20,
-    "mesh": 15,
+    "testnet/bridge_withdrawal_faults": 400,
+    "testnet/bridge": 240,
+    "testnet/consensus": 150,
+    "testnet/validators": 120,
+    "testnet/bridge_withdrawals": 90,
+    "testnet/node_process": 90,
+    "contracts/deploy_geth": 20,
+    "contracts/bridge": 15,
+    "bridge-relayer/mesh": 15,
 }
 
 RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed")
@@ -83,7 +84,8 @@ def build(profile):
         kind = "unittests" if target["kind"] != ["test"] else "tests"
         label = f"{kind} {src} ({msg['executable']})"
         env = dict(os.environ, CARGO_MANIFEST_DIR=manifest_dir)
-        name = target["name"] if kind == "tests" else f"{target['name']} (unit)"
+        crate_dir = os.path.relpath(manifest_dir, ROOT)
+        name = f"{crate_dir}/{target['name']}" + ("" if kind == "tests" else " (unit)")
         jobs.append(Job(name, label, [msg["executable"]], manifest_dir, env))
     if proc.wait() != 0:
         return None
@@ -144,6 +146,8 @@ def main():
                     help="test binaries run at once (default 2, or $TEST_JOBS)")
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("TEST_TIMEOUT", "1500")),
                     help="seconds one test binary may run (default 1500, or $TEST_TIMEOUT)")
+    ap.add_argument("only", nargs="*",
+                    help="run only the binaries whose name (crate dir/target) contains one of these")
     opts = ap.parse_args()
 
     jobs = build(opts.profile)
@@ -157,6 +161,8 @@ def main():
         ROOT, dict(os.environ),
     )
     jobs.append(docs)
+    if opts.only:
+        jobs = [j for j in jobs if any(o in j.name for o in opts.only)]
     jobs.sort(key=lambda j: -j.expected)
     print(f"==> running {len(jobs)} test binaries, {opts.jobs} at a time", flush=True)
 

@@ -66,6 +66,11 @@ impl L1 {
         })
     }
 
+    /// The provider every L1 call of this relayer goes through.
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -2,7 +2,7 @@
 //! `GET /metrics` and `GET /health` by `sidechain-telemetry`. Every series is listed in the
 //! relayer README.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{atomic::AtomicU64, Arc, Mutex};
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -43,6 +43,20 @@ pub struct RevertLabel {
     pub reason: &'static str,
 }
 
+/// One wrapped token: its sidechain denom and its L1 token address.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabel {
+    pub denom: String,
+    pub token: String,
+}
+
+/// A gauge of a token amount in base units. Prometheus samples are float64: amounts above
+/// 2^53 base units are shown rounded (the violation gauge is computed exactly).
+pub type AmountGauge = Gauge<f64, AtomicU64>;
+
+/// The kinds of L1 transaction a relayer pays for.
+pub const L1_TX_KINDS: [&str; 3] = ["submit_batch", "update_signer_set", "activate_signer_set"];
+
 /// What the relayer is doing, for `/health` and the logs.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
@@ -57,6 +71,8 @@ pub struct Status {
     pub pending_claims: usize,
     /// The outstanding withdrawal batch's nonce (none: no batch waits for L1).
     pub outstanding_batch: Option<u64>,
+    /// Signer-set updates being signed, waiting for submission or for activation.
+    pub open_signer_sets: usize,
     /// The last reason the withdrawal side could not send an L1 transaction (a simulated
     /// revert, a pending transaction), cleared when one is sent or nothing is due.
     pub l1_tx_held: Option<String>,
@@ -94,8 +110,18 @@ pub struct Metrics {
     pub l1_gas_used: Family<KindLabel, Counter>,
     /// Nonce of the outstanding withdrawal batch (0: none).
     pub outstanding_batch_nonce: Gauge,
+    /// Work waiting on the validators, by kind (deposit_claims, batches, signer_set_updates).
+    pub pending_work: Family<KindLabel, Gauge>,
     /// The relayer mesh's series (`relayer_mesh_*`), zero while the mesh is off.
     pub mesh: crate::mesh::MeshMetrics,
+    /// The conservation invariant per token ([`crate::invariant`]), in base units.
+    pub invariant_l1_locked: Family<TokenLabel, AmountGauge>,
+    pub invariant_wrapped_supply: Family<TokenLabel, AmountGauge>,
+    pub invariant_in_flight: Family<TokenLabel, AmountGauge>,
+    /// 1 when `locked >= supply + in flight` did not hold in two samples in a row.
+    pub invariant_violated: Family<TokenLabel, Gauge>,
+    /// Samples of the invariant by result (ok, error).
+    pub invariant_samples: Family<ResultLabel, Counter>,
     registry: Arc<Registry>,
     status: Arc<Mutex<Status>>,
 }
@@ -121,7 +147,13 @@ impl Metrics {
             l1_simulation_reverts: Family::default(),
             l1_gas_used: Family::default(),
             outstanding_batch_nonce: Gauge::default(),
+            pending_work: Family::default(),
             mesh: crate::mesh::MeshMetrics::default(),
+            invariant_l1_locked: Family::default(),
+            invariant_wrapped_supply: Family::default(),
+            invariant_in_flight: Family::default(),
+            invariant_violated: Family::default(),
+            invariant_samples: Family::default(),
             registry: Arc::new(Registry::default()),
             status: Arc::new(Mutex::new(Status::default())),
         };
@@ -206,10 +238,124 @@ impl Metrics {
             "Nonce of the withdrawal batch waiting for its L1 outcome (0: none)",
             m.outstanding_batch_nonce.clone(),
         );
+        r.register(
+            "invariant_l1_locked",
+            "What the L1 bridge holds of each wrapped token, in base units",
+            m.invariant_l1_locked.clone(),
+        );
+        r.register(
+            "invariant_wrapped_supply",
+            "The sidechain's wrapped supply of each token, in base units",
+            m.invariant_wrapped_supply.clone(),
+        );
+        r.register(
+            "invariant_in_flight",
+            "Withdrawals burned on the sidechain and not executed on L1, per token, in base units",
+            m.invariant_in_flight.clone(),
+        );
+        r.register(
+            "invariant_violated",
+            "1 when the L1 bridge holds less than wrapped supply + withdrawals in flight (two samples in a row): page someone",
+            m.invariant_violated.clone(),
+        );
+        r.register(
+            "invariant_samples",
+            "Samples of the conservation invariant by result (ok, error)",
+            m.invariant_samples.clone(),
+        );
+        r.register(
+            "pending_work",
+            "Work waiting on the validators, by kind: deposit_claims (seen, not yet claimed by this validator), batches (outstanding withdrawal batch), signer_set_updates (not yet active)",
+            m.pending_work.clone(),
+        );
         m.mesh.register(&mut r);
+        m.create_known_series();
         Metrics {
             registry: Arc::new(r),
             ..m
+        }
+    }
+
+    /// Creates every series whose labels are known in advance at 0, so that each is served
+    /// from the start (`rate()` and alerts work before the first event). Series labelled by
+    /// token or by contract error appear with their first sample.
+    fn create_known_series(&self) {
+        for result in ["ok", "failed"] {
+            self.claim_txs
+                .get_or_create(&ResultLabel { result })
+                .inc_by(0);
+        }
+        for result in ["ok", "error"] {
+            self.invariant_samples
+                .get_or_create(&ResultLabel { result })
+                .inc_by(0);
+        }
+        for chain in ["l1", "sidechain"] {
+            self.errors.get_or_create(&ChainLabel { chain }).inc_by(0);
+        }
+        for kind in ["batch", "signer_set"] {
+            self.confirmations_sent
+                .get_or_create(&KindLabel { kind })
+                .inc_by(0);
+        }
+        for kind in [
+            "batch_executed",
+            "batch_timed_out",
+            "signer_set_active",
+            "signer_set_pending",
+            "signer_set_cancelled",
+        ] {
+            self.attestations_sent
+                .get_or_create(&KindLabel { kind })
+                .inc_by(0);
+        }
+        for kind in L1_TX_KINDS {
+            self.l1_gas_used
+                .get_or_create(&KindLabel { kind })
+                .inc_by(0);
+            for result in ["ok", "failed", "not_mined"] {
+                self.l1_txs
+                    .get_or_create(&TxLabel { kind, result })
+                    .inc_by(0);
+            }
+        }
+        for kind in ["deposit_claims", "batches", "signer_set_updates"] {
+            self.pending_work.get_or_create(&KindLabel { kind }).set(0);
+        }
+        self.mesh.create_known_series(&L1_TX_KINDS);
+    }
+
+    /// All work waiting, for the mesh heartbeat: deposits to claim, the outstanding batch, the
+    /// open signer-set updates.
+    pub fn pending_total(&self) -> u64 {
+        let s = self.status();
+        let claims = u64::try_from(s.pending_claims).unwrap_or(u64::MAX);
+        let sets = u64::try_from(s.open_signer_sets).unwrap_or(u64::MAX);
+        claims
+            .saturating_add(u64::from(s.outstanding_batch.is_some()))
+            .saturating_add(sets)
+    }
+
+    /// Publishes one sample of the conservation invariant.
+    pub fn set_invariant(&self, tokens: &[crate::invariant::TokenBalance]) {
+        for t in tokens {
+            let label = TokenLabel {
+                denom: t.denom.clone(),
+                token: t.token.clone(),
+            };
+            let amount = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+            self.invariant_l1_locked
+                .get_or_create(&label)
+                .set(amount(&t.locked));
+            self.invariant_wrapped_supply
+                .get_or_create(&label)
+                .set(amount(&t.supply));
+            self.invariant_in_flight
+                .get_or_create(&label)
+                .set(amount(&t.in_flight));
+            self.invariant_violated
+                .get_or_create(&label)
+                .set(i64::from(!t.holds));
         }
     }
 

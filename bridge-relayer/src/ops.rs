@@ -276,6 +276,12 @@ pub struct Status {
     pub l1_gas_wei: Option<String>,
     pub operator: Option<String>,
     pub operator_balances: Vec<(String, String)>,
+    /// Relayers connected on the mesh, from the running relayer's `/metrics` (none: it is
+    /// not running or serves no metrics).
+    pub mesh_peers: Option<f64>,
+    /// The conservation invariant per token (locked on L1 >= wrapped supply + in flight),
+    /// when both chains answer.
+    pub invariant: Option<Vec<crate::invariant::TokenBalance>>,
     /// The running relayer's `/health` answer, when it serves one.
     pub running: Option<serde_json::Value>,
 }
@@ -302,6 +308,8 @@ pub async fn status(home: &Path, path: &Path) -> anyhow::Result<Status> {
         l1_gas_wei: None,
         operator: Some(side.operator().to_string()),
         operator_balances: Vec::new(),
+        mesh_peers: None,
+        invariant: None,
         running: None,
     };
     match l1.heads().await {
@@ -351,6 +359,12 @@ pub async fn status(home: &Path, path: &Path) -> anyhow::Result<Status> {
         }
         Err(e) => s.sidechain_error = Some(e.to_string()),
     }
+    if s.l1_error.is_none() && s.sidechain_error.is_none() {
+        s.invariant = crate::invariant::sample(side.client(), l1.provider(), checked.bridge)
+            .await
+            .ok();
+    }
+    s.mesh_peers = mesh_peers(&config).await;
     if let Some(addr) = config.relayer.metrics {
         if let Some(answer) =
             sidechain_telemetry::probe::http_get(addr, "/health", PROBE_TIMEOUT).await

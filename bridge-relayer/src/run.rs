@@ -19,7 +19,7 @@ use crate::{
     core::{Backoff, Tracker},
     l1::{Heads, L1},
     mesh::Mesh,
-    metrics::{ChainLabel, Metrics, ResultLabel},
+    metrics::{ChainLabel, KindLabel, Metrics, ResultLabel},
     sidechain::Sidechain,
     signer::BridgeKey,
     submit::Submitter,
@@ -29,6 +29,9 @@ use crate::{
 
 /// Most block ranges read per loop before claiming what they held.
 const RANGES_PER_STEP: usize = 20;
+
+/// How often the conservation invariant is sampled into `relayer_invariant_*`.
+const INVARIANT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The relayer with both edges.
 #[derive(Debug)]
@@ -208,7 +211,12 @@ impl Relayer {
         let mut outbound = Outbound::default();
         let mut out_backoff = self.backoff();
         let mut out_next = Instant::now();
+        let mut invariant_next = Instant::now();
         loop {
+            if Instant::now() >= invariant_next {
+                self.sample_invariant().await;
+                invariant_next = Instant::now() + INVARIANT_INTERVAL;
+            }
             match self.step(&mut tracker).await {
                 Ok((caught_up, heads)) => {
                     if backoff.failures() > 0 {
@@ -241,6 +249,45 @@ impl Relayer {
                     warn!(error = %e, failures = backoff.failures(), retry_in_ms = wait.as_millis() as u64, "relaying step failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
+            }
+        }
+    }
+
+    /// Samples the conservation invariant into the `relayer_invariant_*` gauges. The two
+    /// chains are not read atomically, so a violation is published only when a second sample
+    /// taken right away confirms it; a failed read is counted and logged, never fatal.
+    async fn sample_invariant(&self) {
+        let sample = || {
+            crate::invariant::sample(self.side.client(), self.l1.provider(), self.checked.bridge)
+        };
+        let result = match sample().await {
+            Ok(tokens) if tokens.iter().all(|t| t.holds) => Ok(tokens),
+            Ok(_) => sample().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(tokens) => {
+                for t in tokens.iter().filter(|t| !t.holds) {
+                    tracing::error!(
+                        denom = %t.denom,
+                        locked = %t.locked,
+                        supply = %t.supply,
+                        in_flight = %t.in_flight,
+                        "conservation invariant violated: the L1 bridge holds less than the wrapped supply plus withdrawals in flight"
+                    );
+                }
+                self.metrics.set_invariant(&tokens);
+                self.metrics
+                    .invariant_samples
+                    .get_or_create(&ResultLabel { result: "ok" })
+                    .inc();
+            }
+            Err(e) => {
+                debug!(error = %e, "cannot sample the conservation invariant");
+                self.metrics
+                    .invariant_samples
+                    .get_or_create(&ResultLabel { result: "error" })
+                    .inc();
             }
         }
     }
@@ -352,7 +399,6 @@ impl Relayer {
                     s.sidechain_height = h;
                 }
                 s.last_claimed_deposit_nonce = progress.last_claimed;
-                s.pending_work = u64::try_from(tracker.pending()).unwrap_or(u64::MAX);
             });
         }
         self.metrics.update(|s| {
@@ -361,6 +407,16 @@ impl Relayer {
             s.pending_claims = tracker.pending();
             s.sidechain_error = None;
         });
+        self.metrics
+            .pending_work
+            .get_or_create(&KindLabel {
+                kind: "deposit_claims",
+            })
+            .set(i64::try_from(tracker.pending()).unwrap_or(i64::MAX));
+        if let Some(mesh) = &self.mesh {
+            let pending = self.metrics.pending_total();
+            mesh.update_status(|s| s.pending_work = pending);
+        }
         // Every claim due was sent and committed above (a failure returned early), so the
         // relayer is caught up once the scan has reached the safe head.
         Ok((

@@ -109,11 +109,33 @@ impl Relayer {
             .outstanding_batch_nonce
             .set(crate::run::gauge(nonce.unwrap_or(0)));
         self.metrics.update(|s| s.outstanding_batch = nonce);
+        self.metrics
+            .pending_work
+            .get_or_create(&KindLabel { kind: "batches" })
+            .set(i64::from(nonce.is_some()));
         if let Some(batch) = &batch {
             self.batch_work(params, &l1_set, batch, height, heads, memory)
                 .await?;
         }
         let updates = client.signer_set_updates().await?;
+        let open = updates
+            .iter()
+            .filter(|u| {
+                matches!(
+                    u.status,
+                    SignerSetStatus::Signing
+                        | SignerSetStatus::Ready { .. }
+                        | SignerSetStatus::Pending { .. }
+                )
+            })
+            .count();
+        self.metrics.update(|s| s.open_signer_sets = open);
+        self.metrics
+            .pending_work
+            .get_or_create(&KindLabel {
+                kind: "signer_set_updates",
+            })
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
         for update in updates.iter().filter(|u| {
             matches!(
                 u.status,

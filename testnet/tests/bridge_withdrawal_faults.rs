@@ -10,6 +10,12 @@
 //! * the relayer that submits a batch, SIGKILLed after broadcasting its L1 transaction and
 //!   before its receipt, is restarted: exactly one release and one L1 transaction.
 //!
+//! * the relayer's ops commands on a live network: `pending` shows a deposit held at half the
+//!   power while two relayers are down, `status` shows both chains, the deposit nonces and the
+//!   invariant, `clear --from-block` claims the missed deposit so that it is minted, `keys show`
+//!   names the registered bridge key, `status` sees the 3 mesh peers; `health-check` names
+//!   each broken condition.
+//!
 //! The conservation invariant of `testnet status` (L1 locked >= wrapped supply + in flight)
 //! is checked at every sample.
 
@@ -413,10 +419,132 @@ fn health_check(
     (out.status.success(), failed)
 }
 
+/// `bridge-relayer <args> --home <node's relayer home> --json`, expected to succeed.
+fn relayer_json(net: &Net, node: &str, args: &[&str]) -> serde_json::Value {
+    let home = std::path::Path::new(net.home_str())
+        .join("nodes")
+        .join(node)
+        .join("relayer");
+    let mut all = args.to_vec();
+    all.extend(["--home", home.to_str().expect("utf-8"), "--json"]);
+    let out = common::ok(&common::bin("bridge-relayer"), &all);
+    common::json_of(&out)
+}
+
 #[test]
-fn relayer_health_check_names_each_broken_condition_and_passes_when_healthy() {
+fn relayer_ops_commands_and_health_check_on_a_live_network() {
     let _serial = serial();
     let net = Net::up_with_l1(4, 25_000, &[]);
+
+    // Two of four relayers down: a deposit gathers half the power and waits.
+    for node in ["node0", "node1"] {
+        net.testnet_ok(&["kill", node, "--process", "relayer"]);
+    }
+    let bob = net.new_account("bob");
+    let v = b::deposit(&net, "eth", "4321", &bob, false);
+    let nonce = v["nonce"].as_u64().expect("nonce");
+    let pending = wait_for(
+        "the deposit to gather the claims of the two running relayers",
+        Duration::from_secs(120),
+        || {
+            let p = relayer_json(&net, "node0", &["pending"]);
+            let d = p["deposits"].as_array()?.first()?.clone();
+            (d[1].as_u64()? > 0 && d[1].as_u64()? * 2 == d[2].as_u64()?).then_some(p)
+        },
+    );
+    assert_eq!(pending["deposits"][0][0], nonce, "{pending}");
+    assert_eq!(
+        pending["deposits"].as_array().map(Vec::len),
+        Some(1),
+        "{pending}"
+    );
+    assert!(pending["batch"].is_null(), "{pending}");
+
+    let s = relayer_json(&net, "node0", &["status"]);
+    assert!(s["l1_head"].as_u64().expect("l1_head") > 0, "{s}");
+    assert!(s["sidechain_height"].as_u64().expect("height") > 0, "{s}");
+    assert_eq!(s["l1_deposit_nonce"], nonce, "{s}");
+    assert_eq!(s["last_applied_deposit"], nonce - 1, "{s}");
+    assert!(s["running"].is_null(), "node0's relayer is down: {s}");
+    // Nothing is minted yet: no wrapped token, so no invariant term.
+    assert_eq!(s["invariant"], serde_json::json!([]), "{s}");
+    assert!(
+        s["l1_gas_wei"]
+            .as_str()
+            .expect("gas")
+            .parse::<u128>()
+            .expect("wei")
+            > 0
+    );
+
+    // clear: node0 scans L1 again and claims what it missed; 3 of 4 mint the deposit.
+    let c = relayer_json(&net, "node0", &["clear", "--from-block", "0"]);
+    assert_eq!(c["claimed"], 1, "{c}");
+    wait_for(
+        "the cleared deposit to be minted",
+        Duration::from_secs(60),
+        || {
+            let s = relayer_json(&net, "node1", &["status"]);
+            (s["last_applied_deposit"] == nonce).then_some(())
+        },
+    );
+    let c = relayer_json(&net, "node0", &["clear", "--from-block", "0"]);
+    assert_eq!(c["claimed"], 0, "nothing is claimed twice: {c}");
+    let s = relayer_json(&net, "node0", &["status"]);
+    let eth = s["invariant"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["denom"] == "l1/eth"))
+        .unwrap_or_else(|| panic!("no l1/eth invariant term: {s}"));
+    assert_eq!(eth["supply"], "4321", "{s}");
+    assert_eq!(eth["holds"], true, "{s}");
+
+    // keys show names the bridge key the chain registered for node0.
+    let keys = relayer_json(&net, "node0", &["keys", "show"]);
+    let registered = b::relayer_keys(&net)
+        .into_iter()
+        .find(|(n, _)| n == "node0")
+        .expect("node0")
+        .1;
+    assert_eq!(
+        keys["bridge_address"].as_str().map(str::to_lowercase),
+        Some(registered.to_string().to_lowercase()),
+        "{keys}"
+    );
+
+    // Back up (node1 without its local files: the signing log is gone, it resumes from the
+    // chains): status shows the running relayer and its 3 mesh peers.
+    let log = std::path::Path::new(net.home_str()).join("nodes/node1/relayer/bridge/signed.jsonl");
+    if log.exists() {
+        std::fs::remove_file(&log).expect("remove node1's signing log");
+    }
+    for node in ["node0", "node1"] {
+        net.testnet_ok(&["restart", node, "--process", "relayer"]);
+    }
+    let s = wait_for(
+        "node0's relayer to see its 3 mesh peers",
+        Duration::from_secs(90),
+        || {
+            let s = relayer_json(&net, "node0", &["status"]);
+            (s["mesh_peers"].as_f64() == Some(3.0)).then_some(s)
+        },
+    );
+    assert!(s["running"].is_object(), "{s}");
+    let v = b::deposit(&net, "eth", "99", &bob, false);
+    let second = v["nonce"].as_u64().expect("nonce");
+    wait_for(
+        "node1, restarted without its files, to claim the next deposit",
+        Duration::from_secs(90),
+        || {
+            let s = relayer_json(&net, "node1", &["status"]);
+            (s["last_claimed_deposit"] == second && s["last_applied_deposit"] == second)
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        relayer_json(&net, "node1", &["status"])["last_claimed_deposit"],
+        second
+    );
+
     let dir = tempfile::tempdir().expect("tempdir");
     let (ok, failed) = health_check(&net, dir.path(), &[], |_, _| {});
     assert!(

@@ -38,6 +38,32 @@ pub struct MeshMetrics {
 }
 
 impl MeshMetrics {
+    /// Creates the series of every intent kind in `kinds` and every refusal reason at 0.
+    pub fn create_known_series(&self, kinds: &[&'static str]) {
+        for &kind in kinds {
+            self.intents_won
+                .get_or_create(&IntentKindLabel { kind })
+                .inc_by(0);
+            self.intents_taken_over
+                .get_or_create(&IntentKindLabel { kind })
+                .inc_by(0);
+        }
+        for reason in [
+            "not_validator",
+            "unsigned",
+            "too_large",
+            "malformed",
+            "version",
+            "stale",
+            "wrong_address",
+            "overflow",
+        ] {
+            self.messages_refused
+                .get_or_create(&ReasonLabel { reason })
+                .inc_by(0);
+        }
+    }
+
     /// Registers every series into `r`.
     pub fn register(&self, r: &mut Registry) {
         r.register(

@@ -78,7 +78,7 @@ impl L1 {
     #[track_caller]
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt
-            .block_on(tokio::time::timeout(CALL_DEADLINE, f))
+            .block_on(async { tokio::time::timeout(CALL_DEADLINE, f).await })
             .unwrap_or_else(|_| {
                 panic!(
                     "an L1 or sidechain call took longer than {} s",
