@@ -338,7 +338,7 @@ mod tests {
     fn generates_a_consistent_network() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("net");
-        let m = generate(&spec(3, 41_000), &home).unwrap();
+        let m = generate(&spec(3, 27_000), &home).unwrap();
         assert_eq!(m.nodes.len(), 3);
         let layout = Layout::new(&home);
         let doc = GenesisDoc::from_json(&fs::read(layout.genesis()).unwrap()).unwrap();
@@ -378,7 +378,7 @@ mod tests {
         assert_eq!(leftovers.len(), 1);
         // A second run refuses to overwrite.
         assert!(matches!(
-            generate(&spec(3, 41_000), &home),
+            generate(&spec(3, 27_000), &home),
             Err(Error::Exists(_))
         ));
     }
@@ -387,7 +387,7 @@ mod tests {
     fn bad_input_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("net");
-        let mut s = spec(2, 41_100);
+        let mut s = spec(2, 27_100);
         s.validators[1].name = "node0".into();
         assert!(generate(&s, &home).is_err());
         // A port the system picked is certainly taken; the network's base port is set so that
@@ -406,7 +406,7 @@ mod tests {
     fn joining_node_peers_with_everyone() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("net");
-        let m = generate(&spec(2, 41_300), &home).unwrap();
+        let m = generate(&spec(2, 27_300), &home).unwrap();
         let joined = add_node(&home, None).unwrap();
         assert_eq!(joined.entry.name, "node2");
         assert_eq!(joined.entry.genesis_power, 0);

@@ -619,7 +619,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("net");
         let mut spec = sidechain_genesis::NetworkSpec::with_validators(3);
-        spec.base_port = 43_100;
+        spec.base_port = 27_500;
         let manifest = sidechain_genesis::generate(&spec, &home).expect("network");
         for node in &manifest.nodes {
             assert_eq!(node.ports.mesh, node.ports.p2p + 9);

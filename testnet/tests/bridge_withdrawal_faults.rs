@@ -200,6 +200,9 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
 
     // A fifth validator of equal power moves 1/5: applied at once.
     net.testnet_ok(&["add-validator", "--name", "node4"]);
+    // Every bridge key that may pay for anything below, node4's included.
+    let payers = b::relayer_keys(&net);
+    assert!(payers.iter().any(|(n, _)| n == "node4"), "{payers:?}");
     let set = wait_for(
         "L1 to hold the five-member set",
         Duration::from_secs(180),
@@ -296,6 +299,18 @@ fn the_l1_signer_set_follows_added_and_removed_validators_through_the_contracts_
     assert_eq!(batch.signer_set_nonce, 2);
     assert_eq!(l1.balance(l1.token("TST"), to), U256::from(51u64));
     b::assert_invariant(&net);
+
+    // Exactly one payer: each item (2 signer-set updates, 1 activation, every batch) cost one
+    // L1 transaction from all the relayers' bridge keys together.
+    let batches = l1
+        .block_on(l1.contract().lastBatchNonce().call().into_future())
+        .expect("lastBatchNonce");
+    let sent: u64 = payers.iter().map(|(_, a)| l1.tx_count(*a)).sum();
+    assert_eq!(
+        sent,
+        3 + batches,
+        "{sent} L1 transactions from the relayers for 2 updates, 1 activation and {batches} batches"
+    );
 }
 
 /// The node whose relayer log shows a broadcast `submitBatch` after `skip` lines, and the
