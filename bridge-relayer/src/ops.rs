@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use alloy::primitives::U256;
 use serde::Serialize;
-use sidechain_types::{Denom, SignerSetStatus};
+use sidechain_types::Denom;
 
 use crate::{
     config::Config, core::Tracker, l1::L1, metrics::Metrics, run::Relayer, sidechain::Sidechain,
@@ -276,8 +276,8 @@ pub struct Status {
     pub l1_gas_wei: Option<String>,
     pub operator: Option<String>,
     pub operator_balances: Vec<(String, String)>,
-    /// Relayers connected on the mesh, from the running relayer's `/metrics` (none: it is
-    /// not running or serves no metrics).
+    /// Relayers connected on the mesh, from the running relayer's `/health` (none: it is not
+    /// running or serves no endpoint).
     pub mesh_peers: Option<f64>,
     /// The conservation invariant per token (locked on L1 >= wrapped supply + in flight),
     /// when both chains answer.
@@ -341,12 +341,7 @@ pub async fn status(home: &Path, path: &Path) -> anyhow::Result<Status> {
             if let Ok(updates) = side.client().signer_set_updates().await {
                 s.open_signer_set = updates
                     .iter()
-                    .find(|u| {
-                        !matches!(
-                            u.status,
-                            SignerSetStatus::Active { .. } | SignerSetStatus::Cancelled { .. }
-                        )
-                    })
+                    .find(|u| u.status.is_open())
                     .map(|u| (u.set.nonce, u.status.name().to_string()));
             }
             if let Ok(a) = side.client().account(&side.operator()).await {
@@ -364,7 +359,6 @@ pub async fn status(home: &Path, path: &Path) -> anyhow::Result<Status> {
             .await
             .ok();
     }
-    s.mesh_peers = mesh_peers(&config).await;
     if let Some(addr) = config.relayer.metrics {
         if let Some(answer) =
             sidechain_telemetry::probe::http_get(addr, "/health", PROBE_TIMEOUT).await
@@ -374,6 +368,10 @@ pub async fn status(home: &Path, path: &Path) -> anyhow::Result<Status> {
                 .and_then(|at| serde_json::from_str(answer.get(at + 4..)?).ok());
         }
     }
+    s.mesh_peers = s
+        .running
+        .as_ref()
+        .and_then(|r: &serde_json::Value| r["mesh_peers"].as_f64());
     Ok(s)
 }
 
@@ -434,12 +432,7 @@ pub async fn pending(home: &Path, path: &Path) -> anyhow::Result<Pending> {
         .signer_set_updates()
         .await?
         .iter()
-        .filter(|u| {
-            !matches!(
-                u.status,
-                SignerSetStatus::Active { .. } | SignerSetStatus::Cancelled { .. }
-            )
-        })
+        .filter(|u| u.status.is_open())
         .map(|u| (u.set.nonce, u.status.name().to_string()))
         .collect();
     Ok(Pending {

@@ -76,7 +76,7 @@ impl Submitter {
         key: &BridgeKey,
         receipt_timeout: Duration,
     ) -> Result<Self> {
-        let provider = bridge_contracts::deploy::connect(&config.l1.rpc, key.signer().clone())
+        let provider = bridge_contracts::rpc::signing(&config.l1.rpc, key.signer().clone())
             .map_err(|e| Error::Config {
                 path: "relayer.toml".into(),
                 field: "l1.rpc".into(),

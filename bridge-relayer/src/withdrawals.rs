@@ -118,32 +118,15 @@ impl Relayer {
                 .await?;
         }
         let updates = client.signer_set_updates().await?;
-        let open = updates
-            .iter()
-            .filter(|u| {
-                matches!(
-                    u.status,
-                    SignerSetStatus::Signing
-                        | SignerSetStatus::Ready { .. }
-                        | SignerSetStatus::Pending { .. }
-                )
-            })
-            .count();
-        self.metrics.update(|s| s.open_signer_sets = open);
+        let open: Vec<_> = updates.iter().filter(|u| u.status.is_open()).collect();
+        self.metrics.update(|s| s.open_signer_sets = open.len());
         self.metrics
             .pending_work
             .get_or_create(&KindLabel {
                 kind: "signer_set_updates",
             })
-            .set(i64::try_from(open).unwrap_or(i64::MAX));
-        for update in updates.iter().filter(|u| {
-            matches!(
-                u.status,
-                SignerSetStatus::Signing
-                    | SignerSetStatus::Ready { .. }
-                    | SignerSetStatus::Pending { .. }
-            )
-        }) {
+            .set(i64::try_from(open.len()).unwrap_or(i64::MAX));
+        for update in open {
             self.signer_set_work(params, &l1_set, update, height, heads, memory)
                 .await?;
         }

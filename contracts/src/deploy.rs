@@ -77,12 +77,6 @@ pub struct DeployedAddresses {
     pub fee_on_transfer_token: Option<Address>,
 }
 
-/// Connects to `rpc_url` (http) with `key` as the sending wallet.
-/// Every request times out after [`crate::rpc::REQUEST_TIMEOUT`].
-pub fn connect(rpc_url: &str, key: PrivateKeySigner) -> Result<DynProvider> {
-    crate::rpc::signing(rpc_url, key)
-}
-
 /// Deploys the bridge (and the test tokens if asked), configures the tokens and returns the
 /// addresses. Every transaction is checked for success.
 pub async fn deploy_all(
@@ -113,7 +107,7 @@ pub async fn deploy_all(
             reason: "this build has no test tokens: build bridge-contracts with the `test-tokens` feature".into(),
         });
     }
-    let provider = connect(rpc_url, key)?;
+    let provider = crate::rpc::signing(rpc_url, key)?;
     let chain_id = provider
         .get_chain_id()
         .await
@@ -306,7 +300,7 @@ pub async fn fund(
     tokens: &[(Address, alloy::primitives::U256)],
 ) -> Result<()> {
     use alloy::network::TransactionBuilder;
-    let provider = connect(rpc_url, key)?;
+    let provider = crate::rpc::signing(rpc_url, key)?;
     if ether > alloy::primitives::U256::ZERO {
         let tx = alloy::rpc::types::TransactionRequest::default()
             .with_to(to)
@@ -359,7 +353,7 @@ mod tests {
 
     #[test]
     fn rejects_an_rpc_url_that_does_not_parse() {
-        let err = connect("not a url", PrivateKeySigner::random()).unwrap_err();
+        let err = crate::rpc::signing("not a url", PrivateKeySigner::random()).unwrap_err();
         assert!(
             matches!(
                 err,

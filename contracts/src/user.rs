@@ -9,10 +9,7 @@ use alloy::{
 };
 use serde::Serialize;
 
-use crate::{
-    deploy::{connect, send},
-    Bridge, Error, Result, ETH,
-};
+use crate::{deploy::send, Bridge, Error, Result, ETH};
 
 alloy::sol! {
     /// The part of ERC-20 a depositor needs.
@@ -112,7 +109,7 @@ pub async fn deposit(
         });
     }
     let owner = key.address();
-    let provider = connect(rpc_url, key)?;
+    let provider = crate::rpc::signing(rpc_url, key)?;
     let contract = Bridge::new(bridge, provider.clone());
     let to = FixedBytes::<20>::from(recipient);
     let mut approved = false;

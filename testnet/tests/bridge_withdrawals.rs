@@ -290,11 +290,9 @@ fn withdrawals_are_signed_submitted_once_attested_and_paid_also_to_a_fresh_addre
             .expect("faucet key file"),
     ))
     .expect("faucet key");
-    let wallet = bridge_contracts::deploy::connect(
-        net.status["l1"]["rpc"].as_str().expect("rpc"),
-        faucet_key,
-    )
-    .expect("wallet");
+    let wallet =
+        bridge_contracts::rpc::signing(net.status["l1"]["rpc"].as_str().expect("rpc"), faucet_key)
+            .expect("wallet");
     rt.block_on(async {
         bridge_contracts::TestToken::new(l1.tst, &wallet)
             .mint(recipient, U256::from(1u64))

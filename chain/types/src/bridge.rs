@@ -866,6 +866,15 @@ impl SignerSetStatus {
             SignerSetStatus::Cancelled { .. } => "cancelled",
         }
     }
+
+    /// Still work for the relayers: being signed, waiting for `updateSignerSet`, or for
+    /// `activateSignerSet` (not yet active or cancelled).
+    pub fn is_open(&self) -> bool {
+        !matches!(
+            self,
+            SignerSetStatus::Active { .. } | SignerSetStatus::Cancelled { .. }
+        )
+    }
 }
 
 /// A next L1 signer set the chain produced from its validator set
